@@ -1,0 +1,21 @@
+"""asyncdag: plain functions wired into a DAG by parameter names, run on asyncio."""
+
+from . import executors as executors
+from ._version import __version__ as __version__
+from .driver import Builder as Builder
+from .driver import Driver as Driver
+from .function_modifiers import config as config
+from .function_modifiers import tag as tag
+from .htypes import Collect as Collect
+from .htypes import Parallelizable as Parallelizable
+
+__all__ = [
+    "Builder",
+    "Collect",
+    "Driver",
+    "Parallelizable",
+    "__version__",
+    "config",
+    "executors",
+    "tag",
+]

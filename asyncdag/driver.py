@@ -1,0 +1,268 @@
+"""``Builder`` collects settings; ``Driver`` owns a built graph and runs it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType, TracebackType
+from typing import Any, Protocol, Self
+
+from .base import DictResult
+from .errors import AsyncDagError, GraphError
+from .execution.executors import Executor, InlineExecutor
+from .execution.scheduler import run_plan
+from .graph.graph import FunctionGraph
+from .graph.plan import LOCAL, REMOTE, Plan, build_plan
+
+__all__ = ["Builder", "Driver", "Variable"]
+
+
+class ResultBuilder(Protocol):
+    """Anything with Hamilton's ``build_result(**outputs)``."""
+
+    def build_result(self, **outputs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A node or an input of the graph, as listed by ``Driver.list_available_variables``."""
+
+    name: str
+    type: Any
+    tags: Mapping[str, Any] = field(default_factory=dict)
+    is_external_input: bool = False
+    originating_functions: tuple[Callable[..., Any], ...] = ()
+
+
+class Driver:
+    """A built DAG, ready to ``execute``. Build one with ``Builder``.
+
+    ``Driver(config, *modules)`` also works, as in Hamilton.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *modules: ModuleType,
+        adapter: ResultBuilder | None = None,
+        executors: Mapping[str, Executor] | None = None,
+    ) -> None:
+        self.graph = FunctionGraph.from_modules(modules, config)
+        self._executors: dict[str, Executor] = {
+            LOCAL: InlineExecutor(),
+            REMOTE: InlineExecutor(),
+            **(executors or {}),
+        }
+        self._result_builder: ResultBuilder = adapter or DictResult()
+        self._inline = frozenset(k for k, e in self._executors.items() if e.runs_inline)
+        self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str]], Plan] = {}
+        _check_executor_tags(self.graph, self._executors)
+
+    async def execute(
+        self,
+        final_vars: Iterable[str | Callable[..., Any]],
+        inputs: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Compute ``final_vars`` and what they need; return them through the result builder.
+
+        Raises:
+            UnknownNodeError: a requested name is not in the graph.
+            MissingInputError: inputs are missing (raised before anything runs).
+            GraphError: a requested node lives inside a parallel block.
+            Exception: a node's own exception, as itself, with a note naming node and branch.
+        """
+        inputs = dict(inputs or {})
+        overrides = dict(overrides or {})
+        outputs = tuple(v if isinstance(v, str) else v.__name__ for v in final_vars)
+        plan = self._plan(outputs, inputs, overrides)
+        vals = {**self.graph.config, **inputs, **overrides}
+        results = await run_plan(plan, vals, self._executors)
+        return self._result_builder.build_result(**results)
+
+    def execute_sync(
+        self,
+        final_vars: Iterable[str | Callable[..., Any]],
+        inputs: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """``execute`` from sync code: runs its own event loop (uvloop when installed).
+
+        Raises:
+            AsyncDagError: called from inside a running event loop; ``await execute`` there.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise AsyncDagError(
+                "execute_sync() was called inside a running event loop, which it would block. "
+                "Use `await driver.execute(...)` there instead."
+            )
+
+        async def run_and_close() -> Any:
+            try:
+                return await self.execute(final_vars, inputs, overrides)
+            finally:
+                await self.aclose()
+
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(run_and_close())
+
+    async def aclose(self) -> None:
+        """Stop the pools and clusters this Driver's executors started."""
+        for executor in {id(e): e for e in self._executors.values()}.values():
+            await executor.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def list_available_variables(
+        self, tag_filter: Mapping[str, Any] | None = None
+    ) -> list[Variable]:
+        """Every node and input; with ``tag_filter``, only nodes carrying those tag values."""
+        variables = [self._variable(n) for n in [*self.graph.nodes, *self.graph.inputs]]
+        if tag_filter:
+            variables = [v for v in variables if _matches(v.tags, tag_filter)]
+        return variables
+
+    def what_is_upstream_of(self, *node_names: str) -> list[Variable]:
+        """The named nodes and everything they depend on."""
+        return [self._variable(n) for n in sorted(self.graph.upstream(node_names))]
+
+    def what_is_downstream_of(self, *node_names: str) -> list[Variable]:
+        """The named nodes and everything that depends on them."""
+        return [self._variable(n) for n in sorted(self.graph.downstream(node_names))]
+
+    def _variable(self, name: str) -> Variable:
+        node = self.graph.nodes.get(name)
+        if node is None:
+            types = {
+                p.annotation
+                for consumer in self.graph.inputs[name]
+                for p in self.graph.nodes[consumer].params
+                if p.name == name
+            }
+            tp = types.pop() if len(types) == 1 else Any
+            return Variable(name, tp, {}, True, ())
+        return Variable(name, node.returns, dict(node.tags), False, (node.fn,))
+
+    def _plan(
+        self, outputs: tuple[str, ...], inputs: Mapping[str, Any], overrides: Mapping[str, Any]
+    ) -> Plan:
+        key = (outputs, frozenset(inputs), frozenset(overrides))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = build_plan(self.graph, outputs, inputs, overrides, self._inline)
+            self._plans[key] = plan
+        return plan
+
+
+def _matches(tags: Mapping[str, Any], tag_filter: Mapping[str, Any]) -> bool:
+    for key, wanted in tag_filter.items():
+        if key not in tags:
+            return False
+        if wanted is None:
+            continue
+        options = wanted if isinstance(wanted, list | tuple | set) else [wanted]
+        if tags[key] not in options:
+            return False
+    return True
+
+
+def _check_executor_tags(graph: FunctionGraph, executors: Mapping[str, Executor]) -> None:
+    for node in graph.nodes.values():
+        name = node.tags.get("executor")
+        if name is not None and name not in executors:
+            named = sorted(k for k in executors if k not in (LOCAL, REMOTE))
+            raise GraphError(
+                f"{node.origin} is tagged executor={name!r}, but no executor has that name "
+                f"(named executors: {named or 'none'}). Add "
+                f"`.with_executor({name!r}, ...)` to the Builder."
+            )
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+class Builder:
+    """Collects modules, config, executors and adapters, then ``build()``s a ``Driver``."""
+
+    def __init__(self) -> None:
+        self._modules: list[ModuleType] = []
+        self._config: dict[str, Any] = {}
+        self._executors: dict[str, Executor] = {}
+        self._result_builder: ResultBuilder | None = None
+        self._adapters: list[Any] = []
+
+    def with_modules(self, *modules: ModuleType) -> Self:
+        """Add modules whose public functions become nodes."""
+        self._modules.extend(modules)
+        return self
+
+    def with_config(self, config: Mapping[str, Any]) -> Self:
+        """Add configuration: it picks ``@config.when`` alternatives and serves as inputs."""
+        self._config.update(config)
+        return self
+
+    def enable_dynamic_execution(self, *, allow_experimental_mode: bool = False) -> Self:
+        """Accepted for Hamilton compatibility; parallel blocks always work in asyncdag."""
+        return self
+
+    def with_local_executor(self, executor: Executor) -> Self:
+        """Where sync nodes outside parallel blocks run (default: ``InlineExecutor``)."""
+        self._executors[LOCAL] = executor
+        return self
+
+    def with_remote_executor(self, executor: Executor) -> Self:
+        """Where sync nodes inside parallel blocks run; its ``max_tasks`` bounds branches."""
+        self._executors[REMOTE] = executor
+        return self
+
+    def with_executor(self, name: str, executor: Executor) -> Self:
+        """Name an executor; nodes tagged ``@tag(executor=name)`` run on it."""
+        if name in (LOCAL, REMOTE):
+            raise ValueError(f"{name!r} is reserved; use with_{name}_executor(...)")
+        self._executors[name] = executor
+        return self
+
+    def with_adapters(self, *adapters: Any) -> Self:
+        """Add adapters; one with ``build_result(**outputs)`` shapes what ``execute`` returns."""
+        for adapter in adapters:
+            if callable(getattr(adapter, "build_result", None)):
+                self._result_builder = adapter
+            else:
+                raise TypeError(
+                    f"{adapter!r} is not an adapter asyncdag knows: result builders need a "
+                    "build_result(**outputs) method."
+                )
+        return self
+
+    def build(self) -> Driver:
+        """Crawl, validate and return the ``Driver``.
+
+        Raises:
+            GraphError: the functions do not form a valid DAG.
+        """
+        return Driver(
+            self._config,
+            *self._modules,
+            adapter=self._result_builder,
+            executors=self._executors,
+        )

@@ -1,0 +1,108 @@
+"""Exceptions raised by asyncdag.
+
+AsyncDagError
+ ├── GraphError            the functions do not form a valid DAG (raised by ``build()``)
+ ├── MissingInputError     ``execute`` was not given every input the requested outputs need
+ ├── UnknownNodeError      a requested name is neither a node nor an input
+ └── ExecutorError         infrastructure failed while running a node
+      ├── SerializationError   a value could not be pickled for another process
+      ├── WorkerCrashedError   a worker process died while running a node
+      └── NodeTimeoutError     a node ran past its ``@timeout``
+
+An exception raised by a user's node is never wrapped: it propagates as itself, with a
+PEP 678 note naming the node and the branch index path.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = [
+    "AsyncDagError",
+    "ExecutorError",
+    "GraphError",
+    "MissingInputError",
+    "NodeTimeoutError",
+    "SerializationError",
+    "UnknownNodeError",
+    "WorkerCrashedError",
+]
+
+
+class AsyncDagError(Exception):
+    """Base class of every error asyncdag raises itself."""
+
+
+class GraphError(AsyncDagError):
+    """The functions do not form a valid DAG; the message names the functions and the fix."""
+
+
+class MissingInputError(AsyncDagError):
+    """Inputs needed by the requested outputs were not given; nothing has run."""
+
+    def __init__(self, missing: Mapping[str, Sequence[str]]) -> None:
+        self.missing: dict[str, list[str]] = {k: list(v) for k, v in missing.items()}
+        lines = [
+            f"  - {name!r}, needed by {', '.join(repr(n) for n in needers)}"
+            for name, needers in sorted(self.missing.items())
+        ]
+        super().__init__(
+            f"{len(self.missing)} input(s) missing; nothing was run:\n"
+            + "\n".join(lines)
+            + "\nPass them in `inputs=`, in `with_config(...)`, or give the node as `overrides=`."
+        )
+
+
+class UnknownNodeError(AsyncDagError):
+    """A requested output is not a node or an input of this graph."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.suggestions: list[str] = difflib.get_close_matches(name, list(known), n=3)
+        hint = (
+            f" Did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
+            if self.suggestions
+            else " See `Driver.list_available_variables()` for the names."
+        )
+        super().__init__(f"{name!r} is not a node or an input of this graph.{hint}")
+
+
+class ExecutorError(AsyncDagError):
+    """Infrastructure failed while running a node (serialization, a worker, a timeout)."""
+
+
+class SerializationError(ExecutorError):
+    """A value could not be serialized to cross into another process."""
+
+    def __init__(self, node: str, what: str, type_name: str, path: str, reason: str) -> None:
+        self.node, self.what, self.type_name, self.path = node, what, type_name, path
+        where = f" at {path}" if path else ""
+        super().__init__(
+            f"node {node!r}: {what} of type {type_name}{where} cannot be pickled ({reason}). "
+            "Return or pass plain data, or run this node on a thread or inline executor."
+        )
+
+
+class WorkerCrashedError(ExecutorError):
+    """A worker process died while it was running a node."""
+
+    def __init__(self, node: str, branch: str, exitcode: int | None) -> None:
+        self.node, self.branch, self.exitcode = node, branch, exitcode
+        where = f" in branch {branch}" if branch else ""
+        super().__init__(
+            f"the worker process running node {node!r}{where} died (exit code {exitcode}). "
+            "It may have run out of memory or crashed in native code; the pool was replaced."
+        )
+
+
+class NodeTimeoutError(ExecutorError):
+    """A node ran longer than its ``@timeout``."""
+
+    def __init__(self, node: str, branch: str, seconds: float) -> None:
+        self.node, self.branch, self.seconds = node, branch, seconds
+        where = f" in branch {branch}" if branch else ""
+        super().__init__(
+            f"node {node!r}{where} did not finish within {seconds:g} s. "
+            "Raise its @timeout or make it faster."
+        )

@@ -1,0 +1,15 @@
+"""Where sync nodes run: inline on the loop, on threads, or (later) on processes and clusters."""
+
+from .base import Executor as Executor
+from .inline import InlineExecutor as InlineExecutor
+from .inline import SynchronousLocalTaskExecutor as SynchronousLocalTaskExecutor
+from .thread import MultiThreadingExecutor as MultiThreadingExecutor
+from .thread import ThreadExecutor as ThreadExecutor
+
+__all__ = [
+    "Executor",
+    "InlineExecutor",
+    "MultiThreadingExecutor",
+    "SynchronousLocalTaskExecutor",
+    "ThreadExecutor",
+]

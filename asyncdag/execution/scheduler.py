@@ -1,0 +1,346 @@
+"""Walk a plan on the event loop: frames, steps and streaming parallel blocks.
+
+Cost is paid only where something awaits. A frame of inline sync calls is a plain loop; a
+frame whose awaitable steps form a chain awaits them in order, with no task; only a frame
+with independent awaitable steps gets a task per such step. A block whose branches are all
+inline sync calls runs each branch as plain calls; otherwise each branch is one task, at most
+``max_tasks`` at once, started as soon as its item is yielded.
+
+Every task has an owner (an ``asyncio.TaskGroup`` per concurrent frame and per block), so a
+failure or a cancellation stops everything the run started before ``run_plan`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import reprlib
+import time
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+)
+from typing import Any, cast
+
+from ..graph.plan import ASYNC, BLOCK, INLINE, REMOTE, Frame, Plan, Step, collected_key
+from .executors.base import Executor
+
+# How long inline sync work may hold the loop before handing it back for one iteration.
+YIELD_INTERVAL = 0.002
+
+# A branch index path: ((expander, index, item), ...), outermost first.
+Path = tuple[tuple[str, int, Any], ...]
+
+_END = object()
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 60
+
+
+def format_path(path: Path) -> str:
+    """``url[3].page[0]`` for a path."""
+    return ".".join(f"{name}[{index}]" for name, index, _ in path)
+
+
+class _Run:
+    """One execution: its executors and the first failure, which is what ``execute`` raises."""
+
+    __slots__ = ("executors", "first_error")
+
+    def __init__(self, executors: Mapping[str, Executor]) -> None:
+        self.executors = executors
+        self.first_error: BaseException | None = None
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def fail(self, exc: BaseException, node: str, path: Path, producing: int = -1) -> None:
+        """Note where ``exc`` came from, once, and remember the run's first failure."""
+        if self.first_error is None:
+            self.first_error = exc
+        where = f" in branch {format_path(path)} (item {_short.repr(path[-1][2])})" if path else ""
+        if producing >= 0:
+            where += f" while producing item {producing}"
+        exc.add_note(f"asyncdag: raised by node {node!r}{where}")
+
+    # -- frames -----------------------------------------------------------------------------
+
+    async def frame(self, frame: Frame, vals: MutableMapping[str, Any], path: Path) -> None:
+        """Run every step of ``frame``, writing results into ``vals``."""
+        if frame.sync_only:
+            self.sync_frame(frame, vals, path)
+        elif frame.sequential:
+            for step in frame.steps:
+                if step.mode == INLINE:
+                    self.call(step, vals, path)
+                else:
+                    await self.awaitable(step, vals, path)
+        else:
+            await self.concurrent_frame(frame, vals, path)
+
+    def sync_frame(self, frame: Frame, vals: MutableMapping[str, Any], path: Path) -> None:
+        for step in frame.steps:
+            try:
+                vals[step.key] = step.node.fn(**{p: vals[k] for p, k in step.args})
+            except Exception as exc:
+                self.fail(exc, step.node.name, path)
+                raise
+
+    def call(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
+        try:
+            vals[step.key] = step.node.fn(**{p: vals[k] for p, k in step.args})
+        except Exception as exc:
+            self.fail(exc, step.node.name, path)
+            raise
+
+    async def awaitable(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
+        if step.mode == BLOCK:
+            await self.block(step, vals, path)
+            return
+        kwargs = {p: vals[k] for p, k in step.args}
+        try:
+            if step.mode == ASYNC:
+                vals[step.key] = await step.node.fn(**kwargs)
+            else:
+                executor = self.executors[step.executor or ""]
+                vals[step.key] = await executor.submit(functools.partial(step.node.fn, **kwargs))
+        except Exception as exc:
+            self.fail(exc, step.node.name, path)
+            raise
+
+    async def concurrent_frame(
+        self, frame: Frame, vals: MutableMapping[str, Any], path: Path
+    ) -> None:
+        """Start each step when its last in-frame dependency is done; awaitables as tasks."""
+        steps, dependents = frame.steps, frame.dependents
+        remaining = [len(w) for w in frame.waits_on]
+
+        async with asyncio.TaskGroup() as tg:
+
+            def release(ready: list[int]) -> None:
+                while ready:
+                    i = ready.pop()
+                    step = steps[i]
+                    if step.mode != INLINE:
+                        tg.create_task(run_awaitable(i))
+                        continue
+                    self.call(step, vals, path)
+                    ready.extend(unblock(i))
+
+            def unblock(i: int) -> list[int]:
+                ready = []
+                for d in dependents[i]:
+                    remaining[d] -= 1
+                    if remaining[d] == 0:
+                        ready.append(d)
+                return ready
+
+            async def run_awaitable(i: int) -> None:
+                await self.awaitable(steps[i], vals, path)
+                release(unblock(i))
+
+            release([i for i, n in enumerate(remaining) if n == 0])
+
+    # -- blocks -----------------------------------------------------------------------------
+
+    async def block(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
+        """Fan out over the expander's items, one branch each, and gather in yield order."""
+        block = step.block
+        assert block is not None
+        source = await self.open_source(step, vals, path)
+        outer = {k: vals[k] for k in block.outer}
+        lists: list[list[Any]] = [[] for _ in block.produces]
+        try:
+            if block.frame.sync_only and isinstance(source, Iterator):
+                await self.inline_branches(step, source, outer, lists, path)
+            else:
+                await self.task_branches(step, source, outer, lists, path)
+        finally:
+            close = getattr(source, "aclose", None)
+            if close is not None:
+                await close()
+            elif hasattr(source, "close"):
+                source.close()
+        for name, values in zip(block.produces, lists, strict=True):
+            vals[collected_key(name)] = values
+
+    async def open_source(
+        self, step: Step, vals: MutableMapping[str, Any], path: Path
+    ) -> Iterator[Any] | AsyncIterator[Any]:
+        """The expander's items: a sync iterator to step on the loop, or an async one."""
+        node = step.node
+        try:
+            produced = await self.produce(step, vals)
+        except Exception as exc:
+            self.fail(exc, node.name, path)
+            raise
+        if isinstance(produced, AsyncIterator):
+            return produced
+        if isinstance(produced, AsyncIterable):
+            return aiter(produced)
+        try:
+            items: Iterator[Any] = iter(produced)
+        except TypeError as exc:
+            error = TypeError(
+                f"node {node.name!r} is Parallelizable but returned a "
+                f"{type(produced).__name__}, which is not iterable. Return a list or another "
+                "iterable, or write it as a generator or an async generator."
+            )
+            self.fail(error, node.name, path)
+            raise error from exc
+        return items
+
+    async def produce(self, step: Step, vals: MutableMapping[str, Any]) -> Any:
+        """Call the expander (or take its override); generators are returned unstarted."""
+        node, block = step.node, step.block
+        assert block is not None
+        if block.given:
+            return vals[node.name]
+        kwargs = {p: vals[k] for p, k in step.args}
+        if node.is_async_generator:
+            return node.fn(**kwargs)
+        if node.is_async:
+            return await node.fn(**kwargs)
+        executor = self.executors[step.executor or ""]
+        if executor.runs_inline:
+            return node.fn(**kwargs)
+        return _iterate_on(executor, await executor.submit(lambda: iter(node.fn(**kwargs))))
+
+    async def inline_branches(
+        self,
+        step: Step,
+        source: Iterator[Any] | AsyncIterator[Any],
+        outer: dict[str, Any],
+        lists: list[list[Any]],
+        path: Path,
+    ) -> None:
+        """All-inline branches: plain calls per item, handing the loop back every few ms."""
+        block = step.block
+        assert block is not None
+        name, frame, produces = step.key, block.frame, block.produces
+        appends = [values.append for values in lists]
+        sync_items, async_items = _split(source)
+        clock = time.perf_counter
+        deadline = clock() + YIELD_INTERVAL
+        index = 0
+        while True:
+            try:
+                if sync_items is not None:
+                    item = next(sync_items, _END)
+                else:
+                    item = await anext(async_items, _END)
+            except Exception as exc:
+                self.fail(exc, name, path, producing=index)
+                raise
+            if item is _END:
+                return
+            branch = outer.copy()
+            branch[name] = item
+            self.sync_frame(frame, branch, (*path, (name, index, item)))
+            for append, key in zip(appends, produces, strict=True):
+                append(branch[key])
+            index += 1
+            if sync_items is not None and clock() > deadline:
+                await asyncio.sleep(0)
+                deadline = clock() + YIELD_INTERVAL
+
+    async def task_branches(
+        self,
+        step: Step,
+        source: Iterator[Any] | AsyncIterator[Any],
+        outer: dict[str, Any],
+        lists: list[list[Any]],
+        path: Path,
+    ) -> None:
+        """One task per branch, started as soon as its item is yielded, ``max_tasks`` at once."""
+        block = step.block
+        assert block is not None
+        name, frame, produces = step.key, block.frame, block.produces
+        limit = self.executors[REMOTE].max_tasks
+        slots = asyncio.Semaphore(limit) if limit else None
+        sync_items, async_items = _split(source)
+        clock = time.perf_counter
+        deadline = 0.0  # hand the loop over after the first item, so branch 0 starts at once
+
+        async def branch(index: int, item: Any) -> None:
+            try:
+                values = outer.copy()
+                values[name] = item
+                await self.frame(frame, values, (*path, (name, index, item)))
+                for values_list, key in zip(lists, produces, strict=True):
+                    values_list[index] = values[key]
+            finally:
+                if slots is not None:
+                    slots.release()
+
+        async with asyncio.TaskGroup() as tg:
+            index = 0
+            while True:
+                if slots is not None:
+                    await slots.acquire()
+                try:
+                    if sync_items is not None:
+                        item = next(sync_items, _END)
+                    else:
+                        item = await anext(async_items, _END)
+                except Exception as exc:
+                    self.fail(exc, name, path, producing=index)
+                    raise
+                if item is _END:
+                    if slots is not None:
+                        slots.release()
+                    return
+                for values_list in lists:
+                    values_list.append(None)
+                tg.create_task(branch(index, item))
+                index += 1
+                if sync_items is not None and clock() > deadline:
+                    await asyncio.sleep(0)
+                    deadline = clock() + YIELD_INTERVAL
+
+
+def _split(
+    source: Iterator[Any] | AsyncIterator[Any],
+) -> tuple[Iterator[Any] | None, AsyncIterator[Any]]:
+    """``(iterator, _)`` for a sync source, ``(None, iterator)`` for an async one.
+
+    Two typed names keep the per-item step a plain ``next`` call on the hot path.
+    """
+    if isinstance(source, Iterator):
+        return source, cast(AsyncIterator[Any], None)  # never read when the first is set
+    return None, source
+
+
+async def _iterate_on(executor: Executor, it: Iterator[Any]) -> AsyncIterator[Any]:
+    """Step a sync iterator on ``executor`` (e.g. a thread), one item per ``submit``."""
+    try:
+        while (item := await executor.submit(functools.partial(next, it, _END))) is not _END:
+            yield item
+    finally:
+        close: Callable[[], Any] | None = getattr(it, "close", None)
+        if close is not None:
+            await executor.submit(close)
+
+
+async def run_plan(
+    plan: Plan, vals: MutableMapping[str, Any], executors: Mapping[str, Executor]
+) -> dict[str, Any]:
+    """Run ``plan`` with ``vals`` holding config, inputs and overrides; return the outputs.
+
+    A node's exception propagates as itself (with a note), never as an ``ExceptionGroup``.
+    """
+    run = _Run(executors)
+    try:
+        await run.frame(plan.root, vals, ())
+    except BaseExceptionGroup as group:
+        error = run.first_error or _first_leaf(group)
+    else:
+        return {name: vals[key] for name, key in plan.outputs}
+    raise error
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

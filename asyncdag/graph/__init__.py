@@ -1,0 +1,1 @@
+"""Pure DAG building: crawl functions into nodes, validate, and plan parallel blocks."""

@@ -1,0 +1,118 @@
+"""Where each node runs: its block scope, found from Parallelizable and Collect edges.
+
+A node's *scope* is the tuple of expanders (``Parallelizable`` nodes) whose branches it runs in,
+outermost first: ``()`` outside every block, ``("url",)`` once per url item, ``("url", "page")``
+once per page of each url. Reading an expander without ``Collect`` enters its block; a
+``Collect`` parameter leaves the innermost block of the value it reads.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from ..errors import GraphError
+from .node import Node
+
+Scope = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Scopes, a topological order and the blocks each collector closes."""
+
+    order: tuple[str, ...]
+    scopes: Mapping[str, Scope]
+    closes: Mapping[str, frozenset[str]]  # collector -> expanders whose blocks it closes
+
+
+def topological_order(nodes: Mapping[str, Node]) -> tuple[str, ...]:
+    """Node names, dependencies first.
+
+    Raises:
+        GraphError: the functions form a cycle (named in the message).
+    """
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for node in nodes.values():
+        sorter.add(node.name, *(p.name for p in node.params if p.name in nodes))
+    try:
+        return tuple(sorter.static_order())
+    except graphlib.CycleError as exc:
+        cycle = exc.args[1]
+        raise GraphError(
+            f"the functions form a cycle: {' -> '.join(reversed(cycle))}. A node cannot depend "
+            "on itself, directly or through others; break the cycle by renaming a parameter."
+        ) from None
+
+
+def _branch_scope(node: Node, dep: Node, scopes: Mapping[str, Scope]) -> Scope:
+    """The scope of the value ``node`` reads from ``dep`` before any Collect."""
+    return scopes[dep.name] + (dep.name,) if dep.expands else scopes[dep.name]
+
+
+def analyse(nodes: Mapping[str, Node], constants: Collection[str] = ()) -> Analysis:
+    """Compute every node's scope; ``constants`` are nodes whose value is given (overrides).
+
+    Raises:
+        GraphError: a cycle; a ``Collect`` with no ``Parallelizable`` upstream; a node reading
+            branch values of two unrelated blocks; a node both inside a block and after it.
+    """
+    order = topological_order(nodes)
+    scopes: dict[str, Scope] = {}
+    closes: dict[str, frozenset[str]] = {}
+    closed_upstream: dict[str, frozenset[str]] = {}
+    for name in order:
+        node = nodes[name]
+        if name in constants and not node.expands:
+            scopes[name], closes[name], closed_upstream[name] = (), frozenset(), frozenset()
+            continue
+        reads: list[tuple[str, Scope]] = []
+        closing: set[str] = set()
+        upstream_closed: set[str] = set()
+        for p in node.params:
+            dep = nodes.get(p.name)
+            if dep is None or (name in constants and node.expands):
+                if p.collect and dep is None:
+                    raise GraphError(
+                        f"parameter {p.name!r} of {node.origin} is annotated Collect[...], but "
+                        f"{p.name!r} is an input, not a value computed in a parallel block. "
+                        "Collect must read a node downstream of a Parallelizable node."
+                    )
+                continue
+            scope = _branch_scope(node, dep, scopes)
+            upstream_closed |= closed_upstream[dep.name]
+            if p.collect:
+                if not scope:
+                    raise GraphError(
+                        f"parameter {p.name!r} of {node.origin} is annotated Collect[...], but "
+                        f"{dep.origin} is not inside a parallel block: no Parallelizable node is "
+                        f"upstream of it. Return Parallelizable[...] from the node that yields "
+                        f"the items, or drop Collect from {p.name!r}."
+                    )
+                closing.add(scope[-1])
+                scope = scope[:-1]
+            reads.append((p.name, scope))
+        own: Scope = max((s for _, s in reads), key=len, default=())
+        for dep_name, scope in reads:
+            if own[: len(scope)] != scope:
+                other = next(d for d, s in reads if s == own)
+                raise GraphError(
+                    f"{node.origin} reads {dep_name!r} from the block of {scope[-1]!r} and "
+                    f"{other!r} from the block of {own[-1]!r} without collecting either; "
+                    "branches of two different blocks cannot be paired. Collect one of them "
+                    "first (a parameter annotated Collect[...])."
+                )
+        upstream_closed |= closing
+        inside_and_after = upstream_closed.intersection(own)
+        if inside_and_after:
+            block = sorted(inside_and_after)[0]
+            raise GraphError(
+                f"{node.origin} reads a branch value of the block of {block!r} and also, through "
+                f"its dependencies, the Collect that closes that block: a node runs either once "
+                f"per branch or after the block, not both. Collect the branch value instead."
+            )
+        scopes[name] = own
+        closes[name] = frozenset(closing)
+        closed_upstream[name] = frozenset(upstream_closed)
+    return Analysis(order, scopes, closes)

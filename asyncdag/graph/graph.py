@@ -1,0 +1,96 @@
+"""The validated DAG: nodes, external inputs, and queries over them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from ..errors import GraphError, UnknownNodeError
+from ..htypes import element_type
+from .analysis import Analysis, analyse
+from .crawl import crawl
+from .node import Node
+from .types import compatible, describe
+
+
+@dataclass(frozen=True)
+class FunctionGraph:
+    """Nodes by name plus the names they read that no function defines (inputs)."""
+
+    nodes: Mapping[str, Node]
+    config: Mapping[str, Any]
+    inputs: Mapping[str, tuple[str, ...]]  # input name -> nodes reading it
+    dependents: Mapping[str, tuple[str, ...]]
+    analysis: Analysis
+
+    @classmethod
+    def from_modules(
+        cls, modules: Iterable[ModuleType], config: Mapping[str, Any]
+    ) -> FunctionGraph:
+        """Crawl and validate; every graph fault raises ``GraphError`` here."""
+        nodes = crawl(modules, config)
+        analysis = analyse(nodes)
+        _check_types(nodes)
+        inputs: dict[str, list[str]] = {}
+        dependents: dict[str, list[str]] = {name: [] for name in nodes}
+        for node in nodes.values():
+            for p in node.params:
+                target = dependents.get(p.name)
+                if target is None:
+                    target = inputs.setdefault(p.name, [])
+                target.append(node.name)
+        return cls(
+            nodes=nodes,
+            config=dict(config),
+            inputs={k: tuple(v) for k, v in inputs.items()},
+            dependents={k: tuple(v) for k, v in dependents.items()},
+            analysis=analysis,
+        )
+
+    def check_known(self, names: Iterable[str]) -> None:
+        """Raise ``UnknownNodeError`` for the first name that is neither a node nor an input."""
+        for name in names:
+            if name not in self.nodes and name not in self.inputs:
+                raise UnknownNodeError(name, [*self.nodes, *self.inputs])
+
+    def upstream(self, names: Iterable[str]) -> set[str]:
+        """``names`` and every node or input they depend on."""
+        return self._walk(
+            names, lambda n: [p.name for p in self.nodes[n].params] if n in self.nodes else []
+        )
+
+    def downstream(self, names: Iterable[str]) -> set[str]:
+        """``names`` and every node that depends on them."""
+        return self._walk(
+            names, lambda n: self.dependents.get(n) or [c for c in self.inputs.get(n, ())]
+        )
+
+    def _walk(self, names: Iterable[str], step: Any) -> set[str]:
+        names = list(names)
+        self.check_known(names)
+        seen = set(names)
+        stack = list(names)
+        while stack:
+            for nxt in step(stack.pop()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
+
+def _check_types(nodes: Mapping[str, Node]) -> None:
+    """Every edge's producer annotation must satisfy the consumer's parameter annotation."""
+    for node in nodes.values():
+        for p in node.params:
+            dep = nodes.get(p.name)
+            if dep is None:
+                continue
+            required = element_type(p.annotation) if p.collect else p.annotation
+            if not compatible(dep.item_type, required):
+                raise GraphError(
+                    f"type mismatch: {dep.origin} produces {p.name!r} as "
+                    f"{describe(dep.item_type)}, but {node.origin} expects "
+                    f"{p.name}: {describe(required)}. Change one of the annotations so they agree."
+                )

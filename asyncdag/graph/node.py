@@ -1,0 +1,83 @@
+"""A node: one function, its parameters (dependencies) and what it returns."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import GraphError
+from ..htypes import element_type, is_collect, is_parallelizable
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter of a node function; its name is the name of the node it depends on."""
+
+    name: str
+    annotation: Any
+    optional: bool
+    collect: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A function turned into a node of the DAG."""
+
+    name: str
+    fn: Callable[..., Any]
+    params: tuple[Param, ...]
+    returns: Any
+    is_async: bool
+    expands: bool
+    tags: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        """``module.function`` where the node was defined, for messages."""
+        return f"{self.fn.__module__}.{self.fn.__qualname__}"
+
+    @property
+    def item_type(self) -> Any:
+        """The type a branch sees for this node: ``T`` of ``Parallelizable[T]``, else the return."""
+        return element_type(self.returns) if self.expands else self.returns
+
+    @property
+    def is_generator(self) -> bool:
+        return inspect.isgeneratorfunction(self.fn)
+
+    @property
+    def is_async_generator(self) -> bool:
+        return inspect.isasyncgenfunction(self.fn)
+
+    @classmethod
+    def from_fn(cls, name: str, fn: Callable[..., Any], tags: Mapping[str, Any]) -> Node:
+        """Read a node off ``fn``'s signature and annotations."""
+        try:
+            hints = typing.get_type_hints(fn, include_extras=True)
+        except Exception:  # unresolvable forward references: fall back to the raw annotations
+            hints = dict(getattr(fn, "__annotations__", {}))
+        params = []
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                raise GraphError(
+                    f"function {fn.__qualname__!r} ({fn.__module__}) has parameter {p.name!r} "
+                    f"of kind {p.kind.description}; asyncdag passes dependencies by name, so use "
+                    "plain named parameters."
+                )
+            annotation = hints.get(p.name, Any)
+            params.append(
+                Param(p.name, annotation, p.default is not p.empty, is_collect(annotation))
+            )
+        returns = hints.get("return", Any)
+        return cls(
+            name=name,
+            fn=fn,
+            params=tuple(params),
+            returns=returns,
+            is_async=inspect.iscoroutinefunction(fn),
+            expands=is_parallelizable(returns),
+            tags=dict(tags),
+        )

@@ -1,0 +1,269 @@
+"""Plan one request (outputs, given names) into a tree of frames and parallel blocks.
+
+A *frame* is the work of one scope: the whole run outside blocks, or one branch of a block.
+Its steps are in dependency order; a step is a node call or a nested block. Values live in
+one dict per frame, keyed by node name; a block adds ``"<node>[]"`` keys holding the lists its
+branches produced, in yield order. Everything here is data: the scheduler walks it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+from ..errors import GraphError, MissingInputError
+from .analysis import Scope, analyse
+from .graph import FunctionGraph
+from .node import Node
+
+# Step modes.
+INLINE = 0  # a sync call on the loop thread
+ASYNC = 1  # a coroutine awaited on the loop
+EXECUTOR = 2  # a sync call submitted to an executor
+BLOCK = 3  # a parallel block
+
+LOCAL, REMOTE = "local", "remote"
+
+
+def collected_key(name: str) -> str:
+    """The frame key of the list of ``name``'s branch values."""
+    return name + "[]"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One unit of a frame: a node call, or a block when ``block`` is set."""
+
+    key: str
+    node: Node
+    args: tuple[tuple[str, str], ...]  # (parameter, frame key)
+    mode: int
+    executor: str | None
+    block: Block | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The steps of one scope, in dependency order, with their in-frame dependencies."""
+
+    scope: Scope
+    steps: tuple[Step, ...]
+    waits_on: tuple[tuple[int, ...], ...]  # per step: indexes of steps it needs
+    dependents: tuple[tuple[int, ...], ...]  # per step: indexes of steps that need it
+    sync_only: bool  # only INLINE steps: plain function calls, no await
+    sequential: bool  # the awaitable steps form a chain: awaiting them in order loses nothing
+
+    def reads(self) -> frozenset[str]:
+        """Keys this frame reads that no step of it produces (copied in from outside)."""
+        produced = {s.key for s in self.steps} | {
+            collected_key(k) for s in self.steps if s.block for k in s.block.produces
+        }
+        needed: set[str] = set()
+        for s in self.steps:
+            needed.update(k for _, k in s.args)
+            if s.block is not None:
+                needed.update(s.block.outer)
+        produced.update(self.scope[-1:])  # a branch's item, under its expander's name
+        return frozenset(needed - produced)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A fan-out: the expander's items each run ``frame``; ``produces`` are gathered."""
+
+    expander: Node
+    given: bool  # the expander's value is an override: fan out over it, do not call
+    frame: Frame
+    outer: tuple[str, ...]  # keys copied from the enclosing frame into every branch
+    produces: tuple[str, ...]  # names whose per-branch values are gathered into "<name>[]"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything ``execute`` needs for one (outputs, inputs, overrides) shape."""
+
+    root: Frame
+    outputs: tuple[tuple[str, str], ...]  # (output name, root frame key)
+
+
+def build_plan(
+    graph: FunctionGraph,
+    outputs: Iterable[str],
+    inputs: Collection[str],
+    overrides: Collection[str],
+    inline: Collection[str],
+) -> Plan:
+    """Plan the run of ``outputs`` given the names of ``inputs`` and ``overrides``.
+
+    Config keys count as inputs. An input named like a node overrides it, as in Hamilton.
+
+    ``inline`` names the executors that run sync calls directly on the loop thread.
+
+    Raises:
+        UnknownNodeError: an output is not a node or an input.
+        MissingInputError: needed inputs are absent (all of them, with who needs each).
+        GraphError: an output is a node inside a block; ask for its Collect instead.
+    """
+    outputs = tuple(dict.fromkeys(outputs))
+    graph.check_known(outputs)
+    nodes = graph.nodes
+    constants = {n for n in (*overrides, *inputs) if n in nodes}
+    given = {*graph.config, *inputs}
+
+    needed: dict[str, Node] = {}
+    missing: dict[str, list[str]] = {}
+    stack = [n for n in outputs if n in nodes]
+    for name in outputs:
+        if name not in nodes and name not in given and name not in overrides:
+            missing.setdefault(name, []).append("(requested output)")
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        node = needed[name] = nodes[name]
+        if name in constants:
+            continue
+        for p in node.params:
+            if p.name in nodes:
+                stack.append(p.name)
+            elif p.name not in given and p.name not in overrides and not p.optional:
+                missing.setdefault(p.name, []).append(name)
+    if missing:
+        raise MissingInputError(missing)
+
+    analysis = analyse(needed, constants)
+    scopes = analysis.scopes
+    for name in outputs:
+        if name in needed and scopes[name] and name not in constants:
+            _raise_inside_block(graph, name, scopes[name])
+
+    available = set(given) | set(overrides) | set(needed)
+    requested = set(outputs)
+    builder = _FrameBuilder(needed, scopes, constants, available, requested, frozenset(inline))
+    root = builder.frame((), analysis.order)
+    keys = tuple(
+        (n, collected_key(n) if n in needed and needed[n].expands and n not in constants else n)
+        for n in outputs
+    )
+    return Plan(root, keys)
+
+
+def _raise_inside_block(graph: FunctionGraph, name: str, scope: Scope) -> None:
+    collectors = sorted(c for c, blocks in graph.analysis.closes.items() if scope[0] in blocks)
+    ask = " or ".join(repr(c) for c in collectors) or "a function with a Collect[...] parameter"
+    raise GraphError(
+        f"{name!r} runs once per item of {scope[0]!r} (inside its parallel block), so it has no "
+        f"single value to return. Request {ask}, which collects the block, instead."
+    )
+
+
+class _FrameBuilder:
+    """Groups needed nodes by scope into frames, recursively through blocks."""
+
+    def __init__(
+        self,
+        needed: Mapping[str, Node],
+        scopes: Mapping[str, Scope],
+        constants: Collection[str],
+        available: Collection[str],
+        requested: Collection[str],
+        inline: frozenset[str],
+    ) -> None:
+        self.needed, self.scopes, self.constants = needed, scopes, constants
+        self.available, self.requested, self.inline = available, requested, inline
+
+    def frame(self, scope: Scope, order: tuple[str, ...]) -> Frame:
+        steps: list[Step] = []
+        for name in order:
+            node = self.needed.get(name)
+            if node is None or self.scopes[name] != scope:
+                continue
+            if node.expands:
+                steps.append(self._block_step(node, scope, order))
+            elif name not in self.constants:
+                steps.append(self._call_step(node, scope))
+        produced_by: dict[str, int] = {}
+        for i, s in enumerate(steps):
+            produced_by[s.key] = i
+            if s.block is not None:
+                for k in s.block.produces:
+                    produced_by[collected_key(k)] = i
+        waits_on = tuple(
+            tuple(sorted({produced_by[k] for k in _step_reads(s) if k in produced_by}))
+            for s in steps
+        )
+        dependents: list[list[int]] = [[] for _ in steps]
+        for i, deps in enumerate(waits_on):
+            for d in deps:
+                dependents[d].append(i)
+        awaitable = [i for i, s in enumerate(steps) if s.mode != INLINE]
+        return Frame(
+            scope=scope,
+            steps=tuple(steps),
+            waits_on=waits_on,
+            dependents=tuple(map(tuple, dependents)),
+            sync_only=not awaitable,
+            sequential=_is_chain(awaitable, waits_on),
+        )
+
+    def _call_step(self, node: Node, scope: Scope) -> Step:
+        args = tuple(
+            (p.name, collected_key(p.name) if p.collect else p.name)
+            for p in node.params
+            if p.name in self.available
+        )
+        if node.is_async:
+            return Step(node.name, node, args, ASYNC, None)
+        executor = str(node.tags.get("executor") or (REMOTE if scope else LOCAL))
+        mode = INLINE if executor in self.inline else EXECUTOR
+        return Step(node.name, node, args, mode, executor)
+
+    def _block_step(self, expander: Node, scope: Scope, order: tuple[str, ...]) -> Step:
+        inner_scope = (*scope, expander.name)
+        produces = {expander.name} if expander.name in self.requested else set()
+        for n in self.needed.values():
+            if self.scopes[n.name] != scope or n.name in self.constants:
+                continue
+            produces.update(
+                p.name
+                for p in n.params
+                if p.collect and p.name in self.needed and self._branch_of(p.name) == inner_scope
+            )
+        inner = self.frame(inner_scope, order)
+        given = expander.name in self.constants
+        outer = inner.reads() - {expander.name}
+        block = Block(expander, given, inner, tuple(sorted(outer)), tuple(sorted(produces)))
+        if given:
+            args: tuple[tuple[str, str], ...] = ()
+        else:
+            args = tuple((p.name, p.name) for p in expander.params if p.name in self.available)
+        executor = str(expander.tags.get("executor") or (REMOTE if scope else LOCAL))
+        return Step(expander.name, expander, args, BLOCK, executor, block)
+
+    def _branch_of(self, name: str) -> Scope:
+        """The scope of the branch values of ``name`` (an expander's items are inside its block)."""
+        node = self.needed[name]
+        scope = self.scopes[name]
+        return (*scope, name) if node.expands and name not in self.constants else scope
+
+
+def _step_reads(step: Step) -> Iterable[str]:
+    yield from (k for _, k in step.args)
+    if step.block is not None:
+        yield from step.block.outer
+        if step.block.given:
+            yield step.node.name
+
+
+def _is_chain(awaitable: list[int], waits_on: tuple[tuple[int, ...], ...]) -> bool:
+    """Whether each awaitable step depends, directly or not, on the previous one."""
+    if len(awaitable) < 2:
+        return True
+    ancestors: list[set[int]] = []
+    for deps in waits_on:
+        acc: set[int] = set(deps)
+        for d in deps:
+            acc |= ancestors[d]
+        ancestors.append(acc)
+    return all(a in ancestors[b] for a, b in itertools.pairwise(awaitable))

@@ -1,0 +1,51 @@
+"""Shared fixtures: every async test runs on plain asyncio and on uvloop; nothing may block the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from blockbuster import blockbuster_ctx
+
+try:
+    import uvloop
+except ImportError:  # the asyncio run still happens
+    uvloop = None
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+        "asyncio": asyncio.new_event_loop
+    }
+    if uvloop is not None:
+        factories["uvloop"] = uvloop.new_event_loop
+    return factories
+
+
+@pytest.fixture(autouse=True)
+def blockbuster(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Fail any test whose code blocks the event loop, unless it is marked ``allow_blocking``."""
+    if request.node.get_closest_marker("allow_blocking") is not None:
+        yield None
+        return
+    with blockbuster_ctx() as bb:
+        yield bb
+
+
+def make_module(*functions: Callable[..., Any], name: str = "dag") -> Any:
+    """Build a throwaway module holding ``functions``, as if they were defined in it."""
+    import types
+
+    module = types.ModuleType(f"{name}_{next(_module_ids)}")
+    for fn in functions:
+        fn.__module__ = module.__name__
+        setattr(module, fn.__name__, fn)
+    return module
+
+
+_module_ids = itertools.count()
