@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from blockbuster import blockbuster_ctx
+
+# Apache Hamilton (a test-only peer) must not try to send telemetry from tests.
+os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")
 
 try:
     import uvloop

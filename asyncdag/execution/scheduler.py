@@ -219,7 +219,7 @@ class _Run:
         """All-inline branches: plain calls per item, handing the loop back every few ms."""
         block = step.block
         assert block is not None
-        name, frame, produces = step.key, block.frame, block.produces
+        name, frame, produces = step.node.name, block.frame, block.produces
         appends = [values.append for values in lists]
         sync_items, async_items = _split(source)
         clock = time.perf_counter
@@ -257,7 +257,7 @@ class _Run:
         """One task per branch, started as soon as its item is yielded, ``max_tasks`` at once."""
         block = step.block
         assert block is not None
-        name, frame, produces = step.key, block.frame, block.produces
+        name, frame, produces = step.node.name, block.frame, block.produces
         limit = self.executors[REMOTE].max_tasks
         slots = asyncio.Semaphore(limit) if limit else None
         sync_items, async_items = _split(source)

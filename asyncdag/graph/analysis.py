@@ -107,10 +107,12 @@ def analyse(nodes: Mapping[str, Node], constants: Collection[str] = ()) -> Analy
         inside_and_after = upstream_closed.intersection(own)
         if inside_and_after:
             block = sorted(inside_and_after)[0]
+            branch_read = next(d for d, s in reads if block in s)
             raise GraphError(
-                f"{node.origin} reads a branch value of the block of {block!r} and also, through "
-                f"its dependencies, the Collect that closes that block: a node runs either once "
-                f"per branch or after the block, not both. Collect the branch value instead."
+                f"{node.origin} reads {branch_read!r}, a branch value of the block of "
+                f"{block!r}, and also, through its dependencies, the Collect that closes that "
+                f"block: a node runs either once per branch or after the block, not both. "
+                f"Read {branch_read!r} through a Collect[...] parameter instead."
             )
         scopes[name] = own
         closes[name] = frozenset(closing)

@@ -8,6 +8,7 @@ branches produced, in yield order. Everything here is data: the scheduler walks 
 
 from __future__ import annotations
 
+import graphlib
 import itertools
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -183,12 +184,8 @@ class _FrameBuilder:
                 steps.append(self._block_step(node, scope, order))
             elif name not in self.constants:
                 steps.append(self._call_step(node, scope))
-        produced_by: dict[str, int] = {}
-        for i, s in enumerate(steps):
-            produced_by[s.key] = i
-            if s.block is not None:
-                for k in s.block.produces:
-                    produced_by[collected_key(k)] = i
+        steps = _in_dependency_order(steps)
+        produced_by = _producers(steps)
         waits_on = tuple(
             tuple(sorted({produced_by[k] for k in _step_reads(s) if k in produced_by}))
             for s in steps
@@ -239,13 +236,37 @@ class _FrameBuilder:
         else:
             args = tuple((p.name, p.name) for p in expander.params if p.name in self.available)
         executor = str(expander.tags.get("executor") or (REMOTE if scope else LOCAL))
-        return Step(expander.name, expander, args, BLOCK, executor, block)
+        return Step(collected_key(expander.name), expander, args, BLOCK, executor, block)
 
     def _branch_of(self, name: str) -> Scope:
         """The scope of the branch values of ``name`` (an expander's items are inside its block)."""
         node = self.needed[name]
         scope = self.scopes[name]
         return (*scope, name) if node.expands and name not in self.constants else scope
+
+
+def _producers(steps: list[Step]) -> dict[str, int]:
+    """Frame key -> index of the step that writes it."""
+    produced_by: dict[str, int] = {}
+    for i, s in enumerate(steps):
+        produced_by[s.key] = i
+        if s.block is not None:
+            for k in s.block.produces:
+                produced_by[collected_key(k)] = i
+    return produced_by
+
+
+def _in_dependency_order(steps: list[Step]) -> list[Step]:
+    """Reorder so each step follows the steps it reads from.
+
+    Node order alone is not enough: a block step also reads the outer values its branches
+    use, which may come later in the graph's order than its expander.
+    """
+    produced_by = _producers(steps)
+    sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter()
+    for i, s in enumerate(steps):
+        sorter.add(i, *(produced_by[k] for k in _step_reads(s) if k in produced_by))
+    return [steps[i] for i in sorter.static_order()]
 
 
 def _step_reads(step: Step) -> Iterable[str]:

@@ -1,15 +1,13 @@
-"""Run sync work on worker threads, through anyio's thread pool."""
+"""Run sync work on a pool of worker threads."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
-import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
-
-import anyio.to_thread
-from anyio import CapacityLimiter
 
 from .base import Executor, check_max_tasks
 
@@ -19,22 +17,40 @@ _T = TypeVar("_T")
 class ThreadExecutor(Executor):
     """Run sync nodes on at most ``max_tasks`` threads; the loop stays free meanwhile.
 
-    Cancelling a run waits for the thread jobs it started to finish (a thread cannot be
-    interrupted), so nothing keeps running after ``execute`` returns.
+    A thread cannot be interrupted, so cancelling a run waits for the thread jobs it started
+    to finish before the cancellation goes on: nothing keeps running after ``execute``.
     """
 
     def __init__(self, max_tasks: int | None = None) -> None:
         self.max_tasks = check_max_tasks(max_tasks) or min(32, (os.cpu_count() or 1) + 4)
-        # One limiter per event loop: a limiter belongs to the loop that first used it.
-        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter]
-        self._limiters = weakref.WeakKeyDictionary()
+        self._pool: ThreadPoolExecutor | None = None
 
     async def submit(self, fn: Callable[[], _T]) -> _T:
-        loop = asyncio.get_running_loop()
-        limiter = self._limiters.get(loop)
-        if limiter is None:
-            limiter = self._limiters[loop] = CapacityLimiter(self.max_tasks or 1)
-        return await anyio.to_thread.run_sync(fn, limiter=limiter)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.max_tasks, thread_name_prefix="asyncdag")
+        context = contextvars.copy_context()
+        future = asyncio.get_running_loop().run_in_executor(self._pool, context.run, fn)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await _wait_out(future)
+            raise
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)  # every job was awaited: the threads are idle
+
+
+async def _wait_out(future: asyncio.Future[object]) -> None:
+    """Wait until ``future`` is done, through any number of cancellations."""
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            continue
+        except Exception:
+            return  # its error loses to the cancellation under way
 
 
 MultiThreadingExecutor = ThreadExecutor

@@ -1,0 +1,1 @@
+"""Hamilton-style modules, written against ``hamilton``; tests port them with a text change."""
