@@ -11,8 +11,7 @@ DOCS = {
 
 
 def url(names: list[str]) -> Parallelizable[str]:
-    for name in names:
-        yield name
+    yield from names
 
 
 def url_loaded(url: str) -> str:

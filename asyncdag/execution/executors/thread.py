@@ -7,7 +7,7 @@ import contextvars
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .base import Executor, check_max_tasks
 
@@ -42,7 +42,7 @@ class ThreadExecutor(Executor):
             pool.shutdown(wait=False)  # every job was awaited: the threads are idle
 
 
-async def _wait_out(future: asyncio.Future[object]) -> None:
+async def _wait_out(future: asyncio.Future[Any]) -> None:
     """Wait until ``future`` is done, through any number of cancellations."""
     while not future.done():
         try:
