@@ -1,4 +1,4 @@
-"""Shared fixtures: every async test runs on plain asyncio and on uvloop; nothing may block the loop."""
+"""Shared fixtures: async tests run on asyncio and on uvloop, and nothing may block the loop."""
 
 from __future__ import annotations
 

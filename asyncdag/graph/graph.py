@@ -8,10 +8,9 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import GraphError, UnknownNodeError
-from ..htypes import element_type
 from .analysis import Analysis, analyse
 from .crawl import crawl
-from .node import Node
+from .node import Node, element_type
 from .types import compatible, describe
 
 

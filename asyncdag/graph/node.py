@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import GraphError
-from ..htypes import element_type, is_collect, is_parallelizable
+from ..htypes import Collect, Parallelizable
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +81,23 @@ class Node:
             expands=is_parallelizable(returns),
             tags=dict(tags),
         )
+
+
+def _origin(annotation: Any) -> Any:
+    return typing.get_origin(annotation) or annotation
+
+
+def is_parallelizable(annotation: Any) -> bool:
+    """Whether ``annotation`` is ``Parallelizable`` or ``Parallelizable[T]``."""
+    return _origin(annotation) is Parallelizable
+
+
+def is_collect(annotation: Any) -> bool:
+    """Whether ``annotation`` is ``Collect`` or ``Collect[T]``."""
+    return _origin(annotation) is Collect
+
+
+def element_type(annotation: Any) -> Any:
+    """The ``T`` of ``Parallelizable[T]`` / ``Collect[T]``, or ``Any`` when not given."""
+    args = typing.get_args(annotation)
+    return args[0] if args else Any
