@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "AsyncDagError",
@@ -33,6 +34,22 @@ __all__ = [
 class AsyncDagError(Exception):
     """Base class of every error asyncdag raises itself."""
 
+    _fields: tuple[object, ...] = ()
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # Errors cross process boundaries: rebuild them from their fields, keep their notes.
+        if not self._fields:
+            return super().__reduce__()
+        return (_rebuild, (type(self), self._fields, self.__dict__))
+
+
+def _rebuild(
+    cls: type[AsyncDagError], fields: tuple[object, ...], state: dict[str, object]
+) -> AsyncDagError:
+    error = cls(*fields)
+    error.__dict__.update(state)
+    return error
+
 
 class GraphError(AsyncDagError):
     """The functions do not form a valid DAG; the message names the functions and the fix."""
@@ -42,6 +59,7 @@ class MissingInputError(AsyncDagError):
     """Inputs needed by the requested outputs were not given; nothing has run."""
 
     def __init__(self, missing: Mapping[str, Sequence[str]]) -> None:
+        self._fields = (missing,)
         self.missing: dict[str, list[str]] = {k: list(v) for k, v in missing.items()}
         lines = [
             f"  - {name!r}, needed by {', '.join(repr(n) for n in needers)}"
@@ -58,6 +76,8 @@ class UnknownNodeError(AsyncDagError):
     """A requested output is not a node or an input of this graph."""
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
+        known = list(known)
+        self._fields = (name, known)
         self.name = name
         self.suggestions: list[str] = difflib.get_close_matches(name, list(known), n=3)
         hint = (
@@ -76,6 +96,7 @@ class SerializationError(ExecutorError):
     """A value could not be serialized to cross into another process."""
 
     def __init__(self, node: str, what: str, type_name: str, path: str, reason: str) -> None:
+        self._fields = (node, what, type_name, path, reason)
         self.node, self.what, self.type_name, self.path = node, what, type_name, path
         where = f" at {path}" if path else ""
         super().__init__(
@@ -88,6 +109,7 @@ class WorkerCrashedError(ExecutorError):
     """A worker process died while it was running a node."""
 
     def __init__(self, node: str, branch: str, exitcode: int | None) -> None:
+        self._fields = (node, branch, exitcode)
         self.node, self.branch, self.exitcode = node, branch, exitcode
         where = f" in branch {branch}" if branch else ""
         super().__init__(
@@ -100,6 +122,7 @@ class NodeTimeoutError(ExecutorError):
     """A node ran longer than its ``@timeout``."""
 
     def __init__(self, node: str, branch: str, seconds: float) -> None:
+        self._fields = (node, branch, seconds)
         self.node, self.branch, self.seconds = node, branch, seconds
         where = f" in branch {branch}" if branch else ""
         super().__init__(

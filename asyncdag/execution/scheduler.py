@@ -13,7 +13,6 @@ failure or a cancellation stops everything the run started before ``run_plan`` r
 from __future__ import annotations
 
 import asyncio
-import functools
 import reprlib
 import time
 from collections.abc import (
@@ -24,10 +23,12 @@ from collections.abc import (
     Mapping,
     MutableMapping,
 )
+from functools import partial
 from typing import Any, cast
 
 from ..graph.plan import ASYNC, BLOCK, INLINE, REMOTE, Frame, Plan, Step, collected_key
-from .executors.base import Executor
+from .executors.base import Call, Executor
+from .remote import BranchBatch, Everywhere
 
 # How long inline sync work may hold the loop before handing it back for one iteration.
 YIELD_INTERVAL = 0.002
@@ -105,7 +106,8 @@ class _Run:
                 vals[step.key] = await step.node.fn(**kwargs)
             else:
                 executor = self.executors[step.executor or ""]
-                vals[step.key] = await executor.submit(functools.partial(step.node.fn, **kwargs))
+                unit = Call(step.node.name, format_path(path), step.node.fn, kwargs)
+                vals[step.key] = await executor.submit(unit)
         except Exception as exc:
             self.fail(exc, step.node.name, path)
             raise
@@ -172,7 +174,7 @@ class _Run:
         """The expander's items: a sync iterator to step on the loop, or an async one."""
         node = step.node
         try:
-            produced = await self.produce(step, vals)
+            produced = await self.produce(step, vals, path)
         except Exception as exc:
             self.fail(exc, node.name, path)
             raise
@@ -192,7 +194,7 @@ class _Run:
             raise error from exc
         return items
 
-    async def produce(self, step: Step, vals: MutableMapping[str, Any]) -> Any:
+    async def produce(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> Any:
         """Call the expander (or take its override); generators are returned unstarted."""
         node, block = step.node, step.block
         assert block is not None
@@ -206,7 +208,11 @@ class _Run:
         executor = self.executors[step.executor or ""]
         if executor.runs_inline:
             return node.fn(**kwargs)
-        return _iterate_on(executor, await executor.submit(lambda: iter(node.fn(**kwargs))))
+        branch = format_path(path)
+        if executor.runs_branches:  # another process: a generator cannot come back, its items can
+            return await executor.submit(Call(node.name, branch, partial(_listed, node.fn), kwargs))
+        items = await executor.submit(Call(node.name, branch, partial(_started, node.fn), kwargs))
+        return _iterate_on(executor, node.name, branch, items)
 
     async def inline_branches(
         self,
@@ -254,31 +260,32 @@ class _Run:
         lists: list[list[Any]],
         path: Path,
     ) -> None:
-        """One task per branch, started as soon as its item is yielded, ``max_tasks`` at once."""
-        block = step.block
-        assert block is not None
-        name, frame, produces = step.node.name, block.frame, block.produces
-        limit = self.executors[REMOTE].max_tasks
-        slots = asyncio.Semaphore(limit) if limit else None
+        """Branches as tasks, started as soon as their item is yielded, ``max_tasks`` at once.
+
+        An executor that runs branches (processes, clusters) gets each batch of items as one
+        unit; otherwise every branch is one task on this loop.
+        """
+        remote = self.executors[REMOTE]
+        ship = remote.runs_branches
+        size = (remote.batch_size or 1) if ship else 1
+        slots = asyncio.Semaphore(remote.max_tasks) if remote.max_tasks else None
+        run_batch = self.ship_batch if ship else self.local_batch
         sync_items, async_items = _split(source)
         clock = time.perf_counter
         deadline = 0.0  # hand the loop over after the first item, so branch 0 starts at once
 
-        async def branch(index: int, item: Any) -> None:
+        async def start(batch: list[tuple[int, Any]]) -> None:
             try:
-                values = outer.copy()
-                values[name] = item
-                await self.frame(frame, values, (*path, (name, index, item)))
-                for values_list, key in zip(lists, produces, strict=True):
-                    values_list[index] = values[key]
+                await run_batch(step, outer, batch, lists, path)
             finally:
                 if slots is not None:
                     slots.release()
 
         async with asyncio.TaskGroup() as tg:
+            batch: list[tuple[int, Any]] = []
             index = 0
             while True:
-                if slots is not None:
+                if slots is not None and not batch:
                     await slots.acquire()
                 try:
                     if sync_items is not None:
@@ -286,19 +293,65 @@ class _Run:
                     else:
                         item = await anext(async_items, _END)
                 except Exception as exc:
-                    self.fail(exc, name, path, producing=index)
+                    self.fail(exc, step.node.name, path, producing=index)
                     raise
                 if item is _END:
-                    if slots is not None:
+                    if batch:
+                        tg.create_task(start(batch))
+                    elif slots is not None:
                         slots.release()
                     return
                 for values_list in lists:
                     values_list.append(None)
-                tg.create_task(branch(index, item))
+                batch.append((index, item))
                 index += 1
+                if len(batch) >= size:
+                    tg.create_task(start(batch))
+                    batch = []
                 if sync_items is not None and clock() > deadline:
                     await asyncio.sleep(0)
                     deadline = clock() + YIELD_INTERVAL
+
+    async def local_batch(
+        self,
+        step: Step,
+        outer: dict[str, Any],
+        batch: list[tuple[int, Any]],
+        lists: list[list[Any]],
+        path: Path,
+    ) -> None:
+        """Run branches here, on this loop."""
+        block = step.block
+        assert block is not None
+        name, frame, produces = step.node.name, block.frame, block.produces
+        for index, item in batch:
+            values = outer.copy()
+            values[name] = item
+            await self.frame(frame, values, (*path, (name, index, item)))
+            for values_list, key in zip(lists, produces, strict=True):
+                values_list[index] = values[key]
+
+    async def ship_batch(
+        self,
+        step: Step,
+        outer: dict[str, Any],
+        batch: list[tuple[int, Any]],
+        lists: list[list[Any]],
+        path: Path,
+    ) -> None:
+        """Send branches to the remote executor as one unit; its errors come back noted."""
+        block = step.block
+        assert block is not None
+        unit = BranchBatch(step.node.name, block.frame, outer, tuple(batch), block.produces, path)
+        try:
+            rows = await self.executors[REMOTE].submit(unit)
+        except Exception as exc:
+            if self.first_error is None:
+                self.first_error = exc
+            raise
+        for (index, _), row in zip(batch, rows, strict=True):
+            for values_list, value in zip(lists, row, strict=True):
+                values_list[index] = value
 
 
 def _split(
@@ -313,15 +366,29 @@ def _split(
     return None, source
 
 
-async def _iterate_on(executor: Executor, it: Iterator[Any]) -> AsyncIterator[Any]:
-    """Step a sync iterator on ``executor`` (e.g. a thread), one item per ``submit``."""
+def _started(fn: Callable[..., Any], /, **kwargs: Any) -> Iterator[Any]:
+    return iter(fn(**kwargs))
+
+
+def _listed(fn: Callable[..., Any], /, **kwargs: Any) -> list[Any]:
+    return list(fn(**kwargs))
+
+
+def _next(it: Iterator[Any]) -> Any:
+    return next(it, _END)
+
+
+async def _iterate_on(
+    executor: Executor, node: str, branch: str, it: Iterator[Any]
+) -> AsyncIterator[Any]:
+    """Step a sync iterator on ``executor`` (a thread), one item per ``submit``."""
     try:
-        while (item := await executor.submit(functools.partial(next, it, _END))) is not _END:
+        while (item := await executor.submit(Call(node, branch, _next, {"it": it}))) is not _END:
             yield item
     finally:
         close: Callable[[], Any] | None = getattr(it, "close", None)
         if close is not None:
-            await executor.submit(close)
+            await executor.submit(Call(node, branch, close, {}))
 
 
 async def run_plan(
@@ -344,3 +411,27 @@ async def run_plan(
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     first = group.exceptions[0]
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+async def run_branches(
+    frame: Frame,
+    name: str,
+    outer: Mapping[str, Any],
+    items: tuple[tuple[int, Any], ...],
+    produces: tuple[str, ...],
+    path: Path,
+) -> list[tuple[Any, ...]]:
+    """Run one block's branch ``frame`` for ``items`` in this process (a worker's side)."""
+    run = _Run(Everywhere())
+    rows = []
+    try:
+        for index, item in items:
+            values = dict(outer)
+            values[name] = item
+            await run.frame(frame, values, (*path, (name, index, item)))
+            rows.append(tuple(values[key] for key in produces))
+    except BaseExceptionGroup as group:
+        error = run.first_error or _first_leaf(group)
+    else:
+        return rows
+    raise error

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar
-
-_T = TypeVar("_T")
+from typing import Any, ClassVar, Protocol, Self
 
 
 class Executor(abc.ABC):
@@ -18,12 +17,14 @@ class Executor(abc.ABC):
     ``aclose()``; ``async with executor:`` does both.
     """
 
-    runs_inline: ClassVar[bool] = False
+    runs_inline: ClassVar[bool] = False  # sync calls happen on the loop thread
+    runs_branches: ClassVar[bool] = False  # a block's branches are shipped whole, in batches
     max_tasks: int | None = None
+    batch_size: int | None = None
 
     @abc.abstractmethod
-    async def submit(self, fn: Callable[[], _T]) -> _T:
-        """Run ``fn()`` and return its result; its exceptions propagate as themselves."""
+    async def submit(self, unit: Unit) -> Any:
+        """Run ``unit()`` and return its result; its exceptions propagate as themselves."""
 
     async def aclose(self) -> None:  # noqa: B027 - most executors hold nothing to stop
         """Stop whatever this executor started; it may start again on the next ``submit``."""
@@ -50,4 +51,50 @@ def check_max_tasks(max_tasks: int | None) -> int | None:
     return max_tasks
 
 
-Unit = Callable[[], Any]
+class Unit(Protocol):
+    """One unit of work: a node call, or a batch of branches for executors that run branches.
+
+    Besides being called, a unit can name its parts, so that an executor that must serialize
+    it can say which node and which value could not be pickled.
+    """
+
+    @property
+    def node(self) -> str:
+        """The node this unit runs (the expander, for a batch of branches)."""
+        ...
+
+    @property
+    def branch(self) -> str:
+        """The branch path, e.g. ``url[3]``; empty outside blocks."""
+        ...
+
+    def __call__(self) -> Any: ...
+
+    def parts(self) -> Iterable[tuple[str, str, Any]]:
+        """(node, what, value) for everything the unit carries: functions, arguments, items."""
+        ...
+
+    def result_parts(self, result: Any) -> Iterable[tuple[str, str, Any]]:
+        """(node, what, value) for each piece of ``result``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A unit that calls one sync node: ``fn(**kwargs)``."""
+
+    node: str
+    branch: str
+    fn: Callable[..., Any]
+    kwargs: Mapping[str, Any]
+
+    def __call__(self) -> Any:
+        return self.fn(**self.kwargs)
+
+    def parts(self) -> Iterable[tuple[str, str, Any]]:
+        yield self.node, "the function", self.fn
+        for name, value in self.kwargs.items():
+            yield self.node, f"argument {name!r}", value
+
+    def result_parts(self, result: Any) -> Iterable[tuple[str, str, Any]]:
+        yield self.node, "the return value", result

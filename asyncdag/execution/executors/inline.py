@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from .base import Executor, check_max_tasks
-
-_T = TypeVar("_T")
+from .base import Executor, Unit, check_max_tasks
 
 
 class InlineExecutor(Executor):
@@ -23,8 +20,8 @@ class InlineExecutor(Executor):
     def __init__(self, max_tasks: int | None = None) -> None:
         self.max_tasks = check_max_tasks(max_tasks)
 
-    async def submit(self, fn: Callable[[], _T]) -> _T:
-        return fn()
+    async def submit(self, unit: Unit) -> Any:
+        return unit()
 
 
 SynchronousLocalTaskExecutor = InlineExecutor

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
-from .base import Executor, check_max_tasks
-
-_T = TypeVar("_T")
+from .base import Executor, Unit, check_max_tasks
 
 
 class ThreadExecutor(Executor):
@@ -25,11 +22,11 @@ class ThreadExecutor(Executor):
         self.max_tasks = check_max_tasks(max_tasks) or min(32, (os.cpu_count() or 1) + 4)
         self._pool: ThreadPoolExecutor | None = None
 
-    async def submit(self, fn: Callable[[], _T]) -> _T:
+    async def submit(self, unit: Unit) -> Any:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.max_tasks, thread_name_prefix="asyncdag")
         context = contextvars.copy_context()
-        future = asyncio.get_running_loop().run_in_executor(self._pool, context.run, fn)
+        future = asyncio.get_running_loop().run_in_executor(self._pool, context.run, unit)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

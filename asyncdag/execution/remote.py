@@ -1,0 +1,70 @@
+"""A batch of branches shipped whole to another process, and how it runs there."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..graph.plan import Frame
+from .executors.base import Executor
+from .executors.inline import InlineExecutor
+
+
+@dataclass(frozen=True, slots=True)
+class BranchBatch:
+    """Branches of one block for a few items: the branch frame, the outer values, the items.
+
+    Outer values are carried once per batch, not once per node. Calling it returns a
+    coroutine that runs the branches on the worker's loop, every node inline there, and
+    returns one row of produced values per item.
+    """
+
+    node: str  # the expander
+    frame: Frame
+    outer: Mapping[str, Any]
+    items: tuple[tuple[int, Any], ...]  # (index, item)
+    produces: tuple[str, ...]
+    path: tuple[tuple[str, int, Any], ...]  # the enclosing branch path
+
+    @property
+    def branch(self) -> str:
+        from .scheduler import format_path
+
+        indexes = [index for index, _ in self.items]
+        here = f"{self.node}[{indexes[0]}]" if len(indexes) == 1 else f"{self.node}{indexes}"
+        return ".".join(filter(None, [format_path(self.path), here]))
+
+    def __call__(self) -> Coroutine[Any, Any, list[tuple[Any, ...]]]:
+        from .scheduler import run_branches
+
+        return run_branches(self.frame, self.node, self.outer, self.items, self.produces, self.path)
+
+    def parts(self) -> Iterable[tuple[str, str, Any]]:
+        for step in self.frame.steps:
+            yield step.node.name, "the function", step.node.fn
+        for name, value in self.outer.items():
+            yield name, f"its value, read by branches of {self.node!r}", value
+        for index, item in self.items:
+            yield self.node, f"item {index}", item
+
+    def result_parts(self, result: Any) -> Iterable[tuple[str, str, Any]]:
+        for (index, _), row in zip(self.items, result, strict=True):
+            for name, value in zip(self.produces, row, strict=True):
+                yield name, f"the return value in branch {self.node}[{index}]", value
+
+
+class Everywhere(Mapping[str, Executor]):
+    """Every executor name maps to one inline executor: inside a worker, all runs in place."""
+
+    def __init__(self) -> None:
+        self._inline = InlineExecutor()
+
+    def __getitem__(self, key: str) -> Executor:
+        return self._inline
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
