@@ -4,8 +4,13 @@ from . import executors as executors
 from ._version import __version__ as __version__
 from .driver import Builder as Builder
 from .driver import Driver as Driver
+from .function_modifiers import check_output as check_output
 from .function_modifiers import config as config
+from .function_modifiers import extract_fields as extract_fields
+from .function_modifiers import parameterize as parameterize
+from .function_modifiers import source as source
 from .function_modifiers import tag as tag
+from .function_modifiers import value as value
 from .htypes import Collect as Collect
 from .htypes import Parallelizable as Parallelizable
 
@@ -15,7 +20,12 @@ __all__ = [
     "Driver",
     "Parallelizable",
     "__version__",
+    "check_output",
     "config",
     "executors",
+    "extract_fields",
+    "parameterize",
+    "source",
     "tag",
+    "value",
 ]

@@ -4,6 +4,7 @@ AsyncDagError
  ├── GraphError            the functions do not form a valid DAG (raised by ``build()``)
  ├── MissingInputError     ``execute`` was not given every input the requested outputs need
  ├── UnknownNodeError      a requested name is neither a node nor an input
+ ├── DataValidationError   a ``@check_output(importance="fail")`` check rejected a node's value
  └── ExecutorError         infrastructure failed while running a node
       ├── SerializationError   a value could not be pickled for another process
       ├── WorkerCrashedError   a worker process died while running a node
@@ -21,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "AsyncDagError",
+    "DataValidationError",
     "ExecutorError",
     "GraphError",
     "MissingInputError",
@@ -86,6 +88,19 @@ class UnknownNodeError(AsyncDagError):
             else " See `Driver.list_available_variables()` for the names."
         )
         super().__init__(f"{name!r} is not a node or an input of this graph.{hint}")
+
+
+class DataValidationError(AsyncDagError):
+    """A ``@check_output`` check with ``importance="fail"`` rejected the value a node returned."""
+
+    def __init__(self, node: str, failures: Sequence[tuple[str, str]]) -> None:
+        self.node = node
+        self.failures: list[tuple[str, str]] = list(failures)  # (check name, its message)
+        checks = "; ".join(f"{check}: {message}" for check, message in self.failures)
+        super().__init__(
+            f"node {node!r} failed {len(self.failures)} data check(s): {checks}. Fix the data "
+            'upstream, or relax the check (importance="warn" only logs it).'
+        )
 
 
 class ExecutorError(AsyncDagError):

@@ -1,51 +1,88 @@
 """Decorators that shape how functions become nodes (Hamilton's function modifiers).
 
-They only record metadata on the function; ``asyncdag.graph`` resolves it at build time.
+They only record metadata on the function; ``asyncdag.graph`` resolves it at build time, so
+a decorator that does not fit its function raises ``GraphError`` from ``build()``, naming it.
+Wrong arguments to a decorator itself raise ``TypeError`` or ``ValueError`` at once.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Collection, Mapping
+from types import EllipsisType
 from typing import Any, TypeVar
 
-from .graph.meta import Condition, record
+from .graph.meta import (
+    CheckOutput,
+    Condition,
+    Dependency,
+    ExtractColumns,
+    ExtractFields,
+    LiteralDependency,
+    Parameterization,
+    Tagging,
+    TagOutputs,
+    Target,
+    UpstreamDependency,
+    record,
+)
 
-__all__ = ["config", "tag"]
+__all__ = [
+    "check_output",
+    "check_output_custom",
+    "config",
+    "extract_columns",
+    "extract_fields",
+    "parameterize",
+    "parameterize_sources",
+    "parameterize_values",
+    "source",
+    "tag",
+    "tag_outputs",
+    "value",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_TargetArg = str | Collection[str] | EllipsisType | None
 
 
 class config:
     """Include a function only for some configurations: ``@config.when(mode="fast")``.
 
-    Alternative implementations of one node are named ``name__suffix``; the node is ``name``.
+    Alternative implementations of one node are named ``name__suffix``: the node is the part
+    before the last ``__``, or ``name`` when given (``@config.when(name="x", mode="fast")``).
     """
 
     @staticmethod
-    def _condition(kind: str, expected: Mapping[str, Any]) -> Callable[[_F], _F]:
+    def _condition(
+        kind: str, expected: Mapping[str, Any], name: str | None = None
+    ) -> Callable[[_F], _F]:
         if not expected:
             raise TypeError(f"@config.{kind}() needs at least one key=value")
 
         def decorate(fn: _F) -> _F:
-            record(fn).conditions.append(Condition(kind, dict(expected)))
+            modifiers = record(fn)
+            modifiers.conditions.append(Condition(kind, dict(expected)))
+            if name is not None:
+                modifiers.name = name
             return fn
 
         return decorate
 
     @staticmethod
-    def when(**key_value_pairs: Any) -> Callable[[_F], _F]:
+    def when(name: str | None = None, **key_value_pairs: Any) -> Callable[[_F], _F]:
         """Include the function when every ``key`` in the config equals its value."""
-        return config._condition("when", key_value_pairs)
+        return config._condition("when", key_value_pairs, name)
 
     @staticmethod
-    def when_not(**key_value_pairs: Any) -> Callable[[_F], _F]:
+    def when_not(name: str | None = None, **key_value_pairs: Any) -> Callable[[_F], _F]:
         """Include the function when every ``key`` in the config differs from its value."""
-        return config._condition("when_not", key_value_pairs)
+        return config._condition("when_not", key_value_pairs, name)
 
     @staticmethod
-    def when_in(**key_value_lists: Collection[Any]) -> Callable[[_F], _F]:
+    def when_in(name: str | None = None, **key_value_lists: Collection[Any]) -> Callable[[_F], _F]:
         """Include the function when every ``key`` in the config is one of its values."""
-        return config._condition("when_in", key_value_lists)
+        return config._condition("when_in", key_value_lists, name)
 
     @staticmethod
     def when_not_in(**key_value_lists: Collection[Any]) -> Callable[[_F], _F]:
@@ -53,14 +90,221 @@ class config:
         return config._condition("when_not_in", key_value_lists)
 
 
-def tag(**tags: Any) -> Callable[[_F], _F]:
+def _target(target: _TargetArg) -> Target:
+    if target is None or target is Ellipsis or isinstance(target, str):
+        return target
+    if isinstance(target, Collection) and all(isinstance(t, str) for t in target):
+        return tuple(target)
+    raise TypeError(f"target_ must be None, ..., a node name or a list of names, not {target!r}")
+
+
+def tag(
+    *, target_: _TargetArg = None, bypass_reserved_namespaces_: bool = False, **tags: Any
+) -> Callable[[_F], _F]:
     """Attach metadata to a node: ``@tag(owner="data-team", executor="cpu")``.
 
     The ``executor`` tag routes a sync node to an executor named with ``Builder.with_executor``.
+    When the function makes several nodes (``@extract_fields``...), the tags go to the final
+    ones, as in Hamilton; ``target_=...`` tags them all, ``target_="name"`` one of them.
     """
+    target = _target(target_)
 
     def decorate(fn: _F) -> _F:
-        record(fn).tags.update(tags)
+        record(fn).decorations.append(Tagging(dict(tags), target))
+        return fn
+
+    return decorate
+
+
+def tag_outputs(**tags_by_node: Mapping[str, Any]) -> Callable[[_F], _F]:
+    """Tag each named node the function makes: ``@tag_outputs(a={"k": "v"}, b={...})``."""
+
+    def decorate(fn: _F) -> _F:
+        record(fn).decorations.append(TagOutputs({k: dict(v) for k, v in tags_by_node.items()}))
+        return fn
+
+    return decorate
+
+
+def value(literal_value: Any) -> LiteralDependency:
+    """In ``@parameterize``: bind a parameter to this fixed value."""
+    return LiteralDependency(literal_value)
+
+
+def source(dependency_on: str) -> UpstreamDependency:
+    """In ``@parameterize``: read a parameter from the node or input of this name."""
+    return UpstreamDependency(dependency_on)
+
+
+def parameterize(
+    **parametrization: Mapping[str, Dependency] | tuple[Mapping[str, Dependency], str],
+) -> Callable[[_F], _F]:
+    """Make one node per keyword from one function, binding parameters with ``value``/``source``.
+
+    ``@parameterize(a_plus_1={"x": source("a"), "n": value(1)})``. A value may also be a
+    ``(mapping, docstring)`` pair; otherwise the function's docstring is formatted with
+    ``{output_name}`` and the bound parameters, as in Hamilton.
+    """
+    outputs: dict[str, dict[str, Dependency]] = {}
+    docs: dict[str, str] = {}
+    for output, spec in parametrization.items():
+        mapping: Mapping[str, Any]
+        if isinstance(spec, tuple):
+            mapping, docs[output] = spec
+        else:
+            mapping = spec
+        bad = [
+            v for v in mapping.values() if not isinstance(v, LiteralDependency | UpstreamDependency)
+        ]
+        if bad:
+            raise TypeError(
+                f"@parameterize output {output!r}: every parameter must be bound with value(...) "
+                f"or source(...); got {', '.join(map(repr, bad))}"
+            )
+        outputs[output] = dict(mapping)
+    if not outputs:
+        raise TypeError("@parameterize() needs at least one output=...")
+    spec_ = Parameterization(outputs, docs)
+
+    def decorate(fn: _F) -> _F:
+        modifiers = record(fn)
+        if modifiers.parameterization is not None:
+            raise TypeError(
+                f"{fn.__qualname__} has two @parameterize decorators; only one is allowed. "
+                "Put all outputs in one."
+            )
+        modifiers.parameterization = spec_
+        return fn
+
+    return decorate
+
+
+def parameterize_sources(**parameterization: Mapping[str, str]) -> Callable[[_F], _F]:
+    """``@parameterize`` where every binding is ``source``: ``out={"param": "node_name"}``."""
+    if not parameterization or not all(parameterization.values()):
+        raise ValueError("@parameterize_sources needs output={'parameter': 'node'} mappings")
+    return parameterize(
+        **{
+            out: {param: source(node) for param, node in mapping.items()}
+            for out, mapping in parameterization.items()
+        }
+    )
+
+
+def parameterize_values(
+    parameter: str, assigned_output: Mapping[tuple[str, str], Any]
+) -> Callable[[_F], _F]:
+    """``@parameterize`` of one parameter by value: ``{(output, docstring): value, ...}``."""
+    for key in assigned_output:
+        if not isinstance(key, tuple):
+            raise TypeError(
+                f"@parameterize_values: key {key!r} must be an (output name, docstring) tuple"
+            )
+    return parameterize(
+        **{out: ({parameter: value(v)}, doc) for (out, doc), v in assigned_output.items()}
+    )
+
+
+def extract_fields(
+    fields: Mapping[str, Any] | list[str] | str | None = None,
+    *others: str,
+    fill_with: Any = None,
+) -> Callable[[_F], _F]:
+    """Make one node per field of the dict the function returns, beside the dict node.
+
+    ``fields`` maps names to types, or lists names whose type comes from the return
+    annotation (``dict[str, int]`` or a ``TypedDict``); a ``TypedDict`` needs no fields.
+    """
+    names: Mapping[str, Any] | tuple[str, ...] | None
+    if isinstance(fields, Mapping):
+        names = dict(fields)
+    elif isinstance(fields, list):
+        names = (*fields, *others)
+    elif fields:
+        names = (fields, *others)
+    else:
+        names = None
+    spec = ExtractFields(names, fill_with)
+
+    def decorate(fn: _F) -> _F:
+        record(fn).transforms.append(spec)
+        return fn
+
+    return decorate
+
+
+def extract_columns(*columns: str | tuple[str, str], fill_with: Any = None) -> Callable[[_F], _F]:
+    """Make one node per column of the pandas ``DataFrame`` the function returns.
+
+    Raises:
+        ImportError: pandas is not installed (``pip install 'asyncdag[pandas]'``).
+    """
+    if importlib.util.find_spec("pandas") is None:
+        raise ImportError(
+            "@extract_columns needs pandas. Install it with: pip install 'asyncdag[pandas]'"
+        )
+    if not columns:
+        raise TypeError("@extract_columns() needs at least one column name")
+    if isinstance(columns[0], list):
+        raise TypeError("@extract_columns got a list; unpack it: @extract_columns(*names)")
+    spec = ExtractColumns(
+        tuple((c, None) if isinstance(c, str) else (c[0], c[1]) for c in columns), fill_with
+    )
+
+    def decorate(fn: _F) -> _F:
+        record(fn).transforms.append(spec)
+        return fn
+
+    return decorate
+
+
+def _importance(importance: str) -> str:
+    if importance not in ("warn", "fail"):
+        raise ValueError(f"importance must be 'warn' or 'fail', not {importance!r}")
+    return importance
+
+
+def check_output(
+    importance: str = "warn", target_: _TargetArg = None, **default_validator_kwargs: Any
+) -> Callable[[_F], _F]:
+    """Check a node's value after it runs: ``@check_output(range=(0, 1), importance="fail")``.
+
+    Checks: ``range``, ``data_type``, ``allow_none``, ``values_in``, ``contains``,
+    ``does_not_contain``, and for pandas Series also ``max_fraction_nans``, ``allow_nans``,
+    ``max_standard_dev``, ``mean_in_range``. ``importance="warn"`` logs a failed check;
+    ``"fail"`` raises ``asyncdag.errors.DataValidationError``.
+    """
+    if not default_validator_kwargs:
+        raise TypeError("@check_output() needs at least one check, such as range=(0, 1)")
+    spec = CheckOutput(
+        _importance(importance), dict(default_validator_kwargs), (), _target(target_)
+    )
+
+    def decorate(fn: _F) -> _F:
+        record(fn).transforms.append(spec)
+        return fn
+
+    return decorate
+
+
+def check_output_custom(*validators: Any, target_: _TargetArg = None) -> Callable[[_F], _F]:
+    """Check a node's value with your own validators (Hamilton's ``DataValidator`` interface).
+
+    A validator has ``validate(data)`` (``def`` or ``async def``) returning an object with
+    ``passes``, ``message`` and ``diagnostics``, a ``name()`` and an ``importance``
+    (``"warn"``/``"fail"``, or an enum whose value is one of them).
+    """
+    if not validators:
+        raise TypeError("@check_output_custom() needs at least one validator")
+    for v in validators:
+        if not callable(getattr(v, "validate", None)) or not callable(getattr(v, "name", None)):
+            raise TypeError(f"{v!r} is not a validator: it needs validate(data) and name()")
+        level = getattr(v.importance, "value", v.importance)
+        _importance(level)
+    spec = CheckOutput("warn", {}, tuple(validators), _target(target_))
+
+    def decorate(fn: _F) -> _F:
+        record(fn).transforms.append(spec)
         return fn
 
     return decorate

@@ -1,4 +1,4 @@
-"""Crawl modules into nodes, resolving ``@config`` alternatives against the configuration."""
+"""Crawl modules into nodes: resolve ``@config`` alternatives, then each function's modifiers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import GraphError
-from .meta import modifiers_of
+from .expand import resolve
+from .meta import Modifiers, modifiers_of
 from .node import Node
+from .types import check_input_types
 
 
 def _functions(module: ModuleType) -> Iterable[tuple[str, Callable[..., Any]]]:
@@ -21,35 +23,51 @@ def _functions(module: ModuleType) -> Iterable[tuple[str, Callable[..., Any]]]:
             yield name, obj
 
 
+def node_name(fn_name: str, modifiers: Modifiers) -> str:
+    """The node a function defines: with ``@config``, the name before the last ``__``."""
+    if not modifiers.conditions:
+        return fn_name
+    if modifiers.name is not None:
+        return modifiers.name
+    cut = fn_name.rfind("__")
+    return fn_name[:cut] if cut > 0 else fn_name
+
+
 def crawl(modules: Iterable[ModuleType], config: Mapping[str, Any]) -> dict[str, Node]:
     """Turn the functions of ``modules`` into nodes, by node name.
 
     Raises:
-        GraphError: two functions define one node, or alternatives exist for a node but the
-            config keys that choose between them are absent.
+        GraphError: two functions define one node, alternatives exist for a node but the
+            config keys that choose between them are absent, a function modifier does not fit
+            its function, or two functions read one input with clashing annotations.
     """
-    chosen: dict[str, list[Callable[..., Any]]] = {}
+    chosen: list[tuple[str, Callable[..., Any]]] = []
     undecided: dict[str, list[tuple[Callable[..., Any], list[str]]]] = {}
     for module in modules:
         for fn_name, fn in _functions(module):
-            conditions = modifiers_of(fn).conditions
-            name = fn_name.split("__")[0] if conditions and "__" in fn_name else fn_name
-            if all(c.holds(config) for c in conditions):
-                chosen.setdefault(name, []).append(fn)
+            modifiers = modifiers_of(fn)
+            name = node_name(fn_name, modifiers)
+            if all(c.holds(config) for c in modifiers.conditions):
+                chosen.append((name, fn))
                 continue
-            absent = sorted({k for c in conditions for k in c.expected if k not in config})
+            absent = sorted(
+                {k for c in modifiers.conditions for k in c.expected if k not in config}
+            )
             undecided.setdefault(name, []).append((fn, absent))
 
     nodes: dict[str, Node] = {}
-    for name, fns in chosen.items():
+    makers: dict[str, list[Callable[..., Any]]] = {}
+    for name, fn in chosen:
+        for node in resolve(name, fn, modifiers_of(fn)):
+            makers.setdefault(node.name, []).append(fn)
+            nodes[node.name] = node
+    for name, fns in makers.items():
         if len(fns) > 1:
             where = ", ".join(f"{f.__module__}.{f.__qualname__}" for f in fns)
             raise GraphError(
                 f"node {name!r} is defined by {len(fns)} functions: {where}. Rename one, or make "
                 "them alternatives with @config.when(...) so that only one applies."
             )
-        fn = fns[0]
-        nodes[name] = Node.from_fn(name, fn, modifiers_of(fn).tags)
 
     for name, alternatives in undecided.items():
         keys = sorted({k for _, absent in alternatives for k in absent})
@@ -64,4 +82,5 @@ def crawl(modules: Iterable[ModuleType], config: Mapping[str, Any]) -> dict[str,
             f"config key(s) {', '.join(map(repr, keys))}, which the config does not have. "
             f"Add {keys[0]!r} to `with_config(...)`."
         )
+    check_input_types(nodes)
     return nodes

@@ -1,20 +1,106 @@
-"""Metadata that function modifiers record on a function, read by the graph builder."""
+"""Metadata that function modifiers record on a function, read by the graph builder.
+
+The stages follow Hamilton's ``resolve_nodes``: resolve (``@config``), create (one node from
+the function), expand (``@parameterize``), transform (``@extract_fields``,
+``@extract_columns``, ``@check_output``, innermost decorator first), decorate (``@tag``,
+``@tag_outputs``). Each entry is frozen data; ``asyncdag.graph.expand`` interprets it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import Any
 
 _ATTR = "__asyncdag_modifiers__"
 
+Target = str | tuple[str, ...] | EllipsisType | None
+"""Which nodes of a function's sub-DAG a modifier applies to, as Hamilton's ``target_``:
+``None`` the sinks (nodes no other node of the function reads), ``...`` all of them, or names."""
+
+
+@dataclass(frozen=True)
+class LiteralDependency:
+    """``value(x)``: a parameter bound to a fixed value."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class UpstreamDependency:
+    """``source("name")``: a parameter read from another node or input."""
+
+    source: str
+
+
+Dependency = LiteralDependency | UpstreamDependency
+
+
+@dataclass(frozen=True)
+class Parameterization:
+    """``@parameterize``: one node per output, each binding some parameters."""
+
+    outputs: Mapping[str, Mapping[str, Dependency]]
+    docs: Mapping[str, str]  # docstrings given explicitly, by output
+
+
+@dataclass(frozen=True)
+class ExtractFields:
+    """``@extract_fields``: one node per dict field, beside the dict node."""
+
+    fields: Mapping[str, Any] | tuple[str, ...] | None  # name -> type, or names
+    fill_with: Any
+
+
+@dataclass(frozen=True)
+class ExtractColumns:
+    """``@extract_columns``: one node per pandas column, beside the frame node."""
+
+    columns: tuple[tuple[str, str | None], ...]  # (name, docstring)
+    fill_with: Any
+
+
+@dataclass(frozen=True)
+class CheckOutput:
+    """``@check_output`` (built-in checks by keyword) or ``@check_output_custom``."""
+
+    importance: str  # "warn" or "fail"; custom validators carry their own
+    checks: Mapping[str, Any]  # built-in check argument -> its value
+    custom: tuple[Any, ...]  # validator objects of @check_output_custom
+    target: Target
+
+
+Transform = ExtractFields | ExtractColumns | CheckOutput
+
+
+@dataclass(frozen=True)
+class Tagging:
+    """``@tag(...)``: tags for the targeted nodes."""
+
+    tags: Mapping[str, Any]
+    target: Target
+
+
+@dataclass(frozen=True)
+class TagOutputs:
+    """``@tag_outputs(...)``: tags per node name."""
+
+    tags_by_node: Mapping[str, Mapping[str, Any]]
+
+
+Decoration = Tagging | TagOutputs
+
 
 @dataclass
 class Modifiers:
-    """What the decorators recorded on one function."""
+    """What the decorators recorded on one function, in the order they were applied."""
 
     conditions: list[Condition] = field(default_factory=list)
-    tags: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None  # @config.when(name=...): the node name to use
+    parameterization: Parameterization | None = None
+    transforms: list[Transform] = field(default_factory=list)
+    decorations: list[Decoration] = field(default_factory=list)
 
 
 _CHECKS: dict[str, Callable[[Any, Any], bool]] = {

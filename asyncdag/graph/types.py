@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import GraphError
+
+if TYPE_CHECKING:
+    from .node import Node
 
 _UNION_TYPES = (typing.Union, types.UnionType)
 
 
 def _is_anything(tp: Any) -> bool:
-    return tp is Any or tp is object or isinstance(tp, TypeVar)
+    return tp is Any or isinstance(tp, TypeVar)
 
 
 def _strip(tp: Any) -> Any:
@@ -28,13 +34,20 @@ def _as_class(tp: Any) -> type | None:
 
 
 def compatible(produced: Any, required: Any) -> bool:
-    """Hamilton's rule, a little more lenient: ``Any``, equality, unions, subclasses, generics.
+    """Whether a node returning ``produced`` may feed a parameter annotated ``required``.
 
-    Type arguments are compared when both sides have them; a bare generic matches any
-    parameterisation of the same class.
+    Hamilton's ``htypes.types_match``: ``Any``, equality, subclasses, a member of a
+    ``Union``/``Optional``, and generics whose origins are subclasses (``list[int]`` feeds
+    ``Sequence[int]``) and whose type arguments are equal when both sides give them
+    (``list[bool]`` does not feed ``list[int]``). A little more lenient where Hamilton rejects
+    code that is correct: a union feeds a wider union, ``Any`` and bare generics match inside
+    type arguments, ``TypeVar``s match anything, and annotations it cannot reason about
+    (``NewType``, ``Literal``, protocols) are trusted.
     """
     produced, required = _strip(produced), _strip(required)
-    if _is_anything(produced) or _is_anything(required) or produced == required:
+    if _is_anything(produced) or _is_anything(required) or required is object:
+        return True
+    if produced == required:
         return True
     if typing.get_origin(required) in _UNION_TYPES:
         if typing.get_origin(produced) in _UNION_TYPES:
@@ -53,10 +66,27 @@ def compatible(produced: Any, required: Any) -> bool:
     p_args, r_args = typing.get_args(produced), typing.get_args(required)
     if not p_args or not r_args or len(p_args) != len(r_args):
         return True
-    return all(
-        p is Ellipsis or r is Ellipsis or compatible(p, r)
-        for p, r in zip(p_args, r_args, strict=True)
-    )
+    return all(_same_argument(p, r) for p, r in zip(p_args, r_args, strict=True))
+
+
+def _same_argument(produced: Any, required: Any) -> bool:
+    """Type arguments must agree exactly (generics are invariant, as in Hamilton)."""
+    produced, required = _strip(produced), _strip(required)
+    if _is_anything(produced) or _is_anything(required) or produced == required:
+        return True
+    if Ellipsis in (produced, required) or isinstance(produced, list | tuple):
+        return True  # tuple[int, ...] and Callable[[int], int] argument lists: trusted
+    if typing.get_origin(produced) in _UNION_TYPES or typing.get_origin(required) in _UNION_TYPES:
+        return set(typing.get_args(produced)) == set(typing.get_args(required))
+    p_cls, r_cls = _as_class(produced), _as_class(required)
+    if p_cls is None or r_cls is None:
+        return True
+    if p_cls is not r_cls:
+        return False
+    p_args, r_args = typing.get_args(produced), typing.get_args(required)
+    if not p_args or not r_args or len(p_args) != len(r_args):
+        return True
+    return all(_same_argument(p, r) for p, r in zip(p_args, r_args, strict=True))
 
 
 def describe(tp: Any) -> str:
@@ -64,3 +94,30 @@ def describe(tp: Any) -> str:
     if isinstance(tp, type) and not typing.get_args(tp):
         return tp.__qualname__
     return repr(tp).replace("typing.", "")
+
+
+def check_input_types(nodes: Mapping[str, Node]) -> None:
+    """Every function reading one input must annotate it with related types, as in Hamilton.
+
+    Two annotations are related when one satisfies the other (``int`` and ``int | None``);
+    the value given must then satisfy both, so ``int`` and ``str`` can never both hold.
+
+    Raises:
+        GraphError: names the input, both functions and both types.
+    """
+    first: dict[str, tuple[Node, Any]] = {}
+    for node in nodes.values():
+        for p in node.params:
+            if p.name in nodes:
+                continue
+            seen = first.get(p.name)
+            if seen is None:
+                first[p.name] = (node, p.annotation)
+                continue
+            other, annotation = seen
+            if not (compatible(annotation, p.annotation) or compatible(p.annotation, annotation)):
+                raise GraphError(
+                    f"input {p.name!r} is read as {describe(annotation)} by {other.origin} and "
+                    f"as {describe(p.annotation)} by {node.origin}; no value can be both. "
+                    "Change one of the annotations so they agree."
+                )

@@ -1,0 +1,204 @@
+"""Resolve the function modifiers of one function into its nodes (Hamilton's staged model).
+
+create (one node from the function) -> expand (``@parameterize``) -> transform
+(``@extract_fields``, ``@extract_columns``, ``@check_output``, innermost first) -> decorate
+(``@tag``, ``@tag_outputs``). ``@config`` was resolved before, by the crawler.
+Transforms and tags apply to the function's *sink* nodes (those no other node of the same
+function reads) unless a ``target_`` says otherwise, as in Hamilton.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import GraphError
+from . import checks, extract
+from .meta import (
+    CheckOutput,
+    ExtractColumns,
+    ExtractFields,
+    LiteralDependency,
+    Modifiers,
+    Parameterization,
+    Tagging,
+    Target,
+    UpstreamDependency,
+)
+from .node import Node, Param
+from .wrap import wrap
+
+
+def _where(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def resolve(name: str, fn: Callable[..., Any], modifiers: Modifiers) -> list[Node]:
+    """The nodes ``fn`` stands for, under node name ``name``.
+
+    Raises:
+        GraphError: a modifier does not fit the function (named in the message).
+    """
+    nodes = [Node.from_fn(name, fn, {})]
+    if modifiers.parameterization is not None:
+        nodes = _parameterize(nodes[0], fn, modifiers.parameterization)
+    for transform in modifiers.transforms:
+        if isinstance(transform, CheckOutput):
+            chosen = _ids(_select(nodes, transform.target, fn, "@check_output"))
+            nodes = [_check(n, fn, transform) if id(n) in chosen else n for n in nodes]
+            continue
+        (target,) = _select(nodes, None, fn, f"@{_label(transform)}", single=True)
+        rest = [n for n in nodes if n is not target]
+        if isinstance(transform, ExtractFields):
+            nodes = rest + extract.extract_fields(target, fn, transform)
+        else:
+            nodes = rest + extract.extract_columns(target, fn, transform)
+    for decoration in modifiers.decorations:
+        if isinstance(decoration, Tagging):
+            chosen = _ids(_select(nodes, decoration.target, fn, "@tag"))
+            nodes = [_tagged(n, decoration.tags) if id(n) in chosen else n for n in nodes]
+        else:
+            nodes = [_tagged(n, decoration.tags_by_node.get(n.name, {})) for n in nodes]
+    return nodes
+
+
+def _ids(nodes: list[Node]) -> set[int]:
+    return {id(n) for n in nodes}
+
+
+def _label(transform: ExtractFields | ExtractColumns) -> str:
+    return "extract_fields" if isinstance(transform, ExtractFields) else "extract_columns"
+
+
+def _tagged(node: Node, tags: Mapping[str, Any]) -> Node:
+    return dataclasses.replace(node, tags={**node.tags, **tags}) if tags else node
+
+
+def _select(
+    nodes: list[Node], target: Target, fn: Callable[..., Any], what: str, single: bool = False
+) -> list[Node]:
+    """The nodes ``target`` picks among the nodes of one function."""
+    if target is None:
+        read = {p.name for n in nodes for p in n.params}
+        chosen = [n for n in nodes if n.name not in read]
+        if single and len(chosen) != 1:
+            raise GraphError(
+                f"{what} on {_where(fn)} needs exactly one node to work on, but the function "
+                f"makes {len(chosen)} final nodes ({', '.join(n.name for n in chosen)}). "
+                "Put it below (closer to the function than) the decorator that makes them."
+            )
+        return chosen
+    if target is Ellipsis:
+        return nodes
+    wanted = (target,) if isinstance(target, str) else target
+    chosen = [n for n in nodes if n.name in wanted]
+    missing = sorted(set(wanted) - {n.name for n in chosen})
+    if missing:
+        raise GraphError(
+            f"{what}(target_=...) on {_where(fn)} names {', '.join(map(repr, missing))}, but "
+            f"the function makes only {', '.join(repr(n.name) for n in nodes)}."
+        )
+    return chosen
+
+
+class _Names(dict[str, str]):
+    """Hamilton formats parameterized docstrings with unknown ``{names}`` left as the name."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+def _parameterize(node: Node, fn: Callable[..., Any], spec: Parameterization) -> list[Node]:
+    """One node per output of ``@parameterize``, each binding some parameters."""
+    own = {p.name: p for p in node.params}
+    if "output_name" in own:
+        raise GraphError(
+            f"{_where(fn)} has a parameter named 'output_name', which @parameterize reserves "
+            "for docstrings. Rename the parameter."
+        )
+    out = []
+    for output, bindings in spec.outputs.items():
+        unknown = sorted(set(bindings) - set(own))
+        if unknown:
+            raise GraphError(
+                f"@parameterize output {output!r} binds {', '.join(map(repr, unknown))}, which "
+                f"{_where(fn)} has no parameter for (it has {', '.join(own) or 'none'})."
+            )
+        sources = {k: d.source for k, d in bindings.items() if isinstance(d, UpstreamDependency)}
+        values = {k: d.value for k, d in bindings.items() if isinstance(d, LiteralDependency)}
+        params: dict[str, Param] = {}
+        for p in node.params:
+            if p.name in values:
+                continue
+            renamed = dataclasses.replace(p, name=sources.get(p.name, p.name))
+            params.setdefault(renamed.name, renamed)
+        doc = spec.docs.get(output)
+        if doc is None and fn.__doc__ is not None:
+            doc = fn.__doc__.format_map(_Names(output_name=output, **sources, **values))
+        out.append(
+            dataclasses.replace(
+                node,
+                name=output,
+                fn=wrap(
+                    node.fn, name=output, like=fn, doc=doc, adapt=_rebind(node, sources, values)
+                ),
+                params=tuple(params.values()),
+            )
+        )
+    return out
+
+
+def _rebind(
+    node: Node, sources: Mapping[str, str], values: Mapping[str, Any]
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Map the new node's kwargs back to the function's own parameter names."""
+    names = tuple(p.name for p in node.params)
+
+    def adapt(kwargs: dict[str, Any]) -> dict[str, Any]:
+        call: dict[str, Any] = {}
+        for name in names:
+            if name in values:
+                call[name] = values[name]
+            else:
+                key = sources.get(name, name)
+                if key in kwargs:  # an optional parameter left out keeps its default
+                    call[name] = kwargs[key]
+        return call
+
+    return adapt
+
+
+def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> Node:
+    """``node`` with its value checked after every call."""
+    found: list[checks.Check] = []
+    for arg, setting in spec.checks.items():
+        check = checks.builtin_check(arg, setting, node.returns, spec.importance)
+        if check is None:
+            known = ", ".join(checks.KNOWN_CHECKS)
+            raise GraphError(
+                f"@check_output({arg}=...) on {_where(fn)} has no check for node "
+                f"{node.name!r}, which returns {node.returns!r}. Checks: {known} (which ones "
+                "apply depends on the return annotation; pandas Series have more)."
+            )
+        found.append(check)
+    found.extend(checks.custom_check(v) for v in spec.custom)
+    if node.expands or node.is_generator or node.is_async_generator:
+        raise GraphError(
+            f"@check_output on {_where(fn)}: node {node.name!r} is Parallelizable or a "
+            "generator, whose items cannot be checked. Check the nodes of its branches instead."
+        )
+    run_async = any(c.is_async for c in found)
+    if run_async and not node.is_async:
+        raise GraphError(
+            f"@check_output_custom on {_where(fn)} has async validators, but {node.name!r} is a "
+            "sync function. Make the function `async def`, or the validators sync."
+        )
+    checked = (
+        wrap(node.fn, name=node.name, like=fn, doc=fn.__doc__,
+             after_async=checks.async_runner(node.name, tuple(found)))
+        if run_async
+        else wrap(node.fn, name=node.name, like=fn, doc=fn.__doc__,
+                  after=checks.runner(node.name, tuple(found)))
+    )  # fmt: skip
+    return dataclasses.replace(node, fn=checked)

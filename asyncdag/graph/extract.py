@@ -1,0 +1,146 @@
+"""``@extract_fields`` and ``@extract_columns``: one node per field or column of a node's value.
+
+As in Hamilton, the function's own node stays (under its name) and each field becomes a node
+reading it, named after the field, with the field's type and the function's tags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import GraphError
+from .meta import ExtractColumns, ExtractFields
+from .node import Node, Param
+from .types import compatible, describe
+from .wrap import wrap
+
+_DICT_HELP = (
+    "@extract_fields needs a function annotated to return a dict: `dict` with "
+    "`extract_fields({'name': type, ...})`, `dict[str, V]` with a list of names, or a TypedDict."
+)
+
+
+def _field_types(fn: Callable[..., Any], returns: Any, spec: ExtractFields) -> dict[str, Any]:
+    """Field name -> type, from the decorator and the return annotation (Hamilton's rules)."""
+    where = f"{fn.__module__}.{fn.__qualname__}"
+    fields = spec.fields
+    origin = typing.get_origin(returns)
+    if returns is dict or returns is typing.Dict:  # noqa: UP006 (the typing alias is a user's choice)
+        if not isinstance(fields, Mapping):
+            raise GraphError(
+                f"{where} returns a bare `dict`, so @extract_fields needs the field types: "
+                "pass {'name': type, ...}, or annotate the return as dict[str, V]."
+            )
+        resolved = dict(fields)
+    elif origin is dict:
+        args = typing.get_args(returns)
+        if fields is None:
+            raise GraphError(f"{where}: @extract_fields() needs the field names to extract.")
+        resolved = dict(fields) if isinstance(fields, Mapping) else dict.fromkeys(fields, args[1])
+    elif typing.is_typeddict(returns):
+        declared = typing.get_type_hints(returns)
+        chosen = list(declared) if fields is None else list(fields)
+        unknown = [f for f in chosen if f not in declared]
+        if unknown:
+            raise GraphError(
+                f"{where}: @extract_fields names {', '.join(map(repr, unknown))}, which the "
+                f"TypedDict {returns.__qualname__} does not declare (it has {list(declared)})."
+            )
+        resolved = {f: declared[f] for f in chosen}
+        if isinstance(fields, Mapping):
+            for name, tp in fields.items():
+                if not compatible(tp, declared[name]):
+                    raise GraphError(
+                        f"{where}: @extract_fields says field {name!r} is {describe(tp)}, but "
+                        f"the TypedDict declares {describe(declared[name])}. Make them agree."
+                    )
+            resolved = dict(fields)
+    else:
+        raise GraphError(f"{where} returns {describe(returns)}. {_DICT_HELP}")
+    if not resolved:
+        raise GraphError(f"{where}: @extract_fields got no fields to extract.")
+    bad = [f for f in resolved if not isinstance(f, str)]
+    if bad:
+        raise GraphError(f"{where}: @extract_fields field names must be strings, got {bad}.")
+    return resolved
+
+
+def _filler(fill_with: Any, keys: tuple[str, ...]) -> Callable[[Any], Any]:
+    def fill(produced: Any) -> Any:
+        for key in keys:
+            if key not in produced:
+                produced[key] = fill_with
+        return produced
+
+    return fill
+
+
+def _getter(owner: str, key: str, what: str) -> Callable[..., Any]:
+    def get(**kwargs: Any) -> Any:
+        produced = kwargs[owner]
+        if key not in produced:
+            have = list(produced.keys()) if what == "field" else list(produced.columns)
+            raise KeyError(
+                f"node {owner!r} produced no {what} {key!r} (it has {have}); return it, or pass "
+                f"fill_with=... to @extract_{what}s to fill missing {what}s."
+            )
+        return produced[key]
+
+    return get
+
+
+def _split(
+    node: Node,
+    fn: Callable[..., Any],
+    parts: Mapping[str, tuple[Any, str | None]],
+    fill_with: Any,
+    what: str,
+) -> list[Node]:
+    """The owner node (filling missing parts if asked) and one node per part."""
+    owner = node
+    if fill_with is not None:
+        filled = wrap(
+            node.fn,
+            name=node.name,
+            like=fn,
+            doc=fn.__doc__,
+            after=_filler(fill_with, tuple(parts)),
+        )
+        owner = dataclasses.replace(node, fn=filled)
+    out = [owner]
+    for key, (tp, doc) in parts.items():
+        getter = wrap(_getter(node.name, key, what), name=key, like=fn, doc=doc or fn.__doc__)
+        out.append(
+            Node(
+                name=key,
+                fn=getter,
+                params=(Param(node.name, node.returns, False, False),),
+                returns=tp,
+                is_async=False,
+                expands=False,
+                tags=dict(node.tags),
+            )
+        )
+    return out
+
+
+def extract_fields(node: Node, fn: Callable[..., Any], spec: ExtractFields) -> list[Node]:
+    """The dict node and one node per extracted field."""
+    types = _field_types(fn, node.returns, spec)
+    return _split(node, fn, {k: (tp, None) for k, tp in types.items()}, spec.fill_with, "field")
+
+
+def extract_columns(node: Node, fn: Callable[..., Any], spec: ExtractColumns) -> list[Node]:
+    """The DataFrame node and one ``pd.Series`` node per extracted column."""
+    pandas = importlib.import_module("pandas")  # @extract_columns checked it is installed
+    if not (isinstance(node.returns, type) and issubclass(node.returns, pandas.DataFrame)):
+        raise GraphError(
+            f"{fn.__module__}.{fn.__qualname__} returns {describe(node.returns)}, but "
+            "@extract_columns needs a function annotated to return a pandas.DataFrame."
+        )
+    parts = {name: (pandas.Series, doc) for name, doc in spec.columns}
+    return _split(node, fn, parts, spec.fill_with, "column")
