@@ -3,11 +3,15 @@
 from .base import Executor as Executor
 from .inline import InlineExecutor as InlineExecutor
 from .inline import SynchronousLocalTaskExecutor as SynchronousLocalTaskExecutor
+from .process import MultiProcessingExecutor as MultiProcessingExecutor
+from .process import ProcessExecutor as ProcessExecutor
 from .thread import MultiThreadingExecutor as MultiThreadingExecutor
 from .thread import ThreadExecutor as ThreadExecutor
 
 __all__ = [
     "Executor",
+    "MultiProcessingExecutor",
+    "ProcessExecutor",
     "InlineExecutor",
     "MultiThreadingExecutor",
     "SynchronousLocalTaskExecutor",

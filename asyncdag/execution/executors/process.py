@@ -1,0 +1,241 @@
+"""Run sync work in worker processes: units are cloudpickled and sent over asyncio pipes.
+
+Each worker runs one unit at a time and talks to the loop over two pipes driven by asyncio
+transports, so nothing polls and nothing blocks the loop. The parent always knows which
+unit each worker holds: a worker that dies fails exactly that unit with
+``WorkerCrashedError``, and a cancelled unit stops exactly its worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import cloudpickle
+
+from ...errors import SerializationError, WorkerCrashedError
+from .base import Executor, Unit, check_max_tasks
+from .worker import HEADER, OK
+
+# How long a worker gets to exit after SIGTERM before it is killed.
+TERMINATE_GRACE = 2.0
+
+
+class ProcessExecutor(Executor):
+    """Run sync nodes, or whole branches of a block, in ``max_tasks`` worker processes.
+
+    Workers are fresh interpreters (like the ``spawn`` start method: safe beside a running
+    event loop and threads), started on first use, reused across ``execute`` calls and
+    stopped by ``aclose()``.
+    Payloads go through cloudpickle, so closures, lambdas and locally defined classes work.
+    ``batch_size`` items of a block travel together in one unit (default 1).
+    """
+
+    runs_branches = True
+
+    def __init__(self, max_tasks: int | None = None, batch_size: int | None = None) -> None:
+        self.processes: int = check_max_tasks(max_tasks) or os.cpu_count() or 1
+        self.max_tasks = self.processes
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or None, not {batch_size!r}")
+        self.batch_size = batch_size
+        self._pool: _Pool | None = None
+
+    async def submit(self, unit: Unit) -> Any:
+        payload = dumps_unit(unit)
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool.loop is not loop:
+            if self._pool is not None:
+                self._pool.abandon()
+            self._pool = _Pool(self.processes, loop)
+        return await self._pool.run(unit, payload)
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for tests and monitoring)."""
+        return [] if self._pool is None else self._pool.pids()
+
+
+MultiProcessingExecutor = ProcessExecutor
+
+
+def dumps_unit(unit: Unit) -> bytes:
+    """Serialize ``unit``, or say which node and value cannot be serialized.
+
+    Raises:
+        SerializationError: naming the node, the value, its type and the attribute path.
+    """
+    try:
+        data: bytes = cloudpickle.dumps(unit)
+    except Exception as exc:
+        raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+    return data
+
+
+def explain_unpicklable(
+    parts: Iterable[tuple[str, str, Any]], node: str, error: Exception
+) -> SerializationError:
+    """The ``SerializationError`` for the first part of ``parts`` that cannot be pickled."""
+    for part_node, what, value in parts:
+        try:
+            cloudpickle.dumps(value)
+        except Exception as exc:
+            path, culprit, reason = _dig(value, "", exc, depth=0)
+            return SerializationError(part_node, what, _type_name(culprit), path, reason)
+    return SerializationError(node, "the work unit", "?", "", str(error))
+
+
+def _dig(value: Any, path: str, error: Exception, depth: int) -> tuple[str, Any, str]:
+    """Walk into ``value`` to the innermost piece that still fails to pickle."""
+    if depth < 20:
+        for child_path, child in _children(value, path):
+            try:
+                cloudpickle.dumps(child)
+            except Exception as exc:
+                return _dig(child, child_path, exc, depth + 1)
+    return path, value, f"{type(error).__name__}: {error}"
+
+
+def _children(value: Any, path: str) -> Iterable[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return ((f"{path}[{k!r}]", v) for k, v in list(value.items())[:1000])
+    if isinstance(value, list | tuple | set | frozenset):
+        return ((f"{path}[{i}]", v) for i, v in enumerate(list(value)[:1000]))
+    attrs = getattr(value, "__dict__", None)
+    if isinstance(attrs, dict):
+        return ((f"{path}.{k}", v) for k, v in list(attrs.items())[:1000])
+    return ()
+
+
+def _type_name(value: Any) -> str:
+    cls = type(value)
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+
+
+class _Worker:
+    """One worker process (a fresh interpreter running ``worker.serve``), one unit at a time.
+
+    Units go in on its stdin and answers come back on its stdout, both asyncio streams;
+    the worker moves the user's own prints to stderr. A plain subprocess, not a
+    multiprocessing one: the worker never re-imports the user's ``__main__``.
+    """
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.alive = True
+
+    @classmethod
+    async def start(cls) -> _Worker:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # import what we import
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "from asyncdag.execution.executors.worker import serve; serve()",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+            limit=2**20,
+        )
+        return cls(process)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def run(self, unit: Unit, payload: bytes) -> Any:
+        """Send ``payload``, wait for the answer; a dead worker raises ``WorkerCrashedError``."""
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(HEADER.pack(len(payload)) + payload)
+            await stdin.drain()
+            (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
+            answer = await stdout.readexactly(size)
+        except asyncio.CancelledError:
+            await _uninterrupted(self.stop(force=True))
+            raise
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            await self.stop(force=True)
+            raise WorkerCrashedError(unit.node, unit.branch, self.process.returncode) from exc
+        status, body = answer[:1], answer[1:]
+        if status == OK:
+            return cloudpickle.loads(body)
+        error, remote_traceback = cloudpickle.loads(body)
+        if remote_traceback:
+            error.add_note(f"asyncdag: traceback in worker process {self.pid}:\n{remote_traceback}")
+        raise error
+
+    async def stop(self, *, force: bool = False) -> None:
+        """End the process (SIGTERM when ``force``, else by closing its stdin) and reap it."""
+        self.alive = False
+        if self.process.returncode is None:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            if force:
+                self.process.terminate()
+            try:
+                async with asyncio.timeout(TERMINATE_GRACE):
+                    await self.process.wait()
+            except TimeoutError:
+                self.process.kill()
+        await self.process.wait()
+
+
+class _Pool:
+    """Up to ``size`` workers on one event loop, started on demand, replaced when they die."""
+
+    def __init__(self, size: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()
+
+    async def run(self, unit: Unit, payload: bytes) -> Any:
+        async with self._slots:
+            worker = self._idle.pop() if self._idle else await self._start()
+            try:
+                return await worker.run(unit, payload)
+            finally:
+                if worker.alive:
+                    self._idle.append(worker)
+                else:
+                    self._all.discard(worker)
+
+    async def _start(self) -> _Worker:
+        worker = await _Worker.start()
+        self._all.add(worker)
+        return worker
+
+    def pids(self) -> list[int]:
+        return [w.pid for w in self._all if w.alive]
+
+    async def aclose(self) -> None:
+        workers, self._all, self._idle = list(self._all), set(), []
+        await asyncio.gather(*(w.stop() for w in workers))
+
+    def abandon(self) -> None:
+        """The pool's loop is gone: kill its processes without it."""
+        for worker in self._all:
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.kill()
+        self._all, self._idle = set(), []
+
+
+async def _uninterrupted(coro: Any) -> None:
+    """Finish ``coro`` even if this task is cancelled again meanwhile."""
+    task = asyncio.ensure_future(coro)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    task.result()
