@@ -88,3 +88,30 @@ async def test_module_per_document_aligns_names_and_counts_in_yield_order(
     out = await dr.execute(["per_document", "total_words"], inputs={"text_dir": str(TEXTS)})
     assert list(out["per_document"].items()) == list(expected.items())
     assert out["total_words"] == sum(expected.values())
+
+
+def _primes_below(limit: int) -> int:
+    sieve = bytearray([1]) * limit
+    sieve[:2] = b"\x00\x00"
+    for n in range(2, int(limit**0.5) + 1):
+        if sieve[n]:
+            sieve[n * n :: n] = bytearray(len(sieve[n * n :: n]))
+    return sum(sieve)
+
+
+@pytest.mark.allow_blocking
+def test_cpu_bound_example_counts_primes_and_reports_both_timings() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "cpu_bound.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    match = re.search(r"primes below ([\d,]+): ([\d,]+)", done.stdout)
+    assert match is not None, done.stdout
+    limit, count = (int(g.replace(",", "")) for g in match.groups())
+    assert count == _primes_below(limit)
+    assert "InlineExecutor" in done.stdout and "ProcessExecutor" in done.stdout
+    assert re.search(r"speed-up \d+\.\d+x on \d+ cores", done.stdout)
