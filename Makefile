@@ -14,6 +14,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[bench]'
+	@touch $@ $(VENV)/.installed
+
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed
@@ -22,12 +26,16 @@ demo: $(VENV)/.installed
 	$(BIN)/python examples/word_count.py
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check asyncdag tests examples
-	$(BIN)/ruff format --check asyncdag tests examples
+	$(BIN)/ruff check asyncdag tests examples benchmarks
+	$(BIN)/ruff format --check asyncdag tests examples benchmarks
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest
+
+# BENCH_ARGS=--quick for a run under a minute; results go to benchmarks/results/.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,180 @@
+"""Run the benchmarks, print the table and verdict, write JSON and the plot to ``results/``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import cpu, first_result, hamilton_runs, memory, plot, report, throughput
+from .asyncdag_runs import asyncdag, inline, threads
+from .floor import floor
+from .measure import Budget
+from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loop
+
+RESULTS = Path(__file__).parent / "results"
+SUITES = ("throughput", "first_result", "memory", "cpu")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes, repeats and limits of one run (full or ``--quick``)."""
+
+    sizes: dict[str, tuple[int, ...]]
+    budget: Budget
+    peer_budget: Budget
+    first_repeats: int
+    memory_sizes: tuple[int, int]
+    memory_systems: tuple[str, ...]
+    cpu_branches_per_core: int
+    cpu_branch_s: float
+
+
+FULL = Plan(
+    sizes={FANOUT: (100, 1_000, 10_000, 100_000), CHAIN: (100, 1_000), DIAMOND: (1_000,)},
+    budget=Budget(max_run_s=60, repeats=7),
+    peer_budget=Budget(max_run_s=60, repeats=5),
+    first_repeats=5,
+    memory_sizes=(100, 1_000_000),
+    memory_systems=tuple(memory.SYSTEMS),
+    cpu_branches_per_core=8,
+    cpu_branch_s=0.05,
+)
+QUICK = Plan(
+    sizes=FULL.sizes,
+    budget=Budget(max_run_s=1.5, repeats=3),
+    peer_budget=Budget(max_run_s=1.5, repeats=1),
+    first_repeats=2,
+    memory_sizes=(100, 100_000),
+    memory_systems=("asyncdag sync inline", "asyncdag async inline"),
+    cpu_branches_per_core=4,
+    cpu_branch_s=0.02,
+)
+
+
+def contenders(with_hamilton: bool) -> list[Contender]:
+    """Every system and configuration measured on the throughput workloads."""
+    floor_uv = "asyncio floor (uvloop)"
+    found = [
+        floor(report.FLOOR, asyncio_loop),
+        floor(floor_uv, uvloop_loop),
+        floor(report.THREAD_FLOOR, asyncio_loop, threads=8),
+        asyncdag(
+            report.SYNC_INLINE,
+            use_async=False,
+            make_executor=inline,
+            loop_factory=asyncio_loop,
+            floor=report.FLOOR,
+        ),
+        asyncdag(
+            report.SYNC_THREAD,
+            use_async=False,
+            make_executor=threads(8),
+            loop_factory=asyncio_loop,
+            floor=report.THREAD_FLOOR,
+        ),
+        asyncdag(
+            "asyncdag async inline",
+            use_async=True,
+            make_executor=inline,
+            loop_factory=asyncio_loop,
+            floor=report.FLOOR,
+        ),
+        asyncdag(
+            "asyncdag async inline (uvloop)",
+            use_async=True,
+            make_executor=inline,
+            loop_factory=uvloop_loop,
+            floor=floor_uv,
+        ),
+    ]
+    if with_hamilton:
+        found += [
+            hamilton_runs.v2(report.HAMILTON_SYNC, threads=None, baseline=report.SYNC_INLINE),
+            hamilton_runs.v2(report.HAMILTON_THREADS, threads=8, baseline=report.SYNC_THREAD),
+            hamilton_runs.async_chain("hamilton async driver", baseline="asyncdag async inline"),
+        ]
+    return found
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were taken on."""
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    versions: dict[str, str | None] = {}
+    for package in ("asyncdag", "apache-hamilton", "uvloop", "matplotlib"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small budget: under a minute")
+    parser.add_argument("--only", choices=SUITES, action="append", help="run only these suites")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where results go")
+    args = parser.parse_args(argv)
+    plan, suffix = (QUICK, "-quick") if args.quick else (FULL, "")
+    suites = args.only or list(SUITES)
+    with_hamilton = hamilton_runs.available()
+    if not with_hamilton:
+        print("Hamilton skipped: apache-hamilton is not installed (pip install -e '.[bench]')")
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
+    print(f"asyncdag benchmarks{' (--quick)' if args.quick else ''} on {results['machine']['cpu']}")
+    if "throughput" in suites:
+        print("\nThroughput (one process, the same workloads for every system)")
+        rows: list[dict[str, Any]] = []
+        for workload, sizes in plan.sizes.items():
+            for contender in contenders(with_hamilton):
+                budget = plan.peer_budget if contender.kind == "peer" else plan.budget
+                rows += throughput.run_workload(workload, sizes, [contender], budget)
+        report.add_ratios(rows)
+        results["throughput"] = rows
+    if "first_result" in suites:
+        print(f"\nTime to first branch result ({first_result.N_ITEMS} items, 10 ms apart)")
+        results["first_result"] = first_result.run(plan.first_repeats, with_hamilton)
+    if "memory" in suites:
+        print(f"\nPeak memory, one child process each, max_tasks={memory.MAX_TASKS}")
+        results["memory"] = memory.run(plan.memory_sizes, list(plan.memory_systems), timeout_s=300)
+    if "cpu" in suites:
+        print("\nCPU-bound branches")
+        results["cpu"] = cpu.run(plan.cpu_branches_per_core, plan.cpu_branch_s)
+
+    if "throughput" in results:
+        report.print_table(results["throughput"])
+    results["verdicts"] = report.verdicts(results)
+    report.print_verdicts(results["verdicts"])
+    results["seconds"] = time.perf_counter() - started
+    json_path = args.out / f"results{suffix}.json"
+    report.write_json(results, json_path)
+    print(f"\n  results written to {json_path}")
+    if "throughput" in results:
+        plot.plot(
+            results["throughput"],
+            args.out / f"per_item_cost{suffix}.png",
+            f"asyncdag benchmarks on {results['machine']['cpu']} ({results['machine']['cores']} "
+            f"cores), Python {results['machine']['python']}",
+        )
+    print(f"  done in {results['seconds']:.0f} s")
+    return 0

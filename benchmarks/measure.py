@@ -1,0 +1,70 @@
+"""Repeat a run, summarise it, and decide from earlier sizes whether a size is worth running."""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long one run may take, and how many repeats a run of a given length gets."""
+
+    max_run_s: float  # skip a size whose single run is estimated to pass this
+    repeats: int  # repeats for short runs
+    warmup_below_s: float = 0.5  # a run estimated shorter than this gets one unmeasured warm-up
+
+    def repeats_for(self, estimate_s: float) -> int:
+        """Fewer repeats for long runs: at most ~3 x max(estimate, 1 s) per measured point."""
+        if estimate_s > 10:
+            return 1
+        if estimate_s > 2:
+            return min(self.repeats, 3)
+        return self.repeats
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per run over the repeats of one point."""
+
+    runs: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median: 0.1 means the repeats span 10% of the median."""
+        return (max(self.runs) - min(self.runs)) / self.median if self.median else 0.0
+
+
+def estimate(history: Sequence[tuple[int, float]], n: int) -> float:
+    """Seconds for one run at ``n``, from (size, seconds) points measured before.
+
+    A power law through the last two points (exponent at least 1: cost never shrinks
+    with size); linear from a single point; 0 when nothing is known.
+    """
+    if not history:
+        return 0.0
+    n1, t1 = history[-1]
+    exponent = 1.0
+    if len(history) >= 2:
+        n0, t0 = history[-2]
+        if t0 > 0 and t1 > 0 and n1 != n0:
+            exponent = max(1.0, math.log(t1 / t0) / math.log(n1 / n0))
+    return float(t1 * (n / n1) ** exponent)
+
+
+def repeat(run: Callable[[], float], times: int, warmup: bool) -> Timing:
+    """Call ``run`` (which returns its own elapsed seconds) ``times`` times."""
+    if warmup:
+        run()
+    runs = []
+    for _ in range(times):
+        gc.collect()
+        runs.append(run())
+    return Timing(tuple(runs))
