@@ -1,8 +1,7 @@
 """The public API of DESIGN section 1 (the part delivered so far) is importable and pinned.
 
-Names of later issues (parameterize, value, source, extract_fields, check_output, timeout,
-retry, Event, ProcessExecutor, DaskExecutor, RayExecutor, lifecycle, PandasDataFrameResult)
-are added here when they are delivered.
+Names of later issues (timeout, retry, Event, ProcessExecutor, DaskExecutor, RayExecutor,
+lifecycle, PandasDataFrameResult) are added here when they are delivered.
 """
 
 import ast
@@ -18,8 +17,19 @@ from asyncdag.errors import AsyncDagError
 EXECUTORS = ["InlineExecutor", "ThreadExecutor", "SynchronousLocalTaskExecutor"]
 EXECUTORS += ["MultiThreadingExecutor"]
 
+MODIFIERS = ["config", "tag", "parameterize", "value", "source", "extract_fields", "check_output"]
+# Hamilton modifiers beyond the DESIGN table, importable from asyncdag.function_modifiers.
+MORE_MODIFIERS = [
+    "tag_outputs",
+    "parameterize_sources",
+    "parameterize_values",
+    "extract_columns",
+    "check_output_custom",
+]
+
 ERRORS = [
     "AsyncDagError",
+    "DataValidationError",
     "GraphError",
     "MissingInputError",
     "UnknownNodeError",
@@ -37,6 +47,11 @@ CONTRACT: dict[str, list[str]] = {
         "Collect",
         "config",
         "tag",
+        "parameterize",
+        "value",
+        "source",
+        "extract_fields",
+        "check_output",
         "executors",
         "__version__",
     ],
@@ -46,7 +61,7 @@ CONTRACT: dict[str, list[str]] = {
     "asyncdag.executors": EXECUTORS,
     "asyncdag.base": ["DictResult"],
     "asyncdag.errors": ERRORS,
-    "asyncdag.function_modifiers": ["config", "tag"],
+    "asyncdag.function_modifiers": [*MODIFIERS, *MORE_MODIFIERS],
 }
 
 PUBLIC_MODULES = list(CONTRACT)
@@ -59,8 +74,7 @@ REEXPORTS = [
     ("asyncdag", "Driver", "asyncdag.driver"),
     ("asyncdag", "Parallelizable", "asyncdag.htypes"),
     ("asyncdag", "Collect", "asyncdag.htypes"),
-    ("asyncdag", "config", "asyncdag.function_modifiers"),
-    ("asyncdag", "tag", "asyncdag.function_modifiers"),
+    *[("asyncdag", name, "asyncdag.function_modifiers") for name in MODIFIERS],
     *[("asyncdag.executors", name, "asyncdag.execution.executors") for name in EXECUTORS],
 ]
 
@@ -152,7 +166,7 @@ def test_error_subclasses_async_dag_error(name: str) -> None:
     assert issubclass(error, AsyncDagError)
 
 
-@pytest.mark.parametrize("method", ["when", "when_not", "when_in"])
+@pytest.mark.parametrize("method", ["when", "when_not", "when_in", "when_not_in"])
 def test_config_offers_hamilton_conditions(method: str) -> None:
     assert callable(getattr(asyncdag.config, method))
 
