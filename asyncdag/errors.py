@@ -94,6 +94,7 @@ class DataValidationError(AsyncDagError):
     """A ``@check_output`` check with ``importance="fail"`` rejected the value a node returned."""
 
     def __init__(self, node: str, failures: Sequence[tuple[str, str]]) -> None:
+        self._fields = (node, list(failures))
         self.node = node
         self.failures: list[tuple[str, str]] = list(failures)  # (check name, its message)
         checks = "; ".join(f"{check}: {message}" for check, message in self.failures)

@@ -216,3 +216,42 @@ def test_check_output_custom_async_validator_on_a_sync_node_raises_graph_error()
 def test_check_output_custom_rejects_an_object_that_is_no_validator() -> None:
     with pytest.raises(TypeError, match="not a validator"):
         check_output_custom(object())
+
+
+# --- in worker processes --------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+async def test_modifiers_inside_a_block_run_in_worker_processes_and_errors_come_back() -> None:
+    from asyncdag import executors, extract_fields, parameterize, source, value
+
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    @parameterize(shifted={"x": source("item"), "k": value(10)})
+    def add(x: int, k: int) -> int:
+        return x + k
+
+    @extract_fields({"square": int})
+    def parts(shifted: int) -> dict[str, int]:
+        return {"square": shifted * shifted}
+
+    @check_output(range=(0, 150), importance="fail")
+    def checked(square: int) -> int:
+        return square
+
+    def total(checked: Collect[int]) -> int:
+        return sum(checked)
+
+    dr = (
+        Builder()
+        .with_modules(make_module(item, add, parts, checked, total))
+        .with_remote_executor(executors.ProcessExecutor(max_tasks=2))
+        .build()
+    )
+    async with dr:
+        assert await dr.execute(["total"], inputs={"n": 2}) == {"total": 100 + 121}
+        with pytest.raises(DataValidationError) as info:
+            await dr.execute(["total"], inputs={"n": 4})
+    assert info.value.node == "checked"
+    assert any("item[3]" in note for note in info.value.__notes__)
