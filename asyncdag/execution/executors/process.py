@@ -166,7 +166,9 @@ class _Worker:
             await _uninterrupted(self.stop(force=True))
             raise
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            await self.stop(force=True)
+            # Its stdout closed: it is dying. No signal now: Popen.send_signal would reap it
+            # itself and hide the exit code from asyncio's child watcher.
+            await self.stop()
             raise WorkerCrashedError(unit.node, unit.branch, self.process.returncode) from exc
         status, body = answer[:1], answer[1:]
         if status == OK:
