@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from asyncdag import Builder
+from asyncdag import Builder, Driver
 
 pytest.importorskip("hamilton")
 
@@ -29,16 +29,30 @@ def port(name: str) -> types.ModuleType:
     return module
 
 
-def run_hamilton(name: str, outputs: list[str], inputs: dict[str, Any]) -> dict[str, Any]:
+def hamilton_driver_for(name: str, config: dict[str, Any] | None = None) -> Any:
     module = importlib.import_module(f"hamilton_modules.{name}")
-    dr = (
+    return (
         hamilton_driver.Builder()
         .with_modules(module)
+        .with_config(config or {})
         .enable_dynamic_execution(allow_experimental_mode=True)
         .with_remote_executor(hamilton_executors.SynchronousLocalTaskExecutor())
         .build()
     )
-    result: dict[str, Any] = dr.execute(outputs, inputs=inputs)
+
+
+def asyncdag_driver_for(name: str, config: dict[str, Any] | None = None) -> Driver:
+    return (
+        Builder()
+        .with_modules(port(name))
+        .with_config(config or {})
+        .enable_dynamic_execution(allow_experimental_mode=True)
+        .build()
+    )
+
+
+def run_hamilton(name: str, outputs: list[str], inputs: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = hamilton_driver_for(name).execute(outputs, inputs=inputs)
     return result
 
 
@@ -48,16 +62,64 @@ def run_hamilton(name: str, outputs: list[str], inputs: dict[str, Any]) -> dict[
         ("word_count", ["total_words"], {"names": ["a.txt", "b.txt", "c.txt", "d.txt"]}),
         ("features", ["report", "combined", "offset"], {"x": 3}),
         ("features", ["combined"], {"x": 3, "shift": 1}),
+        (
+            "modifiers",
+            ["plus_one", "plus_ten", "base_squared", "x_squared", "by_two", "by_five"],
+            {"x": 2},
+        ),
+        ("modifiers", ["low", "high", "bounds", "total", "spread", "label"], {"x": 2}),
+        ("modifiers_parallel", ["total"], {"count": 5, "offset": 3}),
+        ("modifiers_parallel", ["total"], {"count": 0, "offset": 3}),
+        ("frames", ["total_revenue", "mean_quantity"], {"n": 6}),
     ],
 )
 def test_ported_module_gives_hamiltons_result(
     name: str, outputs: list[str], inputs: dict[str, Any]
 ) -> None:
     expected = run_hamilton(name, outputs, inputs)
-    dr = (
-        Builder()
-        .with_modules(port(name))
-        .enable_dynamic_execution(allow_experimental_mode=True)
-        .build()
+    assert asyncdag_driver_for(name).execute_sync(outputs, inputs=inputs) == expected
+
+
+@pytest.mark.parametrize(
+    ("config", "outputs"),
+    [
+        ({"mode": "loud", "region": "uk"}, ["greeting", "market"]),
+        ({"mode": "soft", "region": "us"}, ["greeting", "market"]),
+        ({"region": "fr"}, ["greeting", "market"]),
+    ],
+)
+def test_ported_module_with_config_gives_hamiltons_result(
+    config: dict[str, Any], outputs: list[str]
+) -> None:
+    expected = hamilton_driver_for("modifiers", config).execute(outputs, inputs={"x": 2})
+    assert asyncdag_driver_for("modifiers", config).execute_sync(outputs, inputs={"x": 2}) == (
+        expected
     )
-    assert dr.execute_sync(outputs, inputs=inputs) == expected
+
+
+def _user_node_names(variables: list[Any], config: dict[str, Any]) -> set[str]:
+    """Names, without the helper nodes Hamilton's @check_output adds (``x_raw``, validators)
+    and the config keys it lists as variables (asyncdag lists nodes and inputs only)."""
+    return {
+        v.name
+        for v in variables
+        if not v.name.endswith("_raw")
+        and not any(k.startswith("hamilton.data_quality") for k in v.tags)
+        and v.name not in config
+    }
+
+
+@pytest.mark.parametrize("name", ["modifiers", "modifiers_parallel", "frames"])
+def test_ported_module_has_hamiltons_node_names(name: str) -> None:
+    config = {"mode": "loud", "region": "uk"}
+    hamilton_variables = hamilton_driver_for(name, config).list_available_variables()
+    expected = _user_node_names(hamilton_variables, config)
+    names = {v.name for v in asyncdag_driver_for(name, config).list_available_variables()}
+    assert names == expected
+
+
+@pytest.mark.parametrize("tag_filter", [{"owner": "stats"}, {"kind": "sum"}, {"kind": None}])
+def test_ported_module_tag_filter_finds_hamiltons_nodes(tag_filter: dict[str, Any]) -> None:
+    expected = hamilton_driver_for("modifiers").list_available_variables(tag_filter=tag_filter)
+    found = asyncdag_driver_for("modifiers").list_available_variables(tag_filter=tag_filter)
+    assert {v.name for v in found} == {v.name for v in expected}
