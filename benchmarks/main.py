@@ -124,6 +124,8 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": versions,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        # Other work on the machine skews the numbers, the parallel ones most.
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
 
 
