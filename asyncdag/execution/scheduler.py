@@ -82,14 +82,12 @@ class _Run:
             await self.concurrent_frame(frame, vals, path)
 
     def sync_frame(self, frame: Frame, vals: MutableMapping[str, Any], path: Path) -> None:
+        call = self.call
         for step in frame.steps:
-            try:
-                vals[step.key] = step.node.fn(**{p: vals[k] for p, k in step.args})
-            except Exception as exc:
-                self.fail(exc, step.node.name, path)
-                raise
+            call(step, vals, path)
 
     def call(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
+        """One inline sync node call."""
         try:
             vals[step.key] = step.node.fn(**{p: vals[k] for p, k in step.args})
         except Exception as exc:
