@@ -53,6 +53,12 @@ class config:
     before the last ``__``, or ``name`` when given (``@config.when(name="x", mode="fast")``).
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> config:
+        raise TypeError(
+            "@config(resolver) with a function of the whole config is not supported by asyncdag; "
+            "use @config.when, .when_not, .when_in or .when_not_in."
+        )
+
     @staticmethod
     def _condition(
         kind: str, expected: Mapping[str, Any], name: str | None = None
@@ -265,7 +271,10 @@ def _importance(importance: str) -> str:
 
 
 def check_output(
-    importance: str = "warn", target_: _TargetArg = None, **default_validator_kwargs: Any
+    importance: str = "warn",
+    default_validator_candidates: None = None,
+    target_: _TargetArg = None,
+    **default_validator_kwargs: Any,
 ) -> Callable[[_F], _F]:
     """Check a node's value after it runs: ``@check_output(range=(0, 1), importance="fail")``.
 
@@ -274,6 +283,11 @@ def check_output(
     ``max_standard_dev``, ``mean_in_range``. ``importance="warn"`` logs a failed check;
     ``"fail"`` raises ``asyncdag.errors.DataValidationError``.
     """
+    if default_validator_candidates is not None:
+        raise TypeError(
+            "@check_output(default_validator_candidates=...) is not supported by asyncdag; "
+            "pass your validators to @check_output_custom(...) instead."
+        )
     if not default_validator_kwargs:
         raise TypeError("@check_output() needs at least one check, such as range=(0, 1)")
     spec = CheckOutput(

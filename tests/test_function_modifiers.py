@@ -344,3 +344,8 @@ async def test_parameterized_node_survives_cloudpickle_for_process_executors() -
     node = build(_add()).graph.nodes["plus_one"]
     clone = cloudpickle.loads(cloudpickle.dumps(node.fn))
     assert clone(base=1) == 2
+
+
+def test_config_with_a_resolver_function_raises_type_error_naming_the_alternatives() -> None:
+    with pytest.raises(TypeError, match=r"config\.when"):
+        config(lambda cfg: True)

@@ -255,3 +255,8 @@ async def test_modifiers_inside_a_block_run_in_worker_processes_and_errors_come_
             await dr.execute(["total"], inputs={"n": 4})
     assert info.value.node == "checked"
     assert any("item[3]" in note for note in info.value.__notes__)
+
+
+def test_check_output_default_validator_candidates_points_to_check_output_custom() -> None:
+    with pytest.raises(TypeError, match="check_output_custom"):
+        check_output(default_validator_candidates=[object], range=(0, 1))  # type: ignore[arg-type]
