@@ -203,3 +203,17 @@ def test_extract_columns_without_pandas_says_how_to_install_it(
     )
     with pytest.raises(ImportError, match=r"pip install 'asyncdag\[pandas\]'"):
         extract_columns("a")
+
+
+async def test_extract_columns_works_inside_a_parallel_block() -> None:
+    def size(n: int) -> Parallelizable[int]:
+        yield from range(1, n + 1)
+
+    @extract_columns("a")
+    def frame(size: int) -> pd.DataFrame:
+        return pd.DataFrame({"a": list(range(size))})
+
+    def sums(a: Collect[pd.Series]) -> list[int]:
+        return [int(column.sum()) for column in a]
+
+    assert await build(size, frame, sums).execute(["sums"], inputs={"n": 3}) == {"sums": [0, 1, 3]}

@@ -146,3 +146,16 @@ def test_two_functions_reading_one_input_with_related_types_build() -> None:
         return word
 
     assert set(build(maybe, sure, untyped).graph.inputs) == {"word"}
+
+
+def test_collect_of_an_input_is_reported_by_the_block_analysis_not_the_input_check() -> None:
+    from asyncdag import Collect
+
+    def total(values: Collect[int]) -> int:
+        return sum(values)
+
+    def other(values: str) -> str:
+        return values
+
+    with pytest.raises(GraphError, match="Collect"):
+        build(total, other)

@@ -108,7 +108,7 @@ def check_input_types(nodes: Mapping[str, Node]) -> None:
     first: dict[str, tuple[Node, Any]] = {}
     for node in nodes.values():
         for p in node.params:
-            if p.name in nodes:
+            if p.name in nodes or p.collect:  # Collect of an input is analysis' error
                 continue
             seen = first.get(p.name)
             if seen is None:
