@@ -20,6 +20,8 @@ from .graph.meta import (
     ExtractFields,
     LiteralDependency,
     Parameterization,
+    PipeInput,
+    Step,
     Tagging,
     TagOutputs,
     Target,
@@ -36,7 +38,9 @@ __all__ = [
     "parameterize",
     "parameterize_sources",
     "parameterize_values",
+    "pipe_input",
     "source",
+    "step",
     "tag",
     "tag_outputs",
     "value",
@@ -319,6 +323,49 @@ def check_output_custom(*validators: Any, target_: _TargetArg = None) -> Callabl
 
     def decorate(fn: _F) -> _F:
         record(fn).transforms.append(spec)
+        return fn
+
+    return decorate
+
+
+def step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Step:
+    """One node of a ``@pipe_input`` chain: ``fn`` gets the chained value as first argument.
+
+    ``args``/``kwargs`` bind its other parameters: ``source("node")``, ``value(x)`` or plain
+    values. Chain ``.named(name)``, ``.when(...)``, ``.when_not(...)``, ``.when_in(...)``,
+    ``.when_not_in(...)`` to name it or apply it only for some configurations.
+    """
+    if not callable(fn):
+        raise TypeError(f"step() needs a function, not {fn!r}")
+    return Step(fn, args, dict(kwargs))
+
+
+def pipe_input(
+    *transforms: Step, namespace: str | EllipsisType | None = ..., on_input: str | None = None
+) -> Callable[[_F], _F]:
+    """Run a parameter's value through ``step(...)`` nodes before the function gets it.
+
+    ``@pipe_input(step(_clean), step(_scale, factor=value(2)))`` feeds the first parameter
+    (or ``on_input``) through ``_clean`` then ``_scale``; the steps are nodes named
+    ``<function>.with__clean``... (see ``step(...).named``; ``namespace=None`` drops the prefix).
+    """
+    if not transforms or not all(isinstance(t, Step) for t in transforms):
+        raise TypeError("@pipe_input(...) takes step(...) objects")
+    if on_input is not None and not isinstance(on_input, str):
+        raise TypeError("on_input must be the name of one parameter")
+    if namespace is not ... and any(t.namespace is not ... for t in transforms):
+        raise TypeError(
+            "@pipe_input(namespace=...) cannot be combined with step(...).named(namespace=...)"
+        )
+    spec = PipeInput(tuple(transforms), namespace, on_input)
+
+    def decorate(fn: _F) -> _F:
+        modifiers = record(fn)
+        if modifiers.pipe is not None:
+            raise TypeError(
+                f"{fn.__qualname__} has two @pipe_input decorators; only one is allowed"
+            )
+        modifiers.pipe = spec
         return fn
 
     return decorate

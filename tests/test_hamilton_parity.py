@@ -80,21 +80,25 @@ def test_ported_module_gives_hamiltons_result(
     assert asyncdag_driver_for(name).execute_sync(outputs, inputs=inputs) == expected
 
 
+PIPE_OUTPUTS = ["final_result", "final_result.scaled", "final_result.with_sum", "pair"]
+PIPE_INPUTS = {"raw": 2, "a": 1, "b": 5}
+
+
 @pytest.mark.parametrize(
-    ("config", "outputs"),
+    ("name", "config", "outputs", "inputs"),
     [
-        ({"mode": "loud", "region": "uk"}, ["greeting", "market"]),
-        ({"mode": "soft", "region": "us"}, ["greeting", "market"]),
-        ({"region": "fr"}, ["greeting", "market"]),
+        ("modifiers", {"mode": "loud", "region": "uk"}, ["greeting", "market"], {"x": 2}),
+        ("modifiers", {"mode": "soft", "region": "us"}, ["greeting", "market"], {"x": 2}),
+        ("modifiers", {"region": "fr"}, ["greeting", "market"], {"x": 2}),
+        ("pipes", {"extra": "yes"}, [*PIPE_OUTPUTS, "final_result.with_add_one_1"], PIPE_INPUTS),
+        ("pipes", {"extra": "no"}, [*PIPE_OUTPUTS, "offset"], PIPE_INPUTS),
     ],
 )
 def test_ported_module_with_config_gives_hamiltons_result(
-    config: dict[str, Any], outputs: list[str]
+    name: str, config: dict[str, Any], outputs: list[str], inputs: dict[str, Any]
 ) -> None:
-    expected = hamilton_driver_for("modifiers", config).execute(outputs, inputs={"x": 2})
-    assert asyncdag_driver_for("modifiers", config).execute_sync(outputs, inputs={"x": 2}) == (
-        expected
-    )
+    expected = hamilton_driver_for(name, config).execute(outputs, inputs=inputs)
+    assert asyncdag_driver_for(name, config).execute_sync(outputs, inputs=inputs) == expected
 
 
 def _user_node_names(variables: list[Any], config: dict[str, Any]) -> set[str]:
@@ -109,7 +113,7 @@ def _user_node_names(variables: list[Any], config: dict[str, Any]) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("name", ["modifiers", "modifiers_parallel", "frames"])
+@pytest.mark.parametrize("name", ["modifiers", "modifiers_parallel", "frames", "pipes"])
 def test_ported_module_has_hamiltons_node_names(name: str) -> None:
     config = {"mode": "loud", "region": "uk"}
     hamilton_variables = hamilton_driver_for(name, config).list_available_variables()

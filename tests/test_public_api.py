@@ -25,6 +25,8 @@ MORE_MODIFIERS = [
     "parameterize_values",
     "extract_columns",
     "check_output_custom",
+    "pipe_input",
+    "step",
 ]
 
 ERRORS = [

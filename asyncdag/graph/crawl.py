@@ -58,7 +58,7 @@ def crawl(modules: Iterable[ModuleType], config: Mapping[str, Any]) -> dict[str,
     nodes: dict[str, Node] = {}
     makers: dict[str, list[Callable[..., Any]]] = {}
     for name, fn in chosen:
-        for node in resolve(name, fn, modifiers_of(fn)):
+        for node in resolve(name, fn, modifiers_of(fn), config):
             makers.setdefault(node.name, []).append(fn)
             nodes[node.name] = node
     for name, fns in makers.items():

@@ -1,8 +1,8 @@
 """Resolve the function modifiers of one function into its nodes (Hamilton's staged model).
 
-create (one node from the function) -> expand (``@parameterize``) -> transform
-(``@extract_fields``, ``@extract_columns``, ``@check_output``, innermost first) -> decorate
-(``@tag``, ``@tag_outputs``). ``@config`` was resolved before, by the crawler.
+create (one node from the function) -> inject (``@pipe_input``) -> expand (``@parameterize``)
+-> transform (``@extract_fields``, ``@extract_columns``, ``@check_output``, innermost first)
+-> decorate (``@tag``, ``@tag_outputs``). ``@config`` was resolved before, by the crawler.
 Transforms and tags apply to the function's *sink* nodes (those no other node of the same
 function reads) unless a ``target_`` says otherwise, as in Hamilton.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import GraphError
-from . import checks, extract
+from . import checks, extract, pipe
 from .meta import (
     CheckOutput,
     ExtractColumns,
@@ -26,21 +26,31 @@ from .meta import (
     Target,
     UpstreamDependency,
 )
-from .node import Node, Param
-from .wrap import wrap
+from .node import Node
+from .wrap import rebind, wrap
 
 
 def _where(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def resolve(name: str, fn: Callable[..., Any], modifiers: Modifiers) -> list[Node]:
+def resolve(
+    name: str, fn: Callable[..., Any], modifiers: Modifiers, config: Mapping[str, Any]
+) -> list[Node]:
     """The nodes ``fn`` stands for, under node name ``name``.
 
     Raises:
         GraphError: a modifier does not fit the function (named in the message).
     """
     nodes = [Node.from_fn(name, fn, {})]
+    if modifiers.pipe is not None and modifiers.parameterization is not None:
+        raise GraphError(
+            f"{_where(fn)} has both @pipe_input and @parameterize, which asyncdag does not "
+            "combine. Move the steps into a function of their own that the parameterized "
+            "function reads."
+        )
+    if modifiers.pipe is not None:
+        nodes = pipe.inject(nodes[0], fn, modifiers.pipe, config)
     if modifiers.parameterization is not None:
         nodes = _parameterize(nodes[0], fn, modifiers.parameterization)
     for transform in modifiers.transforms:
@@ -127,46 +137,11 @@ def _parameterize(node: Node, fn: Callable[..., Any], spec: Parameterization) ->
             )
         sources = {k: d.source for k, d in bindings.items() if isinstance(d, UpstreamDependency)}
         values = {k: d.value for k, d in bindings.items() if isinstance(d, LiteralDependency)}
-        params: dict[str, Param] = {}
-        for p in node.params:
-            if p.name in values:
-                continue
-            renamed = dataclasses.replace(p, name=sources.get(p.name, p.name))
-            params.setdefault(renamed.name, renamed)
         doc = spec.docs.get(output)
         if doc is None and fn.__doc__ is not None:
             doc = fn.__doc__.format_map(_Names(output_name=output, **sources, **values))
-        out.append(
-            dataclasses.replace(
-                node,
-                name=output,
-                fn=wrap(
-                    node.fn, name=output, like=fn, doc=doc, adapt=_rebind(node, sources, values)
-                ),
-                params=tuple(params.values()),
-            )
-        )
+        out.append(rebind(node, output, fn, sources, values, doc))
     return out
-
-
-def _rebind(
-    node: Node, sources: Mapping[str, str], values: Mapping[str, Any]
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Map the new node's kwargs back to the function's own parameter names."""
-    names = tuple(p.name for p in node.params)
-
-    def adapt(kwargs: dict[str, Any]) -> dict[str, Any]:
-        call: dict[str, Any] = {}
-        for name in names:
-            if name in values:
-                call[name] = values[name]
-            else:
-                key = sources.get(name, name)
-                if key in kwargs:  # an optional parameter left out keeps its default
-                    call[name] = kwargs[key]
-        return call
-
-    return adapt
 
 
 def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> Node:

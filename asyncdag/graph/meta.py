@@ -1,7 +1,7 @@
 """Metadata that function modifiers record on a function, read by the graph builder.
 
 The stages follow Hamilton's ``resolve_nodes``: resolve (``@config``), create (one node from
-the function), expand (``@parameterize``), transform (``@extract_fields``,
+the function), inject (``@pipe_input``), expand (``@parameterize``), transform (``@extract_fields``,
 ``@extract_columns``, ``@check_output``, innermost decorator first), decorate (``@tag``,
 ``@tag_outputs``). Each entry is frozen data; ``asyncdag.graph.expand`` interprets it.
 """
@@ -9,7 +9,7 @@ the function), expand (``@parameterize``), transform (``@extract_fields``,
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import EllipsisType
 from typing import Any
 
@@ -43,6 +43,62 @@ class Parameterization:
 
     outputs: Mapping[str, Mapping[str, Dependency]]
     docs: Mapping[str, str]  # docstrings given explicitly, by output
+
+
+Namespace = str | EllipsisType | None
+"""``...``: the decorated function's node name; ``None``: no namespace; or a given one."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """``step(fn, *args, **kwargs)``: one node of a ``@pipe_input`` chain.
+
+    The chained value goes to ``fn``'s first parameter; ``args`` and ``kwargs`` bind the rest
+    (``source(...)``, ``value(...)``, or plain values, which count as ``value``).
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    name: str | None = None
+    namespace: Namespace = ...
+    conditions: tuple[Condition, ...] = ()
+
+    def named(self, name: str, namespace: Namespace = ...) -> Step:
+        """Name the step's node; ``namespace=None`` drops the ``function.`` prefix."""
+        return replace(self, name=name, namespace=self.namespace if namespace is ... else namespace)
+
+    def namespaced(self, namespace: Namespace) -> Step:
+        """Put the step's node in ``namespace`` (``None``: none)."""
+        return replace(self, namespace=namespace)
+
+    def _if(self, kind: str, expected: Mapping[str, Any]) -> Step:
+        return replace(self, conditions=(*self.conditions, Condition(kind, dict(expected))))
+
+    def when(self, **key_value_pairs: Any) -> Step:
+        """Apply the step only when every config ``key`` equals its value."""
+        return self._if("when", key_value_pairs)
+
+    def when_not(self, **key_value_pairs: Any) -> Step:
+        """Apply the step only when every config ``key`` differs from its value."""
+        return self._if("when_not", key_value_pairs)
+
+    def when_in(self, **key_value_lists: Any) -> Step:
+        """Apply the step only when every config ``key`` is one of its values."""
+        return self._if("when_in", key_value_lists)
+
+    def when_not_in(self, **key_value_lists: Any) -> Step:
+        """Apply the step only when no config ``key`` is one of its values."""
+        return self._if("when_not_in", key_value_lists)
+
+
+@dataclass(frozen=True)
+class PipeInput:
+    """``@pipe_input(step(...), ...)``: a chain of nodes in front of one parameter."""
+
+    steps: tuple[Step, ...]
+    namespace: Namespace
+    on_input: str | None  # the parameter; None: the first one
 
 
 @dataclass(frozen=True)
@@ -98,6 +154,7 @@ class Modifiers:
 
     conditions: list[Condition] = field(default_factory=list)
     name: str | None = None  # @config.when(name=...): the node name to use
+    pipe: PipeInput | None = None
     parameterization: Parameterization | None = None
     transforms: list[Transform] = field(default_factory=list)
     decorations: list[Decoration] = field(default_factory=list)

@@ -7,9 +7,12 @@ same kind as the function it wraps, so all of that keeps working.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from typing import Any
+
+from .node import Node, Param
 
 Adapt = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -73,3 +76,37 @@ def wrap(
     wrapper.__module__ = like.__module__
     wrapper.__doc__ = doc
     return wrapper
+
+
+def rebind(
+    node: Node,
+    name: str,
+    like: Callable[..., Any],
+    sources: Mapping[str, str],
+    values: Mapping[str, Any],
+    doc: str | None,
+) -> Node:
+    """``node`` renamed, reading parameter ``p`` from node ``sources[p]`` or fixed ``values[p]``.
+
+    Used by ``@parameterize`` and ``@pipe_input``; other parameters are read as before.
+    """
+    params: dict[str, Param] = {}
+    for p in node.params:
+        if p.name not in values:
+            renamed = dataclasses.replace(p, name=sources.get(p.name, p.name))
+            params.setdefault(renamed.name, renamed)
+    names = tuple(p.name for p in node.params)
+
+    def adapt(kwargs: dict[str, Any]) -> dict[str, Any]:
+        call: dict[str, Any] = {}
+        for param in names:
+            if param in values:
+                call[param] = values[param]
+            else:
+                key = sources.get(param, param)
+                if key in kwargs:  # an optional parameter left out keeps its default
+                    call[param] = kwargs[key]
+        return call
+
+    new_fn = wrap(node.fn, name=name, like=like, doc=doc, adapt=adapt)
+    return dataclasses.replace(node, name=name, fn=new_fn, params=tuple(params.values()))
