@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Collection, Mapping
-from types import EllipsisType
+from types import EllipsisType, ModuleType
 from typing import Any, TypeVar
 
 from .graph.meta import (
@@ -22,6 +22,7 @@ from .graph.meta import (
     Parameterization,
     PipeInput,
     Step,
+    Subdag,
     Tagging,
     TagOutputs,
     Target,
@@ -41,6 +42,7 @@ __all__ = [
     "pipe_input",
     "source",
     "step",
+    "subdag",
     "tag",
     "tag_outputs",
     "value",
@@ -366,6 +368,43 @@ def pipe_input(
                 f"{fn.__qualname__} has two @pipe_input decorators; only one is allowed"
             )
         modifiers.pipe = spec
+        return fn
+
+    return decorate
+
+
+def subdag(
+    *load_from: ModuleType | Callable[..., Any],
+    inputs: Mapping[str, Dependency] | None = None,
+    config: Mapping[str, Any] | None = None,
+    namespace: str | None = None,
+    final_node_name: str | None = None,
+    external_inputs: Collection[str] | None = None,
+) -> Callable[[_F], _F]:
+    """Build the functions of ``load_from`` again under a namespace; the function reads them.
+
+    ``@subdag(features, inputs={"path": source("us_path")}, config={"region": "us"})`` on
+    ``def us_report(total: int)`` makes nodes ``us_report.<name>`` for the module's functions
+    and passes ``us_report.total`` to ``us_report``. Parameters in ``external_inputs`` are read
+    from the outer graph instead.
+    """
+    if not load_from:
+        raise TypeError("@subdag() needs the modules or functions to build")
+    given = dict(inputs or {})
+    bad = [v for v in given.values() if not isinstance(v, LiteralDependency | UpstreamDependency)]
+    if bad:
+        raise TypeError(f"@subdag inputs must be value(...) or source(...); got {bad}")
+    spec = Subdag(
+        tuple(load_from),
+        given,
+        dict(config or {}),
+        namespace,
+        final_node_name,
+        tuple(external_inputs or ()),
+    )
+
+    def decorate(fn: _F) -> _F:
+        record(fn).subdag = spec
         return fn
 
     return decorate

@@ -24,6 +24,7 @@ def port(name: str) -> types.ModuleType:
     """Load ``hamilton_modules/<name>.py`` with ``hamilton`` replaced by ``asyncdag``."""
     source = (HERE / f"{name}.py").read_text().replace("hamilton", "asyncdag")
     module = types.ModuleType(f"ported_{name}")
+    module.__package__ = "hamilton_modules"  # relative imports of plain helper modules work
     sys.modules[module.__name__] = module
     exec(compile(source, str(HERE / f"{name}.py"), "exec"), module.__dict__)
     return module
@@ -71,6 +72,7 @@ def run_hamilton(name: str, outputs: list[str], inputs: dict[str, Any]) -> dict[
         ("modifiers_parallel", ["total"], {"count": 5, "offset": 3}),
         ("modifiers_parallel", ["total"], {"count": 0, "offset": 3}),
         ("frames", ["total_revenue", "mean_quantity"], {"n": 6}),
+        ("subdags", ["us_total", "eu_total", "us_total.scaled"], {"offset": 100, "bonus": 7}),
     ],
 )
 def test_ported_module_gives_hamiltons_result(
@@ -113,7 +115,7 @@ def _user_node_names(variables: list[Any], config: dict[str, Any]) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("name", ["modifiers", "modifiers_parallel", "frames", "pipes"])
+@pytest.mark.parametrize("name", ["modifiers", "modifiers_parallel", "frames", "pipes", "subdags"])
 def test_ported_module_has_hamiltons_node_names(name: str) -> None:
     config = {"mode": "loud", "region": "uk"}
     hamilton_variables = hamilton_driver_for(name, config).list_available_variables()
@@ -122,8 +124,18 @@ def test_ported_module_has_hamiltons_node_names(name: str) -> None:
     assert names == expected
 
 
-@pytest.mark.parametrize("tag_filter", [{"owner": "stats"}, {"kind": "sum"}, {"kind": None}])
-def test_ported_module_tag_filter_finds_hamiltons_nodes(tag_filter: dict[str, Any]) -> None:
-    expected = hamilton_driver_for("modifiers").list_available_variables(tag_filter=tag_filter)
-    found = asyncdag_driver_for("modifiers").list_available_variables(tag_filter=tag_filter)
+@pytest.mark.parametrize(
+    ("name", "tag_filter"),
+    [
+        ("modifiers", {"owner": "stats"}),
+        ("modifiers", {"kind": "sum"}),
+        ("modifiers", {"kind": None}),
+        ("subdags", {"region": "us"}),
+    ],
+)
+def test_ported_module_tag_filter_finds_hamiltons_nodes(
+    name: str, tag_filter: dict[str, Any]
+) -> None:
+    expected = hamilton_driver_for(name).list_available_variables(tag_filter=tag_filter)
+    found = asyncdag_driver_for(name).list_available_variables(tag_filter=tag_filter)
     assert {v.name for v in found} == {v.name for v in expected}

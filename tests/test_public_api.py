@@ -27,6 +27,7 @@ MORE_MODIFIERS = [
     "check_output_custom",
     "pipe_input",
     "step",
+    "subdag",
 ]
 
 ERRORS = [

@@ -33,6 +33,15 @@ def node_name(fn_name: str, modifiers: Modifiers) -> str:
     return fn_name[:cut] if cut > 0 else fn_name
 
 
+def _functions_of(load_from: Iterable[Any]) -> Iterable[tuple[str, Callable[..., Any]]]:
+    """The functions of modules, and functions given themselves (``@subdag`` takes both)."""
+    for item in load_from:
+        if isinstance(item, ModuleType):
+            yield from _functions(item)
+        elif callable(item):
+            yield item.__name__, item
+
+
 def crawl(modules: Iterable[ModuleType], config: Mapping[str, Any]) -> dict[str, Node]:
     """Turn the functions of ``modules`` into nodes, by node name.
 
@@ -41,24 +50,28 @@ def crawl(modules: Iterable[ModuleType], config: Mapping[str, Any]) -> dict[str,
             config keys that choose between them are absent, a function modifier does not fit
             its function, or two functions read one input with clashing annotations.
     """
+    nodes = nodes_of(tuple(modules), config)
+    check_input_types(nodes)
+    return nodes
+
+
+def nodes_of(load_from: tuple[Any, ...], config: Mapping[str, Any]) -> dict[str, Node]:
+    """The nodes of the functions of ``load_from`` (modules or functions) under ``config``."""
     chosen: list[tuple[str, Callable[..., Any]]] = []
     undecided: dict[str, list[tuple[Callable[..., Any], list[str]]]] = {}
-    for module in modules:
-        for fn_name, fn in _functions(module):
-            modifiers = modifiers_of(fn)
-            name = node_name(fn_name, modifiers)
-            if all(c.holds(config) for c in modifiers.conditions):
-                chosen.append((name, fn))
-                continue
-            absent = sorted(
-                {k for c in modifiers.conditions for k in c.expected if k not in config}
-            )
-            undecided.setdefault(name, []).append((fn, absent))
+    for fn_name, fn in _functions_of(load_from):
+        modifiers = modifiers_of(fn)
+        name = node_name(fn_name, modifiers)
+        if all(c.holds(config) for c in modifiers.conditions):
+            chosen.append((name, fn))
+            continue
+        used = {k for c in modifiers.conditions for k in c.expected}
+        undecided.setdefault(name, []).append((fn, sorted(k for k in used if k not in config)))
 
     nodes: dict[str, Node] = {}
     makers: dict[str, list[Callable[..., Any]]] = {}
     for name, fn in chosen:
-        for node in resolve(name, fn, modifiers_of(fn), config):
+        for node in resolve(name, fn, modifiers_of(fn), config, nodes_of):
             makers.setdefault(node.name, []).append(fn)
             nodes[node.name] = node
     for name, fns in makers.items():
@@ -82,5 +95,4 @@ def crawl(modules: Iterable[ModuleType], config: Mapping[str, Any]) -> dict[str,
             f"config key(s) {', '.join(map(repr, keys))}, which the config does not have. "
             f"Add {keys[0]!r} to `with_config(...)`."
         )
-    check_input_types(nodes)
     return nodes

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import GraphError
-from . import checks, extract, pipe
+from . import checks, extract, pipe, subdag
 from .meta import (
     CheckOutput,
     ExtractColumns,
@@ -29,36 +29,49 @@ from .meta import (
 from .node import Node
 from .wrap import rebind, wrap
 
+_DECORATOR = {"pipe": "pipe_input", "parameterization": "parameterize", "subdag": "subdag"}
+
 
 def _where(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def resolve(
-    name: str, fn: Callable[..., Any], modifiers: Modifiers, config: Mapping[str, Any]
+    name: str,
+    fn: Callable[..., Any],
+    modifiers: Modifiers,
+    config: Mapping[str, Any],
+    nodes_of: subdag.NodesOf,
 ) -> list[Node]:
     """The nodes ``fn`` stands for, under node name ``name``.
+
+    ``nodes_of`` builds a ``@subdag``'s functions into nodes (the crawler's own logic).
 
     Raises:
         GraphError: a modifier does not fit the function (named in the message).
     """
-    nodes = [Node.from_fn(name, fn, {})]
-    if modifiers.pipe is not None and modifiers.parameterization is not None:
+    creators = [m for m in ("pipe", "parameterization", "subdag") if getattr(modifiers, m)]
+    if len(creators) > 1:
+        names = " and ".join(f"@{_DECORATOR[m]}" for m in creators)
         raise GraphError(
-            f"{_where(fn)} has both @pipe_input and @parameterize, which asyncdag does not "
-            "combine. Move the steps into a function of their own that the parameterized "
-            "function reads."
+            f"{_where(fn)} has both {names}, which asyncdag does not combine. Split the "
+            "function in two: one with each decorator, the second reading the first."
         )
+    internal: frozenset[str] = frozenset()
+    if modifiers.subdag is not None:
+        nodes, internal = subdag.create(name, fn, modifiers.subdag, config, nodes_of)
+    else:
+        nodes = [Node.from_fn(name, fn, {})]
     if modifiers.pipe is not None:
         nodes = pipe.inject(nodes[0], fn, modifiers.pipe, config)
     if modifiers.parameterization is not None:
         nodes = _parameterize(nodes[0], fn, modifiers.parameterization)
     for transform in modifiers.transforms:
         if isinstance(transform, CheckOutput):
-            chosen = _ids(_select(nodes, transform.target, fn, "@check_output"))
+            chosen = _ids(_select(nodes, transform.target, fn, "@check_output", internal))
             nodes = [_check(n, fn, transform) if id(n) in chosen else n for n in nodes]
             continue
-        (target,) = _select(nodes, None, fn, f"@{_label(transform)}", single=True)
+        (target,) = _select(nodes, None, fn, f"@{_label(transform)}", internal, True)
         rest = [n for n in nodes if n is not target]
         if isinstance(transform, ExtractFields):
             nodes = rest + extract.extract_fields(target, fn, transform)
@@ -66,7 +79,7 @@ def resolve(
             nodes = rest + extract.extract_columns(target, fn, transform)
     for decoration in modifiers.decorations:
         if isinstance(decoration, Tagging):
-            chosen = _ids(_select(nodes, decoration.target, fn, "@tag"))
+            chosen = _ids(_select(nodes, decoration.target, fn, "@tag", internal))
             nodes = [_tagged(n, decoration.tags) if id(n) in chosen else n for n in nodes]
         else:
             nodes = [_tagged(n, decoration.tags_by_node.get(n.name, {})) for n in nodes]
@@ -86,11 +99,19 @@ def _tagged(node: Node, tags: Mapping[str, Any]) -> Node:
 
 
 def _select(
-    nodes: list[Node], target: Target, fn: Callable[..., Any], what: str, single: bool = False
+    nodes: list[Node],
+    target: Target,
+    fn: Callable[..., Any],
+    what: str,
+    internal: frozenset[str],
+    single: bool = False,
 ) -> list[Node]:
-    """The nodes ``target`` picks among the nodes of one function."""
+    """The nodes ``target`` picks among the nodes of one function.
+
+    ``internal`` names are never final nodes (a ``@subdag``'s nodes, as in Hamilton).
+    """
     if target is None:
-        read = {p.name for n in nodes for p in n.params}
+        read = {p.name for n in nodes for p in n.params} | internal
         chosen = [n for n in nodes if n.name not in read]
         if single and len(chosen) != 1:
             raise GraphError(

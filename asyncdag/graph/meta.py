@@ -1,9 +1,10 @@
 """Metadata that function modifiers record on a function, read by the graph builder.
 
 The stages follow Hamilton's ``resolve_nodes``: resolve (``@config``), create (one node from
-the function), inject (``@pipe_input``), expand (``@parameterize``), transform (``@extract_fields``,
-``@extract_columns``, ``@check_output``, innermost decorator first), decorate (``@tag``,
-``@tag_outputs``). Each entry is frozen data; ``asyncdag.graph.expand`` interprets it.
+the function, or a namespaced sub-DAG with ``@subdag``), inject (``@pipe_input``), expand
+(``@parameterize``), transform (``@extract_fields``, ``@extract_columns``, ``@check_output``,
+innermost decorator first), decorate (``@tag``, ``@tag_outputs``). Each entry is frozen data;
+``asyncdag.graph.expand`` interprets it.
 """
 
 from __future__ import annotations
@@ -102,6 +103,18 @@ class PipeInput:
 
 
 @dataclass(frozen=True)
+class Subdag:
+    """``@subdag(*modules, inputs=, config=, namespace=, final_node_name=, external_inputs=)``."""
+
+    load_from: tuple[Any, ...]  # modules or functions
+    inputs: Mapping[str, Dependency]
+    config: Mapping[str, Any]
+    namespace: str | None
+    final_node_name: str | None
+    external_inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ExtractFields:
     """``@extract_fields``: one node per dict field, beside the dict node."""
 
@@ -155,6 +168,7 @@ class Modifiers:
     conditions: list[Condition] = field(default_factory=list)
     name: str | None = None  # @config.when(name=...): the node name to use
     pipe: PipeInput | None = None
+    subdag: Subdag | None = None
     parameterization: Parameterization | None = None
     transforms: list[Transform] = field(default_factory=list)
     decorations: list[Decoration] = field(default_factory=list)

@@ -1,0 +1,90 @@
+"""``@subdag``: the functions of other modules, built again under a namespace, feed a function.
+
+As in Hamilton, every node of the sub-DAG is renamed ``<namespace>.<name>`` (the namespace
+defaults to the decorated node's name), its ``inputs=`` and ``config=`` become nodes of that
+namespace (``value`` constants, ``source`` pass-throughs), names the sub-DAG does not define are
+read from the outer graph, and the decorated function reads ``<namespace>.<param>`` for each of
+its parameters except ``external_inputs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import GraphError
+from .meta import LiteralDependency, Subdag
+from .node import Node, Param
+from .wrap import rebind
+
+NodesOf = Callable[[tuple[Any, ...], Mapping[str, Any]], Mapping[str, Node]]
+"""Build nodes from modules or functions under a config (the crawler's own logic)."""
+
+
+def _constant(name: str, value: Any, like: Callable[..., Any]) -> Node:
+    def constant() -> Any:
+        return value
+
+    constant.__module__, constant.__qualname__ = like.__module__, like.__qualname__
+    return Node(name, constant, (), type(value), False, False, {})
+
+
+def _identity(name: str, source: str, tp: Any, like: Callable[..., Any]) -> Node:
+    def identity(**kwargs: Any) -> Any:
+        return kwargs[source]
+
+    identity.__module__, identity.__qualname__ = like.__module__, like.__qualname__
+    return Node(name, identity, (Param(source, tp, False, False),), tp, False, False, {})
+
+
+def create(
+    name: str,
+    fn: Callable[..., Any],
+    spec: Subdag,
+    config: Mapping[str, Any],
+    nodes_of: NodesOf,
+) -> tuple[list[Node], frozenset[str]]:
+    """The sub-DAG's nodes and the decorated function's node; and the sub-DAG's node names.
+
+    Raises:
+        GraphError: the sub-DAG is not a valid graph, or ``config=`` and ``inputs=`` share keys.
+    """
+    shared = sorted(set(spec.config) & set(spec.inputs))
+    if shared:
+        raise GraphError(
+            f"@subdag on {fn.__module__}.{fn.__qualname__} names {shared} in both config= and "
+            "inputs=; give each key once."
+        )
+    sub_config = {
+        **config,
+        **{k: v.value if isinstance(v, LiteralDependency) else v for k, v in spec.config.items()},
+    }
+    inner = nodes_of(spec.load_from, sub_config)
+    namespace = spec.namespace or name
+    renamed = set(inner) | set(spec.inputs) | set(spec.config)
+
+    def qualified(n: str) -> str:
+        return f"{namespace}.{n}" if n in renamed else n
+
+    out: list[Node] = []
+    read_types: dict[str, Any] = {}
+    for node in inner.values():
+        sources = {p.name: qualified(p.name) for p in node.params if p.name in renamed}
+        out.append(rebind(node, qualified(node.name), node.fn, sources, {}, node.fn.__doc__))
+        read_types.update({qualified(p.name): p.annotation for p in node.params})
+    for key, dependency in spec.inputs.items():
+        if isinstance(dependency, LiteralDependency):
+            out.append(_constant(qualified(key), dependency.value, fn))
+        elif qualified(key) in read_types:  # Hamilton adds a pass-through only when it is read
+            tp = read_types[qualified(key)]
+            out.append(_identity(qualified(key), dependency.source, tp, fn))
+    for key, value in spec.config.items():
+        value = value.value if isinstance(value, LiteralDependency) else value
+        out.append(_constant(qualified(key), value, fn))
+    internal = frozenset(n.name for n in out)
+
+    final = Node.from_fn(spec.final_node_name or name, fn, {})
+    external = set(spec.external_inputs)
+    sources = {p.name: f"{namespace}.{p.name}" for p in final.params if p.name not in external}
+    out.append(rebind(final, final.name, fn, sources, {}, fn.__doc__))
+    return out, internal
