@@ -1,10 +1,11 @@
 """Resolve the function modifiers of one function into its nodes (Hamilton's staged model).
 
-create (one node from the function) -> inject (``@pipe_input``) -> expand (``@parameterize``)
--> transform (``@extract_fields``, ``@extract_columns``, ``@check_output``, innermost first)
--> decorate (``@tag``, ``@tag_outputs``). ``@config`` was resolved before, by the crawler.
+create (one node from the function, or a namespaced sub-DAG and it with ``@subdag``) -> inject
+(``@pipe_input``) -> expand (``@parameterize``) -> transform (``@extract_fields``,
+``@extract_columns``, ``@check_output``, innermost first) -> decorate (``@tag``,
+``@tag_outputs``). ``@config`` was resolved before, by the crawler.
 Transforms and tags apply to the function's *sink* nodes (those no other node of the same
-function reads) unless a ``target_`` says otherwise, as in Hamilton.
+function reads, a sub-DAG's nodes excepted) unless a ``target_`` says otherwise, as in Hamilton.
 """
 
 from __future__ import annotations
