@@ -6,6 +6,7 @@ import os
 import statistics
 import time
 import types
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from asyncdag import executors
@@ -50,6 +51,20 @@ def _seconds(
         session.close()
 
 
+def _pool_seconds(cores: int, n: int, work: int, repeats: int = 3) -> tuple[float, float]:
+    """The same branches on ``concurrent.futures.ProcessPoolExecutor``: what the machine allows."""
+    burned = porting.hamilton_module("cpu_asyncdag").burned
+    with ProcessPoolExecutor(cores) as pool:
+
+        def once() -> float:
+            start = time.perf_counter()
+            sum(pool.map(burned, range(n), [work] * n))
+            return time.perf_counter() - start
+
+        cold = once()
+        return cold, statistics.median(once() for _ in range(repeats))
+
+
 def calibrate(target_s: float) -> int:
     """Loop iterations of ``burned`` that take about ``target_s`` here."""
     burned = porting.asyncdag_module("cpu").burned
@@ -67,6 +82,15 @@ def run(branches_per_core: int, branch_s: float) -> list[Row]:
     rows: list[Row] = [
         {"system": "asyncdag inline", "seconds": inline, "cold_seconds": inline, "speedup": 1.0}
     ]
+    cold, pool = _pool_seconds(cores, n, work)
+    rows.append(
+        {
+            "system": f"floor: ProcessPoolExecutor ({cores})",
+            "seconds": pool,
+            "cold_seconds": cold,
+            "speedup": inline / pool,
+        }
+    )
     contenders: list[tuple[str, asyncdag_runs.ExecutorFactory | None]] = [
         (f"asyncdag thread ({cores})", asyncdag_runs.threads(cores)),
     ]

@@ -38,8 +38,16 @@ class Timing:
 
     @property
     def spread(self) -> float:
-        """(max - min) / median: 0.1 means the repeats span 10% of the median."""
-        return (max(self.runs) - min(self.runs)) / self.median if self.median else 0.0
+        """The interquartile range over the median (the full range under 4 repeats).
+
+        0.1 means the middle half of the repeats spans 10% of the median.
+        """
+        if not self.median:
+            return 0.0
+        if len(self.runs) < 4:
+            return (max(self.runs) - min(self.runs)) / self.median
+        q1, _, q3 = statistics.quantiles(self.runs, n=4)
+        return (q3 - q1) / self.median
 
 
 def estimate(history: Sequence[tuple[int, float]], n: int) -> float:
