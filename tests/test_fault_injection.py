@@ -1,0 +1,563 @@
+"""Faults injected on purpose: each ends in the named error, within seconds, leaving nothing.
+
+"Nothing left" means: no asyncio task beyond those alive before, and no child process
+(psutil reads /proc, so async tests ask it from a thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+import pytest
+from conftest import make_module
+
+from asyncdag import Builder, Collect, Parallelizable, executors, tag
+from asyncdag.errors import SerializationError, WorkerCrashedError
+
+pytestmark = pytest.mark.timeout(60)
+
+# Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
+PATIENCE = 5.0
+# Bounds a whole execute whose wrong behaviour would be to hang forever.
+HANG_GUARD = 20.0
+
+
+def build(*functions: Callable[..., Any], remote: Any = None, **named: Any) -> Any:
+    builder = Builder().with_modules(make_module(*functions))
+    if remote is not None:
+        builder = builder.with_remote_executor(remote)
+    for name, executor in named.items():
+        builder = builder.with_executor(name, executor)
+    return builder.build()
+
+
+def notes_of(exc: BaseException) -> str:
+    return "\n".join(getattr(exc, "__notes__", []))
+
+
+def children() -> list[psutil.Process]:
+    """Live child processes of this test process (reads /proc: call it off the loop)."""
+    return [c for c in psutil.Process().children(recursive=True) if c.status() != "zombie"]
+
+
+async def wait_patiently(event: asyncio.Event) -> None:
+    """Wait for ``event`` at most PATIENCE seconds; the caller's assertions judge the outcome."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(PATIENCE):
+            await event.wait()
+
+
+async def no_tasks_but(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    """Tasks alive now that were not alive ``before`` (after one loop turn for late ones)."""
+    await asyncio.sleep(0)
+    return asyncio.all_tasks() - before
+
+
+# -- a generator that raises after k items ------------------------------------------------------
+
+
+class SourceBrokeError(Exception):
+    """The user's generator failed."""
+
+
+K = 3
+
+
+class Branches:
+    """Records branches that started and were cancelled; the k-th start releases the source."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+        self.cancelled: list[int] = []
+        self.all_started = asyncio.Event()
+        self.never = asyncio.Event()
+
+    async def hold(self, item: int) -> int:
+        self.started.append(item)
+        if len(self.started) == K:
+            self.all_started.set()
+        try:
+            await self.never.wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(item)
+            raise
+        return item
+
+
+def top_level_source(kind: str, branches: Branches) -> tuple[Callable[..., Any], ...]:
+    """``url`` yields K items, then raises once K branches hold; a top-level block."""
+    if kind == "async":
+
+        async def url() -> Parallelizable[int]:
+            for i in range(K):
+                yield i
+            await wait_patiently(branches.all_started)
+            raise SourceBrokeError("the source broke")
+
+    else:
+
+        def url() -> Parallelizable[int]:  # type: ignore[misc]
+            yield from range(K)
+            raise SourceBrokeError("the source broke")  # on the loop: it cannot wait
+
+    async def fetched(url: int) -> int:
+        return await branches.hold(url)
+
+    def total(fetched: Collect[int]) -> int:
+        return sum(fetched)
+
+    return url, fetched, total
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"], ids=["async-generator", "sync-generator"])
+async def test_generator_raising_after_k_items_names_item_k_and_cancels_started_branches(
+    kind: str,
+) -> None:
+    branches = Branches()
+    dr = build(*top_level_source(kind, branches))
+    before = asyncio.all_tasks()
+
+    with pytest.raises(SourceBrokeError) as info:
+        async with asyncio.timeout(HANG_GUARD):
+            await dr.execute(["total"])
+
+    assert "node 'url'" in notes_of(info.value)
+    assert f"while producing item {K}" in notes_of(info.value)
+    if kind == "async":
+        assert sorted(branches.started) == list(range(K)), "premise: K branches were running"
+    else:  # the loop got a turn after item 0 at least; later tasks may never have begun
+        assert 0 in branches.started, "premise: a branch was running"
+    assert sorted(branches.cancelled) == sorted(branches.started)
+    assert await no_tasks_but(before) == set()
+
+
+async def test_sync_generator_stepped_on_threads_raising_after_k_items_names_item_k() -> None:
+    """A nested sync generator on a ThreadExecutor is stepped item by item on a thread."""
+    branches = Branches()
+    released = threading.Event()
+
+    def group() -> Parallelizable[int]:
+        yield 7
+
+    def url(group: int) -> Parallelizable[int]:
+        yield from range(K)
+        released.wait(PATIENCE)  # on a worker thread: until the K branches hold
+        raise SourceBrokeError("the source broke")
+
+    async def fetched(url: int) -> int:
+        if len(branches.started) == K - 1:
+            released.set()
+        return await branches.hold(url)
+
+    def total(fetched: Collect[int]) -> int:
+        return sum(fetched)
+
+    def totals(total: Collect[int]) -> list[int]:
+        return total
+
+    dr = build(group, url, fetched, total, totals, remote=executors.ThreadExecutor(max_tasks=8))
+    before = asyncio.all_tasks()
+
+    async with dr:
+        with pytest.raises(SourceBrokeError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["totals"])
+
+    notes = notes_of(info.value)
+    assert "node 'url'" in notes and "group[0]" in notes
+    assert f"while producing item {K}" in notes
+    assert sorted(branches.started) == list(range(K)), "premise: K branches were running"
+    assert sorted(branches.cancelled) == list(range(K))
+    assert await no_tasks_but(before) == set()
+
+
+async def test_generator_raising_inside_a_worker_process_names_item_k() -> None:
+    def group() -> Parallelizable[int]:
+        yield 1
+
+    def url(group: int) -> Parallelizable[int]:
+        yield from range(K)
+        raise SourceBrokeError("the source broke")
+
+    def fetched(url: int) -> int:
+        return url
+
+    def total(fetched: Collect[int]) -> int:
+        return sum(fetched)
+
+    def totals(total: Collect[int]) -> list[int]:
+        return total
+
+    executor = executors.ProcessExecutor(max_tasks=1)
+    dr = build(group, url, fetched, total, totals, remote=executor)
+    async with dr:
+        with pytest.raises(SourceBrokeError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["totals"])
+    notes = notes_of(info.value)
+    assert "node 'url'" in notes and "group[0]" in notes
+    assert f"while producing item {K}" in notes
+    assert await asyncio.to_thread(children) == []
+
+
+# -- a worker killed mid-batch ------------------------------------------------------------------
+
+
+async def test_worker_killed_mid_batch_raises_worker_crashed_error_then_next_execute_works() -> (
+    None
+):
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def work(item: int, victim: int) -> int:
+        if item == victim:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return item * 10
+
+    def results(work: Collect[int]) -> list[int]:
+        return work
+
+    executor = executors.ProcessExecutor(max_tasks=2, batch_size=4)
+    dr = build(item, work, results, remote=executor)
+    expected = {"results": [i * 10 for i in range(8)]}
+    before = asyncio.all_tasks()
+    async with dr:
+        assert await dr.execute(["results"], inputs={"n": 8, "victim": -1}) == expected
+        warm = set(executor.worker_pids())
+        with pytest.raises(WorkerCrashedError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                # Item 5 is the second of the batch [4, 5, 6, 7]: item 4 already ran there.
+                await dr.execute(["results"], inputs={"n": 8, "victim": 5})
+        assert info.value.exitcode == -signal.SIGKILL
+        assert "exit code -9" in str(info.value)
+        assert info.value.node == "item"
+        assert info.value.branch == "item[4, 5, 6, 7]"
+        assert not warm <= set(executor.worker_pids()), "the killed worker left the pool"
+
+        assert await dr.execute(["results"], inputs={"n": 8, "victim": -1}) == expected
+    assert await asyncio.to_thread(children) == []
+    assert await no_tasks_but(before) == set()
+
+
+async def test_worker_killed_mid_batch_cancels_the_other_batch_still_running() -> None:
+    """The other worker's batch is stopped too: no worker keeps running after execute raises."""
+
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def work(item: int) -> int:
+        import time
+
+        if item == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if item >= 4:
+            time.sleep(60)  # the other batch: only a cancellation ends it in time
+        return item
+
+    def results(work: Collect[int]) -> list[int]:
+        return work
+
+    executor = executors.ProcessExecutor(max_tasks=2, batch_size=4)
+    dr = build(item, work, results, remote=executor)
+    async with dr:
+        with pytest.raises(WorkerCrashedError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["results"], inputs={"n": 8})
+        assert info.value.exitcode == -signal.SIGKILL
+        assert executor.worker_pids() == [], "the sleeping worker was stopped with the run"
+        assert await asyncio.to_thread(children) == []
+
+
+# -- an unpicklable value on a process hop ------------------------------------------------------
+
+
+async def test_unpicklable_return_mid_batch_raises_serialization_error_naming_node_and_branch() -> (
+    None
+):
+    def item() -> Parallelizable[int]:
+        yield from range(6)
+
+    def work(item: int) -> Any:
+        return threading.Lock() if item == 4 else item
+
+    def results(work: Collect[Any]) -> int:
+        return len(work)
+
+    dr = build(item, work, results, remote=executors.ProcessExecutor(2, batch_size=3))
+    before = asyncio.all_tasks()
+    async with dr:
+        with pytest.raises(SerializationError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["results"])
+    assert info.value.node == "work"
+    assert "item[4]" in info.value.what
+    assert "lock" in info.value.type_name
+    assert "'work'" in str(info.value)
+    assert await asyncio.to_thread(children) == []
+    assert await no_tasks_but(before) == set()
+
+
+async def test_unpicklable_value_collected_in_a_nested_block_names_the_node_returning_it() -> None:
+    """A whole outer branch is one unit: what cannot come back is the inner Collect's list."""
+
+    def group() -> Parallelizable[int]:
+        yield from range(2)
+
+    def item(group: int) -> Parallelizable[int]:
+        yield from range(3)
+
+    def work(item: int) -> Any:
+        return threading.Lock() if item == 2 else item
+
+    def inner(work: Collect[Any]) -> list[Any]:
+        return work
+
+    def outer(inner: Collect[list[Any]]) -> int:
+        return len(inner)
+
+    dr = build(group, item, work, inner, outer, remote=executors.ProcessExecutor(2))
+    async with dr:
+        with pytest.raises(SerializationError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["outer"])
+    assert info.value.node == "inner"
+    assert info.value.path == "[2]"
+    assert "lock" in info.value.type_name
+    assert await asyncio.to_thread(children) == []
+
+
+async def test_unpicklable_return_of_a_tagged_node_raises_serialization_error_naming_it() -> None:
+    @tag(executor="cpu")
+    def handle(x: int) -> Any:
+        return threading.Lock()
+
+    def used(handle: Any) -> str:
+        return type(handle).__name__
+
+    dr = build(handle, used, cpu=executors.ProcessExecutor(max_tasks=1))
+    before = asyncio.all_tasks()
+    async with dr:
+        with pytest.raises(SerializationError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["used"], inputs={"x": 1})
+    assert info.value.node == "handle"
+    assert "return value" in str(info.value)
+    assert "lock" in info.value.type_name
+    assert await asyncio.to_thread(children) == []
+    assert await no_tasks_but(before) == set()
+
+
+# -- KeyboardInterrupt during execute_sync ------------------------------------------------------
+
+INTERRUPTED = 42
+
+CHILD_SCRIPT = textwrap.dedent(
+    r"""
+    import asyncio, os, sys, time
+    from asyncdag import Builder, Collect, Parallelizable, executors
+
+    def item() -> Parallelizable[int]:
+        yield from range(4)
+
+    def slow_sync(item: int) -> int:
+        os.write(2, f"started {os.getpid()}\n".encode())  # one write: lines never interleave
+        time.sleep(120)
+        return item
+
+    async def slow_async(item: int) -> int:
+        os.write(2, f"started {os.getpid()}\n".encode())  # one write: lines never interleave
+        await asyncio.sleep(120)
+        return item
+
+    def total(work: Collect[int]) -> int:
+        return sum(work)
+
+    work = slow_sync if sys.argv[1] == "process" else slow_async
+    work.__name__ = "work"
+    module = type(sys)("child_dag")
+    for fn in (item, work, total):
+        fn.__module__ = module.__name__
+        setattr(module, fn.__name__, fn)
+    builder = Builder().with_modules(module)
+    if sys.argv[1] == "process":
+        builder = builder.with_remote_executor(executors.ProcessExecutor(max_tasks=2))
+    dr = builder.build()
+    try:
+        dr.execute_sync(["total"])
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt", flush=True)
+        sys.exit(INTERRUPTED)
+    print("finished", flush=True)
+    """
+).replace("INTERRUPTED", str(INTERRUPTED))
+
+
+@pytest.mark.allow_blocking
+@pytest.mark.parametrize("where", ["process", "loop"])
+def test_sigint_during_execute_sync_raises_keyboard_interrupt_and_leaves_no_process(
+    where: str,
+) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD_SCRIPT, where],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stderr is not None
+        started: list[int] = []
+        lines: list[str] = []
+        while len(started) < 2:  # two branches running (in two workers, for "process")
+            line = child.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("started "):
+                started.append(int(line.split()[1]))
+        assert len(started) == 2, "premise: branches were running\n" + "".join(lines)
+        grandchildren = [p.pid for p in psutil.Process(child.pid).children(recursive=True)]
+        if where == "process":
+            assert set(started) <= set(grandchildren), "premise: workers run the branches"
+            assert len(set(started)) == 2, "premise: two workers"
+
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=HANG_GUARD)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+    assert child.returncode == INTERRUPTED, stdout + stderr
+    assert stdout.strip() == "KeyboardInterrupt"
+    survivors = [pid for pid in grandchildren if _alive(pid)]
+    assert survivors == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+# -- cancelling execute in the middle of a nested block -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "remote",
+    [executors.InlineExecutor, lambda: executors.ThreadExecutor(max_tasks=8)],
+    ids=["inline", "thread"],
+)
+async def test_cancelling_execute_mid_nested_block_cancels_every_inner_branch(
+    remote: Callable[[], executors.Executor],
+) -> None:
+    groups, members = 2, 3
+    started: list[tuple[int, int]] = []
+    cancelled: list[tuple[int, int]] = []
+    all_started = asyncio.Event()
+    never = asyncio.Event()
+
+    async def group() -> Parallelizable[int]:
+        for g in range(groups):
+            yield g
+
+    def member(group: int) -> Parallelizable[int]:
+        yield from range(members)
+
+    async def held(group: int, member: int) -> int:
+        started.append((group, member))
+        if len(started) == groups * members:
+            all_started.set()
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.append((group, member))
+            raise
+        return member
+
+    def group_total(held: Collect[int]) -> int:
+        return sum(held)
+
+    def total(group_total: Collect[int]) -> int:
+        return sum(group_total)
+
+    dr = build(group, member, held, group_total, total, remote=remote())
+    before = asyncio.all_tasks()
+
+    async with dr:
+        task = asyncio.create_task(dr.execute(["total"]))
+        await wait_patiently(all_started)
+        assert len(started) == groups * members, "premise: every inner branch was running"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(HANG_GUARD):
+                await task
+
+    assert sorted(cancelled) == sorted(started)
+    assert await no_tasks_but(before) == set()
+
+
+# -- an executor that cannot start --------------------------------------------------------------
+
+
+class BrokenExecutor(executors.Executor):
+    """An executor whose every ``submit`` fails, as a pool that cannot start would."""
+
+    def __init__(self) -> None:
+        self.submits = 0
+
+    async def submit(self, unit: Any) -> Any:
+        self.submits += 1
+        raise RuntimeError("cannot start")
+
+
+@pytest.mark.parametrize("where", ["remote", "local", "named"])
+async def test_executor_failing_to_start_propagates_its_error_with_a_note_naming_the_node(
+    where: str,
+) -> None:
+    broken = BrokenExecutor()
+
+    def item() -> Parallelizable[int]:
+        yield from range(3)
+
+    async def fetched(item: int) -> int:
+        await asyncio.sleep(0)
+        return item
+
+    def work(fetched: int) -> int:  # sync, after an async node: submitted to the executor
+        return fetched + 1
+
+    def total(work: Collect[int]) -> int:
+        return sum(work)
+
+    @tag(executor="broken")
+    def report(total: int) -> str:
+        return f"total {total}"
+
+    if where == "remote":
+        dr, output, node = build(item, fetched, work, total, remote=broken), "total", "work"
+    elif where == "local":
+        builder = Builder().with_modules(make_module(item, fetched, work, total))
+        dr, output, node = builder.with_local_executor(broken).build(), "total", "item"
+    else:
+        dr = build(item, fetched, work, total, report, broken=broken)
+        output, node = "report", "report"
+    before = asyncio.all_tasks()
+
+    with pytest.raises(RuntimeError, match="cannot start") as info:
+        async with asyncio.timeout(HANG_GUARD):
+            await dr.execute([output])
+
+    assert broken.submits >= 1, "premise: the executor was asked to run something"
+    assert f"raised by node {node!r}" in notes_of(info.value)
+    assert await no_tasks_but(before) == set()
