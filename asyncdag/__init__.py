@@ -8,8 +8,10 @@ from .function_modifiers import check_output as check_output
 from .function_modifiers import config as config
 from .function_modifiers import extract_fields as extract_fields
 from .function_modifiers import parameterize as parameterize
+from .function_modifiers import retry as retry
 from .function_modifiers import source as source
 from .function_modifiers import tag as tag
+from .function_modifiers import timeout as timeout
 from .function_modifiers import value as value
 from .htypes import Collect as Collect
 from .htypes import Parallelizable as Parallelizable
@@ -25,7 +27,9 @@ __all__ = [
     "executors",
     "extract_fields",
     "parameterize",
+    "retry",
     "source",
     "tag",
+    "timeout",
     "value",
 ]

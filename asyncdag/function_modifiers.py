@@ -7,6 +7,7 @@ Wrong arguments to a decorator itself raise ``TypeError`` or ``ValueError`` at o
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from collections.abc import Callable, Collection, Mapping
 from types import EllipsisType, ModuleType
@@ -21,6 +22,8 @@ from .graph.meta import (
     LiteralDependency,
     Parameterization,
     PipeInput,
+    Policy,
+    Retry,
     Step,
     Subdag,
     Tagging,
@@ -40,11 +43,13 @@ __all__ = [
     "parameterize_sources",
     "parameterize_values",
     "pipe_input",
+    "retry",
     "source",
     "step",
     "subdag",
     "tag",
     "tag_outputs",
+    "timeout",
     "value",
 ]
 
@@ -405,6 +410,55 @@ def subdag(
 
     def decorate(fn: _F) -> _F:
         record(fn).subdag = spec
+        return fn
+
+    return decorate
+
+
+def timeout(seconds: float) -> Callable[[_F], _F]:
+    """Fail the node with ``NodeTimeoutError`` if one run of it takes longer than ``seconds``.
+
+    ``async def`` nodes are cancelled at the deadline, and process jobs stop their worker. A
+    thread cannot be stopped: a sync node running on a thread (inline sync nodes with a
+    timeout run on one) is left to finish in the background, its result dropped.
+
+    Raises:
+        ValueError: ``seconds`` is not positive.
+    """
+    if not isinstance(seconds, int | float) or seconds <= 0:
+        raise ValueError(f"@timeout seconds must be a positive number, not {seconds!r}")
+
+    def decorate(fn: _F) -> _F:
+        modifiers = record(fn)
+        modifiers.policy = dataclasses.replace(modifiers.policy or Policy(), timeout=seconds)
+        return fn
+
+    return decorate
+
+
+def retry(
+    attempts: int,
+    backoff: float = 0.1,
+    on: tuple[type[BaseException], ...] | type[BaseException] = (Exception,),
+) -> Callable[[_F], _F]:
+    """Run the node up to ``attempts`` times while it raises one of ``on``.
+
+    The wait before the second attempt is ``backoff`` seconds and doubles after each failure
+    (built on tenacity). The last exception propagates as itself.
+
+    Raises:
+        ValueError: ``attempts`` is below 1 or ``backoff`` is negative.
+    """
+    if not isinstance(attempts, int) or attempts < 1:
+        raise ValueError(f"@retry attempts must be a positive int, not {attempts!r}")
+    if backoff < 0:
+        raise ValueError(f"@retry backoff must be zero or more seconds, not {backoff!r}")
+    kinds = on if isinstance(on, tuple) else (on,)
+
+    def decorate(fn: _F) -> _F:
+        modifiers = record(fn)
+        policy = Retry(attempts, float(backoff), kinds)
+        modifiers.policy = dataclasses.replace(modifiers.policy or Policy(), retry=policy)
         return fn
 
     return decorate

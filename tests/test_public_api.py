@@ -15,9 +15,10 @@ import asyncdag
 from asyncdag.errors import AsyncDagError
 
 EXECUTORS = ["InlineExecutor", "ThreadExecutor", "SynchronousLocalTaskExecutor"]
-EXECUTORS += ["MultiThreadingExecutor"]
+EXECUTORS += ["MultiThreadingExecutor", "ProcessExecutor", "MultiProcessingExecutor"]
 
 MODIFIERS = ["config", "tag", "parameterize", "value", "source", "extract_fields", "check_output"]
+MODIFIERS += ["timeout", "retry"]
 # Hamilton modifiers beyond the DESIGN table, importable from asyncdag.function_modifiers.
 MORE_MODIFIERS = [
     "tag_outputs",
@@ -55,6 +56,8 @@ CONTRACT: dict[str, list[str]] = {
         "source",
         "extract_fields",
         "check_output",
+        "timeout",
+        "retry",
         "executors",
         "__version__",
     ],
@@ -87,6 +90,7 @@ HAMILTON_ALIASES = [
     for alias, target in [
         ("SynchronousLocalTaskExecutor", "InlineExecutor"),
         ("MultiThreadingExecutor", "ThreadExecutor"),
+        ("MultiProcessingExecutor", "ProcessExecutor"),
     ]
 ]
 

@@ -13,7 +13,10 @@ failure or a cancellation stops everything the run started before ``run_plan`` r
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import reprlib
+import threading
 import time
 from collections.abc import (
     AsyncIterable,
@@ -26,7 +29,20 @@ from collections.abc import (
 from functools import partial
 from typing import Any, cast
 
-from ..graph.plan import ASYNC, BLOCK, INLINE, REMOTE, Frame, Plan, Step, collected_key
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from ..errors import NodeTimeoutError
+from ..graph.plan import (
+    ASYNC,
+    BLOCK,
+    GUARDED,
+    INLINE,
+    REMOTE,
+    Frame,
+    Plan,
+    Step,
+    collected_key,
+)
 from .executors.base import Call, Executor
 from .remote import BranchBatch, Everywhere
 
@@ -98,6 +114,9 @@ class _Run:
         if step.mode == BLOCK:
             await self.block(step, vals, path)
             return
+        if step.mode == GUARDED:
+            await self.guarded(step, vals, path)
+            return
         kwargs = {p: vals[k] for p, k in step.args}
         try:
             if step.mode == ASYNC:
@@ -109,6 +128,55 @@ class _Run:
         except Exception as exc:
             self.fail(exc, step.node.name, path)
             raise
+
+    async def guarded(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
+        """A node with a policy: each attempt under its ``@timeout``, retried per ``@retry``."""
+        policy = step.node.policy
+        assert policy is not None
+        kwargs = {p: vals[k] for p, k in step.args}
+        try:
+            if policy.retry is None:
+                vals[step.key] = await self.attempt(step, kwargs, path, policy.timeout)
+                return
+            rule = policy.retry
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(rule.attempts),
+                wait=wait_exponential(multiplier=rule.backoff),
+                retry=retry_if_exception_type(rule.on),
+                reraise=True,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    vals[step.key] = await self.attempt(step, kwargs, path, policy.timeout)
+        except Exception as exc:
+            self.fail(exc, step.node.name, path)
+            raise
+
+    async def attempt(
+        self, step: Step, kwargs: dict[str, Any], path: Path, seconds: float | None
+    ) -> Any:
+        """One run of a guarded node, cut off after ``seconds``."""
+        node = step.node
+        executor = self.executors[step.executor or ""]
+        if node.is_async:
+            call = node.fn(**kwargs)
+        elif not executor.runs_inline:
+            unit = Call(node.name, format_path(path), node.fn, kwargs, seconds is not None)
+            call = executor.submit(unit)
+        elif seconds is None:
+            return node.fn(**kwargs)
+        else:  # an inline call cannot be cut off: give it a thread that may be left behind
+            call = _on_daemon_thread(node.fn, kwargs)
+        if seconds is None:
+            return await call
+        deadline = asyncio.timeout(seconds)
+        try:
+            async with deadline:
+                return await call
+        except TimeoutError as exc:
+            if not deadline.expired():
+                raise  # the node's own TimeoutError
+            raise NodeTimeoutError(node.name, format_path(path), seconds) from exc
 
     async def concurrent_frame(
         self, frame: Frame, vals: MutableMapping[str, Any], path: Path
@@ -362,6 +430,32 @@ def _split(
     if isinstance(source, Iterator):
         return source, cast(AsyncIterator[Any], None)  # never read when the first is set
     return None, source
+
+
+def _on_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> asyncio.Future[Any]:
+    """Run ``fn`` on a thread of its own that never holds up the loop's or the program's end."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return  # abandoned past its deadline
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+    def run() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (context.run(fn, **kwargs), None)
+        except BaseException as exc:
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed while it ran
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name="asyncdag-timeout", daemon=True).start()
+    return future
 
 
 def _started(fn: Callable[..., Any], /, **kwargs: Any) -> Iterator[Any]:

@@ -3,7 +3,8 @@
 create (one node from the function, or a namespaced sub-DAG and it with ``@subdag``) -> inject
 (``@pipe_input``) -> expand (``@parameterize``) -> transform (``@extract_fields``,
 ``@extract_columns``, ``@check_output``, innermost first) -> decorate (``@tag``,
-``@tag_outputs``). ``@config`` was resolved before, by the crawler.
+``@tag_outputs``), then ``@timeout``/``@retry`` onto every node made. ``@config`` was
+resolved before, by the crawler.
 Transforms and tags apply to the function's *sink* nodes (those no other node of the same
 function reads, a sub-DAG's nodes excepted) unless a ``target_`` says otherwise, as in Hamilton.
 """
@@ -84,6 +85,8 @@ def resolve(
             nodes = [_tagged(n, decoration.tags) if id(n) in chosen else n for n in nodes]
         else:
             nodes = [_tagged(n, decoration.tags_by_node.get(n.name, {})) for n in nodes]
+    if modifiers.policy is not None:
+        nodes = [dataclasses.replace(n, policy=modifiers.policy) for n in nodes]
     return nodes
 
 

@@ -161,6 +161,23 @@ class TagOutputs:
 Decoration = Tagging | TagOutputs
 
 
+@dataclass(frozen=True)
+class Retry:
+    """``@retry``: run the node again on the listed exceptions, with exponential backoff."""
+
+    attempts: int
+    backoff: float  # seconds before the second attempt; doubles after each failure
+    on: tuple[type[BaseException], ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How a node runs: ``@timeout`` seconds and ``@retry``; resolved onto every node it makes."""
+
+    timeout: float | None = None
+    retry: Retry | None = None
+
+
 @dataclass
 class Modifiers:
     """What the decorators recorded on one function, in the order they were applied."""
@@ -172,6 +189,7 @@ class Modifiers:
     parameterization: Parameterization | None = None
     transforms: list[Transform] = field(default_factory=list)
     decorations: list[Decoration] = field(default_factory=list)
+    policy: Policy | None = None
 
 
 _CHECKS: dict[str, Callable[[Any, Any], bool]] = {

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import GraphError
 from ..htypes import Collect, Parallelizable
+from .meta import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class Node:
     is_async: bool
     expands: bool
     tags: Mapping[str, Any] = field(default_factory=dict)
+    policy: Policy | None = None  # @timeout / @retry
 
     @property
     def origin(self) -> str:

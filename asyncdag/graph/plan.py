@@ -23,6 +23,7 @@ INLINE = 0  # a sync call on the loop thread
 ASYNC = 1  # a coroutine awaited on the loop
 EXECUTOR = 2  # a sync call submitted to an executor
 BLOCK = 3  # a parallel block
+GUARDED = 4  # a node with a @timeout or @retry policy, whatever it runs on
 
 LOCAL, REMOTE = "local", "remote"
 
@@ -210,9 +211,11 @@ class _FrameBuilder:
             for p in node.params
             if p.name in self.available
         )
+        executor = str(node.tags.get("executor") or (REMOTE if scope else LOCAL))
+        if node.policy is not None:
+            return Step(node.name, node, args, GUARDED, executor)
         if node.is_async:
             return Step(node.name, node, args, ASYNC, None)
-        executor = str(node.tags.get("executor") or (REMOTE if scope else LOCAL))
         mode = INLINE if executor in self.inline else EXECUTOR
         return Step(node.name, node, args, mode, executor)
 

@@ -87,6 +87,7 @@ class Call:
     branch: str
     fn: Callable[..., Any]
     kwargs: Mapping[str, Any]
+    abandon_on_cancel: bool = False  # a @timeout call: a thread is not waited for past it
 
     def __call__(self) -> Any:
         return self.fn(**self.kwargs)

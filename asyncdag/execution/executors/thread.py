@@ -15,7 +15,8 @@ class ThreadExecutor(Executor):
     """Run sync nodes on at most ``max_tasks`` threads; the loop stays free meanwhile.
 
     A thread cannot be interrupted, so cancelling a run waits for the thread jobs it started
-    to finish before the cancellation goes on: nothing keeps running after ``execute``.
+    to finish before the cancellation goes on: nothing keeps running after ``execute``. The
+    one exception is a node past its ``@timeout``, which is left to finish on its own.
     """
 
     def __init__(self, max_tasks: int | None = None) -> None:
@@ -30,7 +31,8 @@ class ThreadExecutor(Executor):
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            await _wait_out(future)
+            if not getattr(unit, "abandon_on_cancel", False):
+                await _wait_out(future)
             raise
 
     async def aclose(self) -> None:
