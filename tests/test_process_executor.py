@@ -290,3 +290,25 @@ def test_process_executor_is_hamiltons_multiprocessing_executor() -> None:
 def test_process_executor_rejects_a_bad_batch_size(bad: Any) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         executors.ProcessExecutor(batch_size=bad)
+
+
+async def test_functions_of_a_module_built_at_run_time_are_shipped_by_value() -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("asyncdag_runtime_built")
+    sys.modules[module.__name__] = module  # looks importable, but no worker can import it
+    try:
+        exec(
+            "from asyncdag import Collect, Parallelizable\n"
+            "def item() -> Parallelizable[int]:\n    yield from range(3)\n"
+            "def square(item: int) -> int:\n    return item * item\n"
+            "def total(square: Collect[int]) -> int:\n    return sum(square)\n",
+            module.__dict__,
+        )
+        dr = Builder().with_modules(module)
+        dr = dr.with_remote_executor(executors.ProcessExecutor(max_tasks=2)).build()
+        async with dr:
+            assert await dr.execute(["total"]) == {"total": 5}
+    finally:
+        del sys.modules[module.__name__]

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import types
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,8 +45,12 @@ class ProcessExecutor(Executor):
             raise ValueError(f"batch_size must be a positive int or None, not {batch_size!r}")
         self.batch_size = batch_size
         self._pool: _Pool | None = None
+        self._modules_seen = 0
 
     async def submit(self, unit: Unit) -> Any:
+        if len(sys.modules) != self._modules_seen:
+            self._modules_seen = len(sys.modules)
+            ship_runtime_modules_by_value()
         payload = dumps_unit(unit)
         loop = asyncio.get_running_loop()
         if self._pool is None or self._pool.loop is not loop:
@@ -65,6 +70,20 @@ class ProcessExecutor(Executor):
 
 
 MultiProcessingExecutor = ProcessExecutor
+
+
+def ship_runtime_modules_by_value() -> None:
+    """Have cloudpickle send the functions of modules built at run time by value.
+
+    A module made with ``types.ModuleType`` (or exec'd source) and put in ``sys.modules``
+    looks importable to cloudpickle, which would send its functions by name; a worker cannot
+    import it. Such modules have no spec and no file.
+    """
+    for name, module in list(sys.modules.items()):
+        if name == "__main__" or getattr(module, "__spec__", True) is not None:
+            continue
+        if getattr(module, "__file__", None) is None and isinstance(module, types.ModuleType):
+            cloudpickle.register_pickle_by_value(module)
 
 
 def dumps_unit(unit: Unit) -> bytes:
