@@ -50,7 +50,7 @@ QUICK = Plan(
     sizes=FULL.sizes,
     budget=Budget(max_run_s=1.5, repeats=3),
     peer_budget=Budget(max_run_s=1.5, repeats=1),
-    first_repeats=2,
+    first_repeats=1,
     memory_sizes=(100, 100_000),
     memory_systems=("asyncdag sync inline", "asyncdag async inline"),
     cpu_branches_per_core=4,
@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan, suffix = (QUICK, "-quick") if args.quick else (FULL, "")
     suites = args.only or list(SUITES)
+    if args.only:  # a partial run never replaces the full results
+        suffix += "-partial-" + "-".join(args.only)
     with_hamilton = hamilton_runs.available()
     if not with_hamilton:
         print("Hamilton skipped: apache-hamilton is not installed (pip install -e '.[bench]')")
@@ -175,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         plot.plot(
             results["throughput"],
             args.out / f"per_item_cost{suffix}.png",
-            f"asyncdag benchmarks on {results['machine']['cpu']} ({results['machine']['cores']} "
-            f"cores), Python {results['machine']['python']}",
+            plot.title_for(results["machine"]),
         )
     print(f"  done in {results['seconds']:.0f} s")
     return 0
