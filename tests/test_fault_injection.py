@@ -278,6 +278,79 @@ async def test_worker_killed_mid_batch_cancels_the_other_batch_still_running() -
         assert await asyncio.to_thread(children) == []
 
 
+def held_until_released(directory: str) -> tuple[Callable[..., Any], ...]:
+    """A block whose ``work`` kills its worker (item == crash), sleeps (item == nap), or else
+    marks that it started and holds until ``directory/release`` exists."""
+
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def work(item: int, mode: str) -> int:
+        import time
+
+        if mode == "crash":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if mode == "nap":
+            time.sleep(60)  # only a cancellation ends it in time
+        open(os.path.join(directory, f"started-{item}"), "w").close()
+        release = os.path.join(directory, "release")
+        for _ in range(2000):  # at most 20 s: a lost release fails instead of hanging
+            if os.path.exists(release):
+                break
+            time.sleep(0.01)
+        return item * 10
+
+    def results(work: Collect[int]) -> list[int]:
+        return work
+
+    return item, work, results
+
+
+async def wait_for_files(directory: str, count: int) -> None:
+    """Until ``count`` branches marked themselves started (bounded by PATIENCE)."""
+    async with asyncio.timeout(PATIENCE):
+        while len(await asyncio.to_thread(os.listdir, directory)) < count:
+            await asyncio.sleep(0.02)
+
+
+async def release(directory: str) -> None:
+    await asyncio.to_thread(lambda: open(os.path.join(directory, "release"), "w").close())
+
+
+@pytest.mark.parametrize("fault", ["crash", "cancel"])
+async def test_a_worker_fault_in_one_execute_leaves_a_concurrent_execute_unharmed(
+    fault: str, tmp_path: Any
+) -> None:
+    directory = str(tmp_path)
+    executor = executors.ProcessExecutor(max_tasks=3)
+    dr = build(*held_until_released(directory), remote=executor)
+    async with dr:
+        healthy = asyncio.create_task(dr.execute(["results"], inputs={"n": 2, "mode": "hold"}))
+        await wait_for_files(directory, 2)
+        holders = set(executor.worker_pids())
+        assert len(holders) == 2, "premise: two workers hold the healthy execute's branches"
+
+        if fault == "crash":
+            with pytest.raises(WorkerCrashedError):
+                async with asyncio.timeout(HANG_GUARD):
+                    await dr.execute(["results"], inputs={"n": 1, "mode": "crash"})
+        else:
+            doomed = asyncio.create_task(dr.execute(["results"], inputs={"n": 1, "mode": "nap"}))
+            async with asyncio.timeout(PATIENCE):
+                while len(executor.worker_pids()) < 3:  # its worker took the nap
+                    await asyncio.sleep(0.02)
+            doomed.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await doomed
+
+        assert set(executor.worker_pids()) == holders, "only the faulty execute's worker went"
+        assert not healthy.done()
+        await release(directory)
+        async with asyncio.timeout(HANG_GUARD):
+            assert await healthy == {"results": [0, 10]}
+    assert await asyncio.to_thread(children) == []
+
+
 # -- an unpicklable value on a process hop ------------------------------------------------------
 
 

@@ -20,11 +20,13 @@ import os
 import types
 from collections import ChainMap, Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import psutil
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from conftest import make_module
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from asyncdag import Builder, Collect, Parallelizable, executors
@@ -64,6 +66,7 @@ class NodeSpec:
     block: int | None = None  # the block an expander opens or a collector closes
     style: str = ""  # expander: "generator", "async_generator", "list", "async_list"
     lengths: tuple[int, int] = (0, 0)  # expander: fewest and most items
+    fails: int = 0  # k > 0: raise LookupError in each call whose value is a multiple of k
 
     def source(self) -> str:
         args = [f"{p}: int" for p in self.params] + [f"{c}: Collect[int]" for c in self.collects]
@@ -77,6 +80,11 @@ class NodeSpec:
         if self.is_async and self.kind != "expander":
             body.append("for _ in range(s % 3):")  # finish out of order, deterministically
             body.append("    await asyncio.sleep(0)")
+        # A failing generator raises after yielding ``s % (len(items) + 1)`` of its items.
+        fail = f"if s % {self.fails} == 0: _fail({self.name!r}, {{}})" if self.fails else ""
+        generates = self.kind == "expander" and self.style.endswith("generator")
+        if fail and not generates:
+            body.append(fail.format("None"))
         if self.kind == "plain":
             body.append("return s")
         elif self.kind == "collector":
@@ -91,10 +99,17 @@ class NodeSpec:
             body.append(
                 f"items = [(s + 11 * j) % {MODULUS} for j in range({low} + s % {high - low + 1})]"
             )
+            if generates and fail:
+                body.append("cut = s % (len(items) + 1)")
+                body.append("head, tail = items[:cut], items[cut:]")
+            else:
+                body.append("head, tail = items, []")
             if self.style == "generator":
-                body.append("yield from items")
+                body.append("yield from head")
+                body += [fail.format("cut"), "yield from tail"] if fail else []
             elif self.style == "async_generator":
-                body += ["for item in items:", "    await asyncio.sleep(0)", "    yield item"]
+                body += ["for item in head:", "    await asyncio.sleep(0)", "    yield item"]
+                body += [fail.format("cut"), "for item in tail:", "    yield item"] if fail else []
             elif self.style == "async_list":
                 body += ["await asyncio.sleep(0)", "return items"]
             else:
@@ -131,15 +146,31 @@ class Case:
     def module(self) -> types.ModuleType:
         module = types.ModuleType(f"random_dag_{next(_module_ids)}")
         module.__dict__.update(
-            asyncio=asyncio, Collect=Collect, Parallelizable=Parallelizable, _calls=[]
+            asyncio=asyncio,
+            Collect=Collect,
+            Parallelizable=Parallelizable,
+            _calls=[],  # node names, one per call
+            _inject=False,  # False: ``_fail`` records the failure instead of raising it
+            _would_fail=[],
         )
-        source = "def _trace(name):\n    _calls.append(name)\n\n" + self.source()
+        source = HELPERS + self.source()
         # dont_inherit: real annotation objects, not this file's postponed (string) ones
         exec(compile(source, module.__name__, "exec", dont_inherit=True), module.__dict__)
         return module
 
 
 _module_ids = itertools.count()
+
+HELPERS = """
+def _trace(name):
+    _calls.append(name)
+
+def _fail(name, cut):
+    if _inject:
+        raise LookupError(f"injected failure in {name}")
+    _would_fail.append(cut)
+
+"""
 
 
 # -- the strategy -------------------------------------------------------------------------------
@@ -286,24 +317,42 @@ def inputs_for(case: Case, request: Request) -> dict[str, int]:
     return {k: v for k, v in case.inputs.items() if k in needed}
 
 
-async def reference(
-    case: Case, module: types.ModuleType, request: Request
-) -> tuple[dict[str, Any], Counter[str]]:
-    """Evaluate ``request`` one node at a time: the outputs, and the calls of each node.
+# A branch path, outermost first: ((expander, index, item), ...).
+Path = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class Expected:
+    outputs: dict[str, Any]
+    calls: Counter[str]
+    failures: list[str]  # the "raised by node" note of each call that would fail
+
+
+def failure_note(node: str, path: Path, cut: int | None) -> str:
+    where = ".".join(f"{name}[{index}]" for name, index, _ in path)
+    note = f"asyncdag: raised by node {node!r}"
+    note += f" in branch {where} (item {path[-1][2]})" if path else ""
+    return note + (f" while producing item {cut}" if cut is not None else "")
+
+
+async def reference(case: Case, module: types.ModuleType, request: Request) -> Expected:
+    """Evaluate ``request`` one node at a time: the outputs, the calls of each node, and the
+    calls that would fail (the module records them instead of raising while ``_inject`` is off).
 
     Each needed node runs once in its frame (the top, or one branch); an expander's block runs
     its branches in order, one frame per item, and a collector reads its lists from them.
     """
     needed = needed_names(case, request)
     calls: Counter[str] = Counter()
+    failures: list[str] = []
 
-    async def run_frame(scope: tuple[int, ...], frame: ChainMap[Any, Any]) -> None:
+    async def run_frame(scope: tuple[int, ...], frame: ChainMap[Any, Any], path: Path) -> None:
         for spec in case.nodes:
             if spec.scope != scope or spec.name not in needed:
                 continue
             if spec.name in request.overrides:
                 if spec.kind == "expander":
-                    await run_block(spec, list(frame[spec.name]), frame)
+                    await run_block(spec, list(frame[spec.name]), frame, path)
                 continue
             kwargs = {p: frame[p] for p in spec.params}
             for name in spec.collects:
@@ -316,24 +365,27 @@ async def reference(
                 result = await result
             if spec.kind == "expander":
                 result = list(result)
-                frame.maps[0][spec.name] = result
-                await run_block(spec, result, frame)
-            else:
-                frame.maps[0][spec.name] = result
+            failures.extend(failure_note(spec.name, path, cut) for cut in module._would_fail)
+            module._would_fail.clear()
+            frame.maps[0][spec.name] = result
+            if spec.kind == "expander":
+                await run_block(spec, result, frame, path)
 
-    async def run_block(spec: NodeSpec, items: list[int], frame: ChainMap[Any, Any]) -> None:
+    async def run_block(
+        spec: NodeSpec, items: list[int], frame: ChainMap[Any, Any], path: Path
+    ) -> None:
         assert spec.block is not None
         branches = []
-        for item in items:
+        for index, item in enumerate(items):
             branch = frame.new_child({spec.name: item})
-            await run_frame((*spec.scope, spec.block), branch)
+            await run_frame((*spec.scope, spec.block), branch, (*path, (spec.name, index, item)))
             branches.append(branch)
         frame.maps[0][("branches", spec.block)] = branches
 
     top: ChainMap[Any, Any] = ChainMap({**inputs_for(case, request), **request.overrides})
-    await run_frame((), top)
+    await run_frame((), top, ())
     module._calls.clear()
-    return {name: top[name] for name in request.outputs}, calls
+    return Expected({name: top[name] for name in request.outputs}, calls, failures)
 
 
 # -- the property -------------------------------------------------------------------------------
@@ -346,9 +398,9 @@ async def check_against_reference(
     module = case.module()
     expected, expected_calls = [], Counter[str]()
     for request in case.requests:
-        outputs, calls = await reference(case, module, request)
-        expected.append(outputs)
-        expected_calls += calls
+        answer = await reference(case, module, request)
+        expected.append(answer.outputs)
+        expected_calls += answer.calls
 
     async with Builder().with_modules(module).with_remote_executor(executor).build() as dr:
         got = await asyncio.gather(
@@ -448,6 +500,126 @@ async def test_random_dags_equal_the_reference_on_a_process_executor(case: Case)
     await check_against_reference(case, executor, outside_blocks)
 
 
+@st.composite
+def failing_cases(draw: st.DrawFn) -> Case:
+    """A case in which one node raises on every call whose value is a multiple of k."""
+    case = draw(cases())
+    victim = draw(st.sampled_from([n.name for n in case.nodes]))
+    every = draw(st.integers(1, 3))
+    nodes = tuple(replace(n, fails=every) if n.name == victim else n for n in case.nodes)
+    return replace(case, nodes=nodes)
+
+
+def children() -> list[psutil.Process]:
+    """Live child processes (psutil reads /proc: call it off the loop)."""
+    return [c for c in psutil.Process().children(recursive=True) if c.status() != "zombie"]
+
+
+async def check_failures_against_reference(case: Case, executor: executors.Executor) -> None:
+    """Each request either equals the reference or raises the injected error, noted with the
+    node and branch of one failing call; nothing is left running."""
+    module = case.module()
+    expected = [await reference(case, module, request) for request in case.requests]
+    module._inject = True
+    before = asyncio.all_tasks()
+
+    async with Builder().with_modules(module).with_remote_executor(executor).build() as dr:
+        got = await asyncio.gather(
+            *(
+                dr.execute(list(r.outputs), inputs=inputs_for(case, r), overrides=dict(r.overrides))
+                for r in case.requests
+            ),
+            return_exceptions=True,
+        )
+
+    for want, result in zip(expected, got, strict=True):
+        event("raises" if want.failures else "returns")
+        if not want.failures:
+            assert result == want.outputs
+            continue
+        assert type(result) is LookupError, result
+        assert str(result).startswith("injected failure in ")
+        noted = [n for n in result.__notes__ if "raised by node" in n]
+        assert len(noted) == 1, result.__notes__
+        assert noted[0] in want.failures, (noted[0], want.failures)
+    assert asyncio.all_tasks() - before == set()
+    if isinstance(executor, executors.ProcessExecutor):
+        assert await asyncio.to_thread(children) == []
+
+
+@given(case=failing_cases())
+async def test_injected_node_failures_raise_as_themselves_noted_on_the_inline_executor(
+    case: Case,
+) -> None:
+    await check_failures_against_reference(case, executors.InlineExecutor())
+
+
+@given(case=failing_cases())
+async def test_injected_node_failures_raise_as_themselves_noted_on_a_thread_executor(
+    case: Case,
+) -> None:
+    await check_failures_against_reference(case, executors.ThreadExecutor(max_tasks=3))
+
+
+@settings(max_examples=PROCESS_EXAMPLES)
+@given(case=failing_cases())
+async def test_injected_node_failures_raise_as_themselves_noted_on_a_process_executor(
+    case: Case,
+) -> None:
+    executor = executors.ProcessExecutor(max_tasks=2, batch_size=case.batch_size)
+    await check_failures_against_reference(case, executor)
+
+
+async def check_cancellation(case: Case, executor: executors.Executor, ticks: int) -> None:
+    """Cancel the first request after ``ticks`` loop turns: it raises CancelledError (unless it
+    had already finished, with the right answer), leaves nothing running, and the driver still
+    answers the same request afterwards."""
+    module = case.module()
+    request = case.requests[0]
+    want = (await reference(case, module, request)).outputs
+    inputs, overrides = inputs_for(case, request), dict(request.overrides)
+    before = asyncio.all_tasks()
+
+    async with Builder().with_modules(module).with_remote_executor(executor).build() as dr:
+        task = asyncio.create_task(dr.execute(list(request.outputs), inputs, overrides))
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        if task.cancel():
+            event("cancelled while running")
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:
+            event("finished before the cancel")
+            assert task.result() == want
+        assert asyncio.all_tasks() - before == set()
+        assert await dr.execute(list(request.outputs), inputs, overrides) == want
+    if isinstance(executor, executors.ProcessExecutor):
+        assert await asyncio.to_thread(children) == []
+
+
+@given(case=cases(), ticks=st.integers(0, 40))
+async def test_cancelled_execute_leaves_nothing_running_on_the_inline_executor(
+    case: Case, ticks: int
+) -> None:
+    await check_cancellation(case, executors.InlineExecutor(), ticks)
+
+
+@given(case=cases(), ticks=st.integers(0, 40))
+async def test_cancelled_execute_leaves_nothing_running_on_a_thread_executor(
+    case: Case, ticks: int
+) -> None:
+    await check_cancellation(case, executors.ThreadExecutor(max_tasks=3), ticks)
+
+
+@settings(max_examples=PROCESS_EXAMPLES)
+@given(case=cases(), ticks=st.integers(0, 40))
+async def test_cancelled_execute_leaves_nothing_running_on_a_process_executor(
+    case: Case, ticks: int
+) -> None:
+    executor = executors.ProcessExecutor(max_tasks=2, batch_size=case.batch_size)
+    await check_cancellation(case, executor, ticks)
+
+
 @given(case=cases(), data=st.data())
 async def test_requesting_a_node_inside_a_block_raises_graph_error_naming_a_collect(
     case: Case, data: st.DataObject
@@ -466,6 +638,55 @@ async def test_requesting_a_node_inside_a_block_raises_graph_error_naming_a_coll
     message = str(info.value)
     assert repr(node.name) in message
     assert any(repr(name) in message for name in collectors), (message, collectors)
+
+
+# -- regressions --------------------------------------------------------------------------------
+
+
+def _one_block() -> types.ModuleType:
+    def item() -> Parallelizable[int]:
+        yield from (1, 2)
+
+    def tens(item: int) -> int:
+        return item * 10
+
+    def total(tens: Collect[int]) -> list[int]:
+        return tens
+
+    return make_module(item, tens, total)
+
+
+def _three_four() -> Any:
+    yield from (3, 4)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: an overridden Parallelizable node, when requested, returns the override "
+    "object itself (an exhausted iterator, a generator, a tuple, a range) instead of the list "
+    "of its items, which is what it returns when it is not overridden",
+)
+@pytest.mark.parametrize(
+    "make_override",
+    [lambda: iter([3, 4]), _three_four, lambda: (3, 4), lambda: range(3, 5)],
+    ids=["iterator", "generator", "tuple", "range"],
+)
+async def test_requested_parallelizable_overridden_with_an_iterable_returns_the_list_of_its_items(
+    make_override: Callable[[], Any],
+) -> None:
+    dr = Builder().with_modules(_one_block()).build()
+
+    out = await dr.execute(["item", "total"], overrides={"item": make_override()})
+
+    assert out == {"item": [3, 4], "total": [30, 40]}
+
+
+async def test_requested_parallelizable_overridden_with_a_list_returns_that_list() -> None:
+    dr = Builder().with_modules(_one_block()).build()
+
+    out = await dr.execute(["item", "total"], overrides={"item": [3, 4]})
+
+    assert out == {"item": [3, 4], "total": [30, 40]}
 
 
 def test_generated_source_wires_nodes_by_parameter_name() -> None:
