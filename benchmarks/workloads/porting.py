@@ -27,7 +27,6 @@ def asyncdag_module(name: str) -> types.ModuleType:
     path = HERE / f"{name}.py"
     source = path.read_text(encoding="utf-8").replace("hamilton", "asyncdag")
     module = types.ModuleType(module_name)
-    module.__file__ = str(path)
     sys.modules[module_name] = module
     exec(compile(source, str(path), "exec"), module.__dict__)
     return module
