@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,12 @@ def cpu_table(rows: list[Row]) -> list[str]:
 
 def verdict_list(rows: list[Row]) -> list[str]:
     marks = {True: "met", False: "**missed**", None: "not measured"}
-    return [f"- {v['target']}: {marks[v['met']]}. {v['detail']}." for v in rows]
+    return [
+        textwrap.fill(
+            f"- {v['target']}: {marks[v['met']]}. {v['detail']}.", width=100, subsequent_indent="  "
+        )
+        for v in rows
+    ]
 
 
 def main(argv: list[str]) -> int:
