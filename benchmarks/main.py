@@ -48,7 +48,7 @@ FULL = Plan(
 )
 QUICK = Plan(
     sizes=FULL.sizes,
-    budget=Budget(max_run_s=1.5, repeats=3),
+    budget=Budget(max_run_s=1.5, repeats=3, single_above_s=0.4),
     peer_budget=Budget(max_run_s=1.5, repeats=1),
     first_repeats=1,
     memory_sizes=(100, 100_000),

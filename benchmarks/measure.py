@@ -16,10 +16,11 @@ class Budget:
     max_run_s: float  # skip a size whose single run is estimated to pass this
     repeats: int  # repeats for short runs
     warmup_below_s: float = 0.5  # a run estimated shorter than this gets one unmeasured warm-up
+    single_above_s: float = 10.0  # a run estimated longer than this is measured once
 
     def repeats_for(self, estimate_s: float) -> int:
         """Fewer repeats for long runs: at most ~3 x max(estimate, 1 s) per measured point."""
-        if estimate_s > 10:
+        if estimate_s > self.single_above_s:
             return 1
         if estimate_s > 2:
             return min(self.repeats, 3)
