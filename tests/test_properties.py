@@ -660,12 +660,6 @@ def _three_four() -> Any:
     yield from (3, 4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: an overridden Parallelizable node, when requested, returns the override "
-    "object itself (an exhausted iterator, a generator, a tuple, a range) instead of the list "
-    "of its items, which is what it returns when it is not overridden",
-)
 @pytest.mark.parametrize(
     "make_override",
     [lambda: iter([3, 4]), _three_four, lambda: (3, 4), lambda: range(3, 5)],

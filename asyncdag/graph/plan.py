@@ -144,10 +144,8 @@ def build_plan(
     requested = set(outputs)
     builder = _FrameBuilder(needed, scopes, constants, available, requested, frozenset(inline))
     root = builder.frame((), analysis.order)
-    keys = tuple(
-        (n, collected_key(n) if n in needed and needed[n].expands and n not in constants else n)
-        for n in outputs
-    )
+    # A requested Parallelizable node gives the list of its items, overridden or not.
+    keys = tuple((n, collected_key(n) if n in needed and needed[n].expands else n) for n in outputs)
     return Plan(root, keys)
 
 

@@ -77,12 +77,12 @@ def ship_runtime_modules_by_value() -> None:
 
     A module made with ``types.ModuleType`` (or exec'd source) and put in ``sys.modules``
     looks importable to cloudpickle, which would send its functions by name; a worker cannot
-    import it. Such modules have no spec and no file.
+    import it. Such modules have no import spec (even when they set a ``__file__``).
     """
     for name, module in list(sys.modules.items()):
-        if name == "__main__" or getattr(module, "__spec__", True) is not None:
+        if name == "__main__" or not isinstance(module, types.ModuleType):
             continue
-        if getattr(module, "__file__", None) is None and isinstance(module, types.ModuleType):
+        if getattr(module, "__spec__", True) is None:
             cloudpickle.register_pickle_by_value(module)
 
 
