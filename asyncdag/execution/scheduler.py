@@ -335,14 +335,14 @@ class _Run:
         ship = remote.runs_branches
         size = (remote.batch_size or 1) if ship else 1
         slots = asyncio.Semaphore(remote.max_tasks) if remote.max_tasks else None
-        run_batch = self.ship_batch if ship else self.local_batch
+        run = self.ship_batch if ship else self.local_branch
         sync_items, async_items = _split(source)
         clock = time.perf_counter
         deadline = 0.0  # hand the loop over after the first item, so branch 0 starts at once
 
         async def start(batch: list[tuple[int, Any]]) -> None:
             try:
-                await run_batch(step, outer, batch, lists, path)
+                await run(step, outer, batch, lists, path)
             finally:
                 if slots is not None:
                     slots.release()
@@ -378,7 +378,7 @@ class _Run:
                     await asyncio.sleep(0)
                     deadline = clock() + YIELD_INTERVAL
 
-    async def local_batch(
+    async def local_branch(
         self,
         step: Step,
         outer: dict[str, Any],
@@ -386,16 +386,15 @@ class _Run:
         lists: list[list[Any]],
         path: Path,
     ) -> None:
-        """Run branches here, on this loop."""
+        """Run one branch here, on this loop (``batch`` holds its one item)."""
         block = step.block
         assert block is not None
-        name, frame, produces = step.node.name, block.frame, block.produces
-        for index, item in batch:
-            values = outer.copy()
-            values[name] = item
-            await self.frame(frame, values, (*path, (name, index, item)))
-            for values_list, key in zip(lists, produces, strict=True):
-                values_list[index] = values[key]
+        (index, item), name, frame = batch[0], step.node.name, block.frame
+        values = outer.copy()
+        values[name] = item
+        await self.frame(frame, values, (*path, (name, index, item)))
+        for values_list, key in zip(lists, block.produces, strict=True):
+            values_list[index] = values[key]
 
     async def ship_batch(
         self,
