@@ -14,6 +14,7 @@ choose one with ``ASYNCDAG_HYPOTHESIS_PROFILE=long``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import os
@@ -29,7 +30,7 @@ from conftest import make_module
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from asyncdag import Builder, Collect, Parallelizable, executors
+from asyncdag import Builder, Collect, Parallelizable, executors, tag
 from asyncdag.errors import GraphError
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -67,6 +68,7 @@ class NodeSpec:
     style: str = ""  # expander: "generator", "async_generator", "list", "async_list"
     lengths: tuple[int, int] = (0, 0)  # expander: fewest and most items
     fails: int = 0  # k > 0: raise LookupError in each call whose value is a multiple of k
+    executor: str = ""  # a sync node may be routed to a named executor: @tag(executor=...)
 
     def source(self) -> str:
         args = [f"{p}: int" for p in self.params] + [f"{c}: Collect[int]" for c in self.collects]
@@ -114,14 +116,30 @@ class NodeSpec:
                 body += ["await asyncio.sleep(0)", "return items"]
             else:
                 body.append("return items")
-        return "\n".join([head, *(f"    {line}" for line in body)])
+        routed = [f"@tag(executor={self.executor!r})"] if self.executor else []
+        return "\n".join([*routed, head, *(f"    {line}" for line in body)])
+
+
+# How an overridden expander's items are given: each a fresh iterable of the listed items.
+SHAPES: dict[str, Callable[[list[int]], Any]] = {
+    "list": list,
+    "tuple": tuple,
+    "iterator": iter,
+    "generator": lambda items: (item for item in items),
+}
 
 
 @dataclass(frozen=True)
 class Request:
     outputs: tuple[str, ...]
-    overrides: Mapping[str, Any]
+    overrides: Mapping[str, Any]  # an overridden expander's items as a list
     extra_inputs: bool  # also pass inputs nothing needs
+    shape: str = "list"  # of the overridden expanders' items, see SHAPES
+
+    def overrides_given(self) -> dict[str, Any]:
+        """The overrides to pass to ``execute``: expanders' items in a fresh iterable."""
+        shape = SHAPES[self.shape]
+        return {k: shape(v) if isinstance(v, list) else v for k, v in self.overrides.items()}
 
 
 @dataclass(frozen=True)
@@ -149,6 +167,7 @@ class Case:
             asyncio=asyncio,
             Collect=Collect,
             Parallelizable=Parallelizable,
+            tag=tag,
             _calls=[],  # node names, one per call
             _inject=False,  # False: ``_fail`` records the failure instead of raising it
             _would_fail=[],
@@ -287,7 +306,8 @@ def cases(draw: st.DrawFn) -> Case:
             )
             for n in overridden
         }
-        requests.append(Request(tuple(outputs), overrides, draw(st.booleans())))
+        shape = draw(st.sampled_from(list(SHAPES)))
+        requests.append(Request(tuple(outputs), overrides, draw(st.booleans()), shape))
     batch_size = draw(st.sampled_from([None, 1, 3]))
     return Case(tuple(nodes), inputs, tuple(requests), batch_size)
 
@@ -405,7 +425,9 @@ async def check_against_reference(
     async with Builder().with_modules(module).with_remote_executor(executor).build() as dr:
         got = await asyncio.gather(
             *(
-                dr.execute(list(r.outputs), inputs=inputs_for(case, r), overrides=dict(r.overrides))
+                dr.execute(
+                    list(r.outputs), inputs=inputs_for(case, r), overrides=r.overrides_given()
+                )
                 for r in case.requests
             )
         )
@@ -472,7 +494,7 @@ THREE_LEVELS = Case(
     inputs={"x0": 5},
     requests=(
         Request(("n9", "p1"), {}, False),
-        Request(("c8",), {"p1": [4, 0, 7]}, False),
+        Request(("c8", "p1"), {"p1": [4, 0, 7]}, False, "generator"),
         Request(("n9",), {"n0": 3}, True),
     ),
     batch_size=3,
@@ -501,10 +523,17 @@ async def test_random_dags_equal_the_reference_on_a_process_executor(case: Case)
 
 
 @st.composite
-def failing_cases(draw: st.DrawFn) -> Case:
+def failing_cases(draw: st.DrawFn, base: st.SearchStrategy[Case] | None = None) -> Case:
     """A case in which one node raises on every call whose value is a multiple of k."""
-    case = draw(cases())
-    victim = draw(st.sampled_from([n.name for n in case.nodes]))
+    case = draw(cases() if base is None else base)
+    victims = [
+        n.name
+        for n in case.nodes
+        # Known bug, pinned by test_fault_injection: a generator run on a process executor
+        # loses "while producing item k" from its note.
+        if not (n.executor and n.style == "generator")
+    ]
+    victim = draw(st.sampled_from(victims))
     every = draw(st.integers(1, 3))
     nodes = tuple(replace(n, fails=every) if n.name == victim else n for n in case.nodes)
     return replace(case, nodes=nodes)
@@ -515,18 +544,36 @@ def children() -> list[psutil.Process]:
     return [c for c in psutil.Process().children(recursive=True) if c.status() != "zombie"]
 
 
-async def check_failures_against_reference(case: Case, executor: executors.Executor) -> None:
+async def children_gone(patience: float = 5.0) -> list[psutil.Process]:
+    """The live child processes left once they had ``patience`` seconds to end.
+
+    Not at once: on uvloop a worker whose start is cancelled is killed but not awaited (a
+    known bug, pinned exactly by test_fault_injection); here only survivors fail the check.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(patience):
+            while await asyncio.to_thread(children):
+                await asyncio.sleep(0.02)
+    return await asyncio.to_thread(children)
+
+
+async def check_failures_against_reference(
+    case: Case, executor: executors.Executor, builder: Builder | None = None
+) -> None:
     """Each request either equals the reference or raises the injected error, noted with the
     node and branch of one failing call; nothing is left running."""
     module = case.module()
     expected = [await reference(case, module, request) for request in case.requests]
     module._inject = True
     before = asyncio.all_tasks()
+    builder = (builder or Builder()).with_modules(module).with_remote_executor(executor)
 
-    async with Builder().with_modules(module).with_remote_executor(executor).build() as dr:
+    async with builder.build() as dr:
         got = await asyncio.gather(
             *(
-                dr.execute(list(r.outputs), inputs=inputs_for(case, r), overrides=dict(r.overrides))
+                dr.execute(
+                    list(r.outputs), inputs=inputs_for(case, r), overrides=r.overrides_given()
+                )
                 for r in case.requests
             ),
             return_exceptions=True,
@@ -543,8 +590,7 @@ async def check_failures_against_reference(case: Case, executor: executors.Execu
         assert len(noted) == 1, result.__notes__
         assert noted[0] in want.failures, (noted[0], want.failures)
     assert asyncio.all_tasks() - before == set()
-    if isinstance(executor, executors.ProcessExecutor):
-        assert await asyncio.to_thread(children) == []
+    assert await children_gone() == []
 
 
 @given(case=failing_cases())
@@ -570,6 +616,57 @@ async def test_injected_node_failures_raise_as_themselves_noted_on_a_process_exe
     await check_failures_against_reference(case, executor)
 
 
+@st.composite
+def routed_cases(draw: st.DrawFn) -> Case:
+    """A case in which some sync nodes, inside blocks or not, are tagged executor="cpu"."""
+    case = draw(cases())
+    sync = [n.name for n in case.nodes if not n.is_async]
+    routed = set(draw(st.lists(st.sampled_from(sync), unique=True))) if sync else set()
+    nodes = tuple(replace(n, executor="cpu") if n.name in routed else n for n in case.nodes)
+    return replace(case, nodes=nodes)
+
+
+@settings(max_examples=PROCESS_EXAMPLES)
+@given(case=routed_cases())
+async def test_random_dags_with_nodes_routed_to_a_named_process_executor_equal_the_reference(
+    case: Case,
+) -> None:
+    """Local sync nodes on threads, branches inline (two at a time), tagged nodes on processes."""
+    module = case.module()
+    expected = [(await reference(case, module, r)).outputs for r in case.requests]
+    builder = (
+        Builder()
+        .with_modules(module)
+        .with_local_executor(executors.ThreadExecutor(max_tasks=2))
+        .with_remote_executor(executors.InlineExecutor(max_tasks=2))
+        .with_executor("cpu", executors.ProcessExecutor(max_tasks=2))
+    )
+    async with builder.build() as dr:
+        got = await asyncio.gather(
+            *(
+                dr.execute(
+                    list(r.outputs), inputs=inputs_for(case, r), overrides=r.overrides_given()
+                )
+                for r in case.requests
+            )
+        )
+    assert got == expected
+    assert await children_gone() == []
+
+
+@settings(max_examples=PROCESS_EXAMPLES)
+@given(case=failing_cases(routed_cases()))
+async def test_injected_failures_in_nodes_routed_to_a_named_process_executor_raise_noted(
+    case: Case,
+) -> None:
+    builder = (
+        Builder()
+        .with_local_executor(executors.ThreadExecutor(max_tasks=2))
+        .with_executor("cpu", executors.ProcessExecutor(max_tasks=2))
+    )
+    await check_failures_against_reference(case, executors.InlineExecutor(max_tasks=2), builder)
+
+
 async def check_cancellation(case: Case, executor: executors.Executor, ticks: int) -> None:
     """Cancel the first request after ``ticks`` loop turns: it raises CancelledError (unless it
     had already finished, with the right answer), leaves nothing running, and the driver still
@@ -577,10 +674,11 @@ async def check_cancellation(case: Case, executor: executors.Executor, ticks: in
     module = case.module()
     request = case.requests[0]
     want = (await reference(case, module, request)).outputs
-    inputs, overrides = inputs_for(case, request), dict(request.overrides)
+    inputs = inputs_for(case, request)
     before = asyncio.all_tasks()
 
     async with Builder().with_modules(module).with_remote_executor(executor).build() as dr:
+        overrides = request.overrides_given()
         task = asyncio.create_task(dr.execute(list(request.outputs), inputs, overrides))
         for _ in range(ticks):
             await asyncio.sleep(0)
@@ -592,9 +690,10 @@ async def check_cancellation(case: Case, executor: executors.Executor, ticks: in
             event("finished before the cancel")
             assert task.result() == want
         assert asyncio.all_tasks() - before == set()
-        assert await dr.execute(list(request.outputs), inputs, overrides) == want
+        again = await dr.execute(list(request.outputs), inputs, request.overrides_given())
+        assert again == want
     if isinstance(executor, executors.ProcessExecutor):
-        assert await asyncio.to_thread(children) == []
+        assert await children_gone() == []
 
 
 @given(case=cases(), ticks=st.integers(0, 40))
