@@ -12,14 +12,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import cpu, first_result, hamilton_runs, memory, plot, report, throughput
+from . import cpu, first_result, hamilton_runs, memory, plot, report, responsiveness, throughput
 from .asyncdag_runs import asyncdag, inline, threads
 from .floor import floor
 from .measure import Budget
 from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loop
 
 RESULTS = Path(__file__).parent / "results"
-SUITES = ("throughput", "first_result", "memory", "cpu")
+SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class Plan:
     memory_systems: tuple[str, ...]
     cpu_branches_per_core: int
     cpu_branch_s: float
+    loop_branches_per_core: int
+    loop_branch_s: float
+    loop_repeats: int
 
 
 FULL = Plan(
@@ -45,6 +48,9 @@ FULL = Plan(
     memory_systems=tuple(memory.SYSTEMS),
     cpu_branches_per_core=8,
     cpu_branch_s=0.05,
+    loop_branches_per_core=8,
+    loop_branch_s=0.05,
+    loop_repeats=5,
 )
 QUICK = Plan(
     sizes=FULL.sizes,
@@ -55,6 +61,9 @@ QUICK = Plan(
     memory_systems=("asyncdag sync inline", "asyncdag async inline"),
     cpu_branches_per_core=4,
     cpu_branch_s=0.02,
+    loop_branches_per_core=4,
+    loop_branch_s=0.02,
+    loop_repeats=2,
 )
 
 
@@ -137,8 +146,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan, suffix = (QUICK, "-quick") if args.quick else (FULL, "")
     suites = args.only or list(SUITES)
-    if args.only:  # a partial run never replaces the full results
-        suffix += "-partial-" + "-".join(args.only)
     with_hamilton = hamilton_runs.available()
     if not with_hamilton:
         print("Hamilton skipped: apache-hamilton is not installed (pip install -e '.[bench]')")
@@ -164,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     if "cpu" in suites:
         print("\nCPU-bound branches")
         results["cpu"] = cpu.run(plan.cpu_branches_per_core, plan.cpu_branch_s)
+    if "responsiveness" in suites:
+        print(f"\nLoop responsiveness: a heartbeat every {responsiveness.HEARTBEAT_S * 1e3:.0f} ms")
+        results["responsiveness"] = responsiveness.run(
+            plan.loop_branches_per_core, plan.loop_branch_s, plan.loop_repeats
+        )
 
     if "throughput" in results:
         report.print_table(results["throughput"])
@@ -171,13 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     report.print_verdicts(results["verdicts"])
     results["seconds"] = time.perf_counter() - started
     json_path = args.out / f"results{suffix}.json"
+    if args.only:  # a partial run replaces its own parts of the results file, keeps the others
+        results = report.merge(json_path, results, suites)
+        results["verdicts"] = report.verdicts(results)
     report.write_json(results, json_path)
     print(f"\n  results written to {json_path}")
-    if "throughput" in results:
+    if "throughput" in suites:
         plot.plot(
             results["throughput"],
             args.out / f"per_item_cost{suffix}.png",
             plot.title_for(results["machine"]),
         )
-    print(f"  done in {results['seconds']:.0f} s")
+    print(f"  done in {time.perf_counter() - started:.0f} s")
     return 0

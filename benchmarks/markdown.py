@@ -81,6 +81,17 @@ def cpu_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def responsiveness_table(rows: list[Row]) -> list[str]:
+    lines = ["| system | wake-ups | median lag (ms) | p99 lag (ms) | worst lag (ms) | run (s) |"]
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        lines.append(
+            f"| {r['system']} | {r['wakeups']:,} | {r['median_lag_ms']:.2f} | "
+            f"{r['p99_lag_ms']:.2f} | {r['worst_lag_ms']:.2f} | {r['seconds']:.2f} |"
+        )
+    return lines
+
+
 def verdict_list(rows: list[Row]) -> list[str]:
     marks = {True: "met", False: "**missed**", None: "not measured"}
     return [
@@ -99,6 +110,7 @@ def main(argv: list[str]) -> int:
         ("first_result", first_result_table),
         ("memory", memory_table),
         ("cpu", cpu_table),
+        ("responsiveness", responsiveness_table),
         ("verdicts", verdict_list),
     ]
     for key, render in sections:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import responsiveness
 from .measure import estimate
 from .session import CHAIN, DIAMOND, FANOUT
 
@@ -106,6 +107,9 @@ def verdicts(results: Results) -> list[Row]:
                 ),
             )
         )
+    loop = responsiveness.verdict(results.get("responsiveness", []))
+    if loop is not None:
+        out.append(loop)
     return out
 
 
@@ -183,6 +187,22 @@ def print_verdicts(found: Sequence[Row]) -> None:
     for v in found:
         mark = {True: "MET", False: "MISSED", None: "n/a"}[v["met"]]
         print(f"  [{mark:6}] {v['target']}\n           {v['detail']}")
+
+
+def merge(path: Path, partial: Results, suites: Sequence[str]) -> Results:
+    """The results file at ``path`` with the parts in ``suites`` taken from ``partial``.
+
+    The other parts, the file's ``machine`` and its ``seconds`` stay those of the run that wrote
+    them; ``partial_runs`` records what each part run since was measured on, and how long it took.
+    """
+    if not path.exists():
+        return partial
+    merged: Results = json.loads(path.read_text(encoding="utf-8"))
+    runs = merged.setdefault("partial_runs", {})
+    for suite in suites:
+        merged[suite] = partial[suite]
+        runs[suite] = {"machine": partial["machine"], "seconds": partial["seconds"]}
+    return merged
 
 
 def write_json(results: Results, path: Path) -> None:
