@@ -315,7 +315,7 @@ class _Run:
                 append(branch[key])
             index += 1
             if sync_items is not None and clock() > deadline:
-                await asyncio.sleep(0)
+                await _let_others_run()
                 deadline = clock() + YIELD_INTERVAL
 
     async def task_branches(
@@ -417,6 +417,13 @@ class _Run:
         for (index, _), row in zip(batch, rows, strict=True):
             for values_list, value in zip(lists, row, strict=True):
                 values_list[index] = value
+
+
+async def _let_others_run() -> None:
+    """Hand the loop over after inline work: two iterations, because a task sleeping on a
+    timer needs one to see the timer fire and another to run."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
 
 
 def _split(
