@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -274,6 +275,95 @@ async def test_worker_killed_mid_batch_raises_worker_crashed_error_then_next_exe
         assert await dr.execute(["results"], inputs={"n": 8, "victim": -1}) == expected
     assert await asyncio.to_thread(children) == []
     assert await no_tasks_but(before) == set()
+
+
+def pids_module() -> tuple[Callable[..., Any], ...]:
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def work(item: int) -> int:
+        return os.getpid()
+
+    def results(work: Collect[int]) -> list[int]:
+        return work
+
+    return item, work, results
+
+
+def wait_until_dead(pid: int) -> None:
+    """Until ``pid`` is a zombie or gone, at most PATIENCE seconds (never reaps it: the loop's
+    child watcher must see its exit)."""
+    for _ in range(int(PATIENCE / 0.01)):
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.01)  # on a worker thread
+
+
+async def kill_an_idle_worker(executor: executors.ProcessExecutor) -> int:
+    victim = executor.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)  # as the OOM killer would, between two executes
+    await asyncio.to_thread(wait_until_dead, victim)
+    await asyncio.sleep(0.05)  # a few loop turns: the loop's child watcher reaps it
+    return victim
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: a worker that died while idle stays in the pool; the next execute "
+    "sends it work and fails (WorkerCrashedError blaming item[0], which never ran; on uvloop "
+    "RuntimeError 'unable to perform operation on <WriteUnixTransport closed=True>')",
+)
+async def test_a_worker_killed_while_idle_is_replaced_and_the_next_execute_works() -> None:
+    executor = executors.ProcessExecutor(max_tasks=2)
+    async with build(*pids_module(), remote=executor) as dr:
+        await dr.execute(["results"], inputs={"n": 4})
+        assert len(executor.worker_pids()) == 2, "premise: two idle workers"
+        victim = await kill_an_idle_worker(executor)
+
+        pids = (await dr.execute(["results"], inputs={"n": 4}))["results"]
+    assert victim not in pids
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: ProcessExecutor.worker_pids() still lists a worker that died while idle",
+)
+async def test_worker_pids_stop_listing_a_worker_killed_while_idle() -> None:
+    executor = executors.ProcessExecutor(max_tasks=2)
+    async with build(*pids_module(), remote=executor) as dr:
+        await dr.execute(["results"], inputs={"n": 4})
+        assert len(executor.worker_pids()) == 2, "premise: two idle workers"
+        victim = await kill_an_idle_worker(executor)
+        assert victim not in executor.worker_pids()
+
+
+async def test_after_a_worker_killed_while_idle_at_most_one_execute_fails_as_a_crash(
+    request: pytest.FixtureRequest,
+) -> None:
+    if "uvloop" in type(asyncio.get_running_loop()).__module__:
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="engine bug: on uvloop, writing to a dead idle worker raises RuntimeError "
+                "(closed WriteUnixTransport), which _Worker.run does not map to "
+                "WorkerCrashedError; the dead worker goes back to the idle list and every later "
+                "execute fails the same way until aclose()",
+            )
+        )
+    executor = executors.ProcessExecutor(max_tasks=2)
+    async with build(*pids_module(), remote=executor) as dr:
+        await dr.execute(["results"], inputs={"n": 4})
+        assert len(executor.worker_pids()) == 2, "premise: two idle workers"
+        victim = await kill_an_idle_worker(executor)
+
+        with contextlib.suppress(WorkerCrashedError):
+            await dr.execute(["results"], inputs={"n": 4})
+        pids = (await dr.execute(["results"], inputs={"n": 4}))["results"]
+    assert victim not in pids
+    assert await asyncio.to_thread(children) == []
 
 
 async def test_worker_killed_mid_batch_cancels_the_other_batch_still_running() -> None:
@@ -553,15 +643,21 @@ CHILD_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.allow_blocking
-@pytest.mark.parametrize("where", ["process", "loop"])
+@pytest.mark.parametrize(
+    ("where", "to_group"),
+    [("process", False), ("process", True), ("loop", False)],
+    ids=["workers", "workers-ctrl-c-to-the-group", "loop"],
+)
 def test_sigint_during_execute_sync_raises_keyboard_interrupt_and_leaves_no_process(
-    where: str,
+    where: str, to_group: bool
 ) -> None:
+    """``to_group``: SIGINT reaches every process of the group, as Ctrl-C in a terminal."""
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD_SCRIPT, where],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=to_group,
     )
     try:
         assert child.stderr is not None
@@ -580,7 +676,10 @@ def test_sigint_during_execute_sync_raises_keyboard_interrupt_and_leaves_no_proc
             assert set(started) <= set(grandchildren), "premise: workers run the branches"
             assert len(set(started)) == 2, "premise: two workers"
 
-        child.send_signal(signal.SIGINT)
+        if to_group:
+            os.killpg(child.pid, signal.SIGINT)
+        else:
+            child.send_signal(signal.SIGINT)
         stdout, stderr = child.communicate(timeout=HANG_GUARD)
     finally:
         if child.poll() is None:
@@ -598,6 +697,46 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+@pytest.mark.allow_blocking
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug (or README overstatement): workers are plain subprocesses with no "
+    "parent-death signal, so a worker busy in a node keeps running, reparented to init, after "
+    "its parent is SIGKILLed (OOM killer); the README says workers never outlive the program",
+)
+def test_busy_workers_do_not_outlive_a_parent_killed_with_sigkill() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD_SCRIPT, "process"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers: list[int] = []
+    try:
+        assert child.stderr is not None
+        while len(workers) < 2:
+            line = child.stderr.readline()
+            if not line:
+                break
+            if line.startswith("started "):
+                workers.append(int(line.split()[1]))
+        assert len(workers) == 2, "premise: two workers busy with a branch"
+        child.kill()
+        child.wait()
+        for _ in range(40):  # 2 s at most: a correct engine ends them at once
+            if not any(_alive(pid) for pid in workers):
+                break
+            time.sleep(0.05)
+        assert [pid for pid in workers if _alive(pid)] == []
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 # -- cancelling execute in the middle of a nested block -----------------------------------------
