@@ -597,6 +597,64 @@ async def test_unpicklable_return_of_a_tagged_node_raises_serialization_error_na
     assert await no_tasks_but(before) == set()
 
 
+def locked_error() -> type[Exception]:
+    """A user's exception type that cannot be pickled (it carries a lock); defined locally,
+    so it travels to workers by value, without importing this test module there."""
+
+    class LockedError(Exception):
+        def __init__(self, message: str) -> None:
+            super().__init__(message)
+            self.lock = threading.Lock()
+
+    return LockedError
+
+
+async def test_unpicklable_exception_from_a_tagged_node_arrives_as_a_named_stand_in() -> None:
+    LockedError = locked_error()
+
+    @tag(executor="cpu")
+    def solo(x: int) -> int:
+        raise LockedError("solo broke")
+
+    dr = build(solo, cpu=executors.ProcessExecutor(max_tasks=1))
+    async with dr:
+        with pytest.raises(RuntimeError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["solo"], inputs={"x": 1})
+    assert "LockedError: solo broke" in str(info.value)
+    assert "could not be pickled" in notes_of(info.value)
+    assert "raised by node 'solo'" in notes_of(info.value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug: in a branch shipped to a worker, an exception that cannot be pickled "
+    "is replaced by a stand-in RuntimeError (worker._error) that copies the message but not "
+    "the notes, so \"raised by node 'work' in branch item[1]\" is lost",
+)
+async def test_unpicklable_exception_from_a_worker_branch_keeps_the_node_and_branch_note() -> None:
+    LockedError = locked_error()
+
+    def item() -> Parallelizable[int]:
+        yield from range(3)
+
+    def work(item: int) -> int:
+        if item == 1:
+            raise LockedError("branch broke")
+        return item
+
+    def results(work: Collect[int]) -> list[int]:
+        return work
+
+    dr = build(item, work, results, remote=executors.ProcessExecutor(max_tasks=2))
+    async with dr:
+        with pytest.raises(RuntimeError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["results"])
+    assert "LockedError: branch broke" in str(info.value)
+    assert "raised by node 'work' in branch item[1]" in notes_of(info.value)
+
+
 # -- KeyboardInterrupt during execute_sync ------------------------------------------------------
 
 INTERRUPTED = 42
