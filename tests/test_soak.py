@@ -48,7 +48,8 @@ def loop_debug_off() -> Iterator[None]:
 
 
 def small_dag() -> tuple[Callable[..., Any], ...]:
-    """``total(x) = sum(i * 2x for i in range(x % 4 + 1))``: a fan-out and async nodes."""
+    """``total(x) = sum(i * 2x for i in range(x % 4 + 1))``: a fan-out, async and sync nodes
+    (the sync branch node runs on the remote executor)."""
 
     async def base(x: int) -> int:
         await asyncio.sleep(0)
@@ -57,14 +58,17 @@ def small_dag() -> tuple[Callable[..., Any], ...]:
     def item(x: int) -> Parallelizable[int]:
         yield from range(x % 4 + 1)
 
-    async def scaled(item: int, base: int) -> int:
+    async def lifted(item: int) -> int:
         await asyncio.sleep(0)
-        return item * base
+        return item
+
+    def scaled(lifted: int, base: int) -> int:
+        return lifted * base
 
     def total(scaled: Collect[int]) -> int:
         return sum(scaled)
 
-    return base, item, scaled, total
+    return base, item, lifted, scaled, total
 
 
 def expected_total(x: int) -> int:
@@ -147,8 +151,15 @@ async def run_sequentially(dr: Any, xs: range) -> list[tuple[int, Any]]:
     return wrong
 
 
-async def test_ten_thousand_sequential_executes_leave_no_task_thread_fd_or_process_behind() -> None:
-    dr = Builder().with_modules(make_module(*small_dag())).build()
+@pytest.mark.parametrize(
+    "remote",
+    [executors.InlineExecutor, lambda: executors.ThreadExecutor(max_tasks=4)],
+    ids=["inline", "thread"],
+)
+async def test_ten_thousand_sequential_executes_leave_no_task_thread_fd_or_process_behind(
+    remote: Callable[[], executors.Executor],
+) -> None:
+    dr = Builder().with_modules(make_module(*small_dag())).with_remote_executor(remote()).build()
     with loop_debug_off():
         async with dr:
             await run_sequentially(dr, range(100))  # warm: plans, the to_thread pool
