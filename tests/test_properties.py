@@ -31,9 +31,9 @@ from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from asyncdag import Builder, Collect, Parallelizable, executors, tag
-from asyncdag.errors import GraphError
+from asyncdag.errors import GraphError, MissingInputError
 
-_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=_QUIET)
 settings.register_profile("long", max_examples=1000, deadline=None, suppress_health_check=_QUIET)
 if settings.get_current_profile_name() == "default":  # the command line chose none
@@ -717,6 +717,29 @@ async def test_cancelled_execute_leaves_nothing_running_on_a_process_executor(
 ) -> None:
     executor = executors.ProcessExecutor(max_tasks=2, batch_size=case.batch_size)
     await check_cancellation(case, executor, ticks)
+
+
+@given(case=cases(), data=st.data())
+async def test_missing_inputs_raise_missing_input_error_naming_them_all_before_anything_runs(
+    case: Case, data: st.DataObject
+) -> None:
+    request = case.requests[0]
+    given_inputs = inputs_for(case, request)
+    needed = sorted(k for k in given_inputs if k in needed_names(case, request))
+    assume(needed)
+    missing = set(data.draw(st.lists(st.sampled_from(needed), min_size=1, unique=True)))
+    module = case.module()
+    dr = Builder().with_modules(module).build()
+
+    with pytest.raises(MissingInputError) as info:
+        await dr.execute(
+            list(request.outputs),
+            inputs={k: v for k, v in given_inputs.items() if k not in missing},
+            overrides=request.overrides_given(),
+        )
+
+    assert set(info.value.missing) == missing
+    assert module._calls == [], "nothing ran"
 
 
 @given(case=cases(), data=st.data())
