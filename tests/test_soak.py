@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import random
 import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -223,4 +224,47 @@ async def test_two_hundred_process_executes_reuse_the_same_workers_and_leak_noth
     assert used == workers
     assert before["children"] == workers
     assert after == before
+    assert await asyncio.to_thread(child_pids) == set()
+
+
+async def test_sixty_concurrent_process_executes_with_twenty_cancelled_leave_the_rest_right() -> (
+    None
+):
+    """Cancellations land at scattered points (every few loop turns) among executes that
+    share two workers: the others are unharmed, the pool never grows, nothing is left."""
+
+    def item(x: int) -> Parallelizable[int]:
+        yield from range(x % 3 + 1)
+
+    def work(item: int, x: int) -> int:
+        return item * x
+
+    def total(work: Collect[int]) -> int:
+        return sum(work)
+
+    rng = random.Random(7)
+    executor = executors.ProcessExecutor(max_tasks=2, batch_size=2)
+    dr = Builder().with_modules(make_module(item, work, total)).with_remote_executor(executor)
+    most_workers = 0
+    async with dr.build() as dr:
+        tasks = [asyncio.create_task(dr.execute(["total"], inputs={"x": x})) for x in range(60)]
+        doomed = rng.sample(range(60), 20)
+        for x in doomed:
+            for _ in range(rng.randint(0, 30)):
+                await asyncio.sleep(0)
+                most_workers = max(most_workers, len(executor.worker_pids()))
+            tasks[x].cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert await dr.execute(["total"], inputs={"x": 5}) == {"total": 15}
+
+    wrong = [
+        (x, result)
+        for x, result in enumerate(results)
+        if x not in doomed and result != {"total": sum(i * x for i in range(x % 3 + 1))}
+    ]
+    assert wrong == []
+    assert all(isinstance(results[x], asyncio.CancelledError | dict) for x in doomed), (
+        "a cancelled execute raises CancelledError, or had already returned"
+    )
+    assert most_workers <= 2
     assert await asyncio.to_thread(child_pids) == set()
