@@ -10,9 +10,18 @@ from typing import Any
 
 import pytest
 from blockbuster import blockbuster_ctx
+from hypothesis import HealthCheck, settings
 
 # Apache Hamilton (a test-only peer) must not try to send telemetry from tests.
 os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")
+
+# Property tests: "ci" (the default) keeps the suite short; `--hypothesis-profile=long` or
+# ASYNCDAG_HYPOTHESIS_PROFILE=long searches much longer. Registered here, before the hypothesis
+# plugin reads the command line.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("long", max_examples=1000, deadline=None, suppress_health_check=_QUIET)
+settings.load_profile(os.environ.get("ASYNCDAG_HYPOTHESIS_PROFILE", "ci"))
 
 try:
     import uvloop

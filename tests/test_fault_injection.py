@@ -211,12 +211,6 @@ async def test_generator_raising_inside_a_worker_process_names_item_k() -> None:
     assert await asyncio.to_thread(children) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a sync generator routed to a ProcessExecutor is listed whole in the "
-    "worker (scheduler._listed), and an error it raises after k items is noted only as "
-    '"raised by node \'url\'", without "while producing item k"',
-)
 async def test_generator_on_a_named_process_executor_raising_after_k_items_names_item_k() -> None:
     @tag(executor="cpu")
     def url() -> Parallelizable[int]:
@@ -310,12 +304,6 @@ async def kill_an_idle_worker(executor: executors.ProcessExecutor) -> int:
     return victim
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a worker that died while idle stays in the pool; the next execute "
-    "sends it work and fails (WorkerCrashedError blaming item[0], which never ran; on uvloop "
-    "RuntimeError 'unable to perform operation on <WriteUnixTransport closed=True>')",
-)
 async def test_a_worker_killed_while_idle_is_replaced_and_the_next_execute_works() -> None:
     executor = executors.ProcessExecutor(max_tasks=2)
     async with build(*pids_module(), remote=executor) as dr:
@@ -327,10 +315,6 @@ async def test_a_worker_killed_while_idle_is_replaced_and_the_next_execute_works
     assert victim not in pids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: ProcessExecutor.worker_pids() still lists a worker that died while idle",
-)
 async def test_worker_pids_stop_listing_a_worker_killed_while_idle() -> None:
     executor = executors.ProcessExecutor(max_tasks=2)
     async with build(*pids_module(), remote=executor) as dr:
@@ -343,16 +327,6 @@ async def test_worker_pids_stop_listing_a_worker_killed_while_idle() -> None:
 async def test_after_a_worker_killed_while_idle_at_most_one_execute_fails_as_a_crash(
     request: pytest.FixtureRequest,
 ) -> None:
-    if "uvloop" in type(asyncio.get_running_loop()).__module__:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="engine bug: on uvloop, writing to a dead idle worker raises RuntimeError "
-                "(closed WriteUnixTransport), which _Worker.run does not map to "
-                "WorkerCrashedError; the dead worker goes back to the idle list and every later "
-                "execute fails the same way until aclose()",
-            )
-        )
     executor = executors.ProcessExecutor(max_tasks=2)
     async with build(*pids_module(), remote=executor) as dr:
         await dr.execute(["results"], inputs={"n": 4})
@@ -477,16 +451,6 @@ def every_child() -> list[int]:
 async def test_cancelling_execute_while_its_worker_starts_leaves_no_process_behind(
     request: pytest.FixtureRequest,
 ) -> None:
-    if "uvloop" in type(asyncio.get_running_loop()).__module__:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="engine bug: on uvloop, a worker whose spawn is cancelled (inside "
-                "asyncio.create_subprocess_exec in _Worker.start) is SIGKILLed by uvloop but "
-                "never awaited, so execute raises CancelledError while the process still exists",
-            )
-        )
-
     @tag(executor="cpu")
     def heavy(x: int) -> int:
         return x
@@ -626,12 +590,6 @@ async def test_unpicklable_exception_from_a_tagged_node_arrives_as_a_named_stand
     assert "raised by node 'solo'" in notes_of(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: in a branch shipped to a worker, an exception that cannot be pickled "
-    "is replaced by a stand-in RuntimeError (worker._error) that copies the message but not "
-    "the notes, so \"raised by node 'work' in branch item[1]\" is lost",
-)
 async def test_unpicklable_exception_from_a_worker_branch_keeps_the_node_and_branch_note() -> None:
     LockedError = locked_error()
 
@@ -758,12 +716,6 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.allow_blocking
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug (or README overstatement): workers are plain subprocesses with no "
-    "parent-death signal, so a worker busy in a node keeps running, reparented to init, after "
-    "its parent is SIGKILLed (OOM killer); the README says workers never outlive the program",
-)
 def test_busy_workers_do_not_outlive_a_parent_killed_with_sigkill() -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD_SCRIPT, "process"],

@@ -5,19 +5,15 @@ it into a fresh module, so parameter names wire the nodes exactly as a user's mo
 A tiny sequential evaluator below computes what every requested output must be and how often
 every node must run; the engine must agree on each executor.
 
-Profiles: "ci" (default, a bounded run) and "long" (1,000 examples). Hypothesis' pytest plugin
-loads ``--hypothesis-profile`` while pytest configures, before this module is imported, so
-that option only sees profiles registered in ``conftest.py``; until they are registered there,
-choose one with ``ASYNCDAG_HYPOTHESIS_PROFILE=long``.
+Profiles (registered in ``conftest.py``): "ci", the default, a bounded run; and "long", 1,000
+examples, chosen with ``--hypothesis-profile=long`` or ``ASYNCDAG_HYPOTHESIS_PROFILE=long``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import itertools
-import os
 import types
 from collections import ChainMap, Counter
 from collections.abc import Callable, Mapping
@@ -27,17 +23,11 @@ from typing import Any
 import psutil
 import pytest
 from conftest import make_module
-from hypothesis import HealthCheck, assume, event, example, given, settings
+from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from asyncdag import Builder, Collect, Parallelizable, executors, tag
 from asyncdag.errors import GraphError, MissingInputError
-
-_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=_QUIET)
-settings.register_profile("long", max_examples=1000, deadline=None, suppress_health_check=_QUIET)
-if settings.get_current_profile_name() == "default":  # the command line chose none
-    settings.load_profile(os.environ.get("ASYNCDAG_HYPOTHESIS_PROFILE", "ci"))
 
 # Process runs start two interpreters per example: a quarter of the examples, at least five.
 PROCESS_EXAMPLES = max(5, settings.default.max_examples // 4)
@@ -544,16 +534,8 @@ def children() -> list[psutil.Process]:
     return [c for c in psutil.Process().children(recursive=True) if c.status() != "zombie"]
 
 
-async def children_gone(patience: float = 5.0) -> list[psutil.Process]:
-    """The live child processes left once they had ``patience`` seconds to end.
-
-    Not at once: on uvloop a worker whose start is cancelled is killed but not awaited (a
-    known bug, pinned exactly by test_fault_injection); here only survivors fail the check.
-    """
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(patience):
-            while await asyncio.to_thread(children):
-                await asyncio.sleep(0.02)
+async def children_gone() -> list[psutil.Process]:
+    """The live child processes left right after an execute ended: there must be none."""
     return await asyncio.to_thread(children)
 
 

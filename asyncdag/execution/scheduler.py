@@ -469,7 +469,13 @@ def _started(fn: Callable[..., Any], /, **kwargs: Any) -> Iterator[Any]:
 
 
 def _listed(fn: Callable[..., Any], /, **kwargs: Any) -> list[Any]:
-    return list(fn(**kwargs))
+    items: list[Any] = []
+    try:
+        items.extend(fn(**kwargs))
+    except Exception as exc:
+        exc.add_note(f"asyncdag: while producing item {len(items)}")
+        raise
+    return items
 
 
 def _next(it: Iterator[Any]) -> Any:

@@ -20,7 +20,7 @@ import cloudpickle
 
 from ...errors import SerializationError, WorkerCrashedError
 from .base import Executor, Unit, check_max_tasks
-from .worker import HEADER, OK
+from .worker import HEADER, OK, PARENT_PID
 
 # How long a worker gets to exit after SIGTERM before it is killed.
 TERMINATE_GRACE = 2.0
@@ -157,16 +157,35 @@ class _Worker:
     async def start(cls) -> _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # import what we import
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from asyncdag.execution.executors.worker import serve; serve()",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=env,
-            limit=2**20,
+        env[PARENT_PID] = str(os.getpid())
+        spawn = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                "from asyncdag.execution.executors.worker import serve; serve()",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=env,
+                limit=2**20,
+            )
         )
-        return cls(process)
+        try:
+            return cls(await asyncio.shield(spawn))
+        except asyncio.CancelledError:
+            # Cancelled mid-spawn: finish starting it, then stop it, so it cannot outlive us.
+            await _uninterrupted(_stop_when_started(spawn))
+            raise
+
+    @property
+    def usable(self) -> bool:
+        """Alive as far as the loop knows: not exited, its answer pipe still open."""
+        stdout = self.process.stdout
+        return (
+            self.alive
+            and self.process.returncode is None
+            and stdout is not None
+            and not stdout.at_eof()
+        )
 
     @property
     def pid(self) -> int:
@@ -184,9 +203,10 @@ class _Worker:
         except asyncio.CancelledError:
             await _uninterrupted(self.stop(force=True))
             raise
-        except (asyncio.IncompleteReadError, ConnectionError) as exc:
-            # Its stdout closed: it is dying. No signal now: Popen.send_signal would reap it
-            # itself and hide the exit code from asyncio's child watcher.
+        except (asyncio.IncompleteReadError, ConnectionError, RuntimeError) as exc:
+            # Its pipes closed (uvloop says so with a RuntimeError on write): it is dying. No
+            # signal now: Popen.send_signal would reap it itself and hide the exit code from
+            # asyncio's child watcher.
             await self.stop()
             raise WorkerCrashedError(unit.node, unit.branch, self.process.returncode) from exc
         status, body = answer[:1], answer[1:]
@@ -224,7 +244,7 @@ class _Pool:
 
     async def run(self, unit: Unit, payload: bytes) -> Any:
         async with self._slots:
-            worker = self._idle.pop() if self._idle else await self._start()
+            worker = await self._take()
             try:
                 return await worker.run(unit, payload)
             finally:
@@ -233,13 +253,20 @@ class _Pool:
                 else:
                     self._all.discard(worker)
 
-    async def _start(self) -> _Worker:
+    async def _take(self) -> _Worker:
+        """An idle worker that is still alive, or a new one; dead idle ones are reaped."""
+        while self._idle:
+            worker = self._idle.pop()
+            if worker.usable:
+                return worker
+            self._all.discard(worker)
+            await worker.stop()  # died while idle (killed, OOM): reap it, use another
         worker = await _Worker.start()
         self._all.add(worker)
         return worker
 
     def pids(self) -> list[int]:
-        return [w.pid for w in self._all if w.alive]
+        return [w.pid for w in self._all if w.usable]
 
     async def aclose(self) -> None:
         workers, self._all, self._idle = list(self._all), set(), []
@@ -251,6 +278,11 @@ class _Pool:
             with contextlib.suppress(ProcessLookupError):
                 worker.process.kill()
         self._all, self._idle = set(), []
+
+
+async def _stop_when_started(spawn: asyncio.Future[asyncio.subprocess.Process]) -> None:
+    with contextlib.suppress(Exception):
+        await _Worker(await spawn).stop(force=True)
 
 
 async def _uninterrupted(coro: Any) -> None:

@@ -18,11 +18,13 @@ import cloudpickle
 
 HEADER = struct.Struct("!Q")
 OK, ERROR = b"\x00", b"\x01"
+PARENT_PID = "ASYNCDAG_PARENT_PID"  # environment variable: the pid the worker must not outlive
 
 
 def serve() -> None:
     """Run units read from stdin until the parent closes it; answers go to the old stdout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
     read_fd, write_fd = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # the user's prints go to stderr, not into the answers
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -40,6 +42,25 @@ def serve() -> None:
             _write_frame(write_fd, _run(loop, payload))
     finally:
         loop.close()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies, even busy in a node.
+
+    Without it, a worker whose parent was killed (OOM killer, SIGKILL) would keep running,
+    reparented to init. Elsewhere the worker still exits when its stdin closes, between units.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != os.environ.get(PARENT_PID, str(os.getppid())):
+        os._exit(1)  # the parent died before the signal was armed
 
 
 def _run(loop: asyncio.AbstractEventLoop, payload: bytes) -> bytes:
@@ -74,6 +95,8 @@ def _error(exc: BaseException, text: str) -> bytes:
         body: bytes = cloudpickle.dumps((exc, text))
     except Exception:  # the exception itself cannot travel: send its description
         stand_in = RuntimeError(f"{type(exc).__qualname__}: {exc}")
+        for note in getattr(exc, "__notes__", ()):
+            stand_in.add_note(note)
         stand_in.add_note("asyncdag: the original exception could not be pickled")
         body = cloudpickle.dumps((stand_in, text))
     return ERROR + body
