@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import Any, Protocol, Self
 
+from ._closing import AsyncClosing
 from .base import DictResult
 from .errors import AsyncDagError, GraphError
 from .execution.executors import Executor, InlineExecutor
@@ -35,7 +36,7 @@ class Variable:
     originating_functions: tuple[Callable[..., Any], ...] = ()
 
 
-class Driver:
+class Driver(AsyncClosing):
     """A built DAG, ready to ``execute``. Build one with ``Builder``.
 
     ``Driver(config, *modules)`` also works, as in Hamilton.
@@ -115,17 +116,6 @@ class Driver:
         """Stop the pools and clusters this Driver's executors started."""
         for executor in {id(e): e for e in self._executors.values()}.values():
             await executor.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def list_available_variables(
         self, tag_filter: Mapping[str, Any] | None = None

@@ -5,11 +5,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol
+
+from ..._closing import AsyncClosing
 
 
-class Executor(abc.ABC):
+class Executor(AsyncClosing, abc.ABC):
     """Runs sync units of work: a node call, or (for remote executors) a whole branch.
 
     ``max_tasks`` bounds how many branches of a block run at once when this executor runs
@@ -26,19 +27,8 @@ class Executor(abc.ABC):
     async def submit(self, unit: Unit) -> Any:
         """Run ``unit()`` and return its result; its exceptions propagate as themselves."""
 
-    async def aclose(self) -> None:  # noqa: B027 - most executors hold nothing to stop
+    async def aclose(self) -> None:
         """Stop whatever this executor started; it may start again on the next ``submit``."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_tasks={self.max_tasks!r})"
