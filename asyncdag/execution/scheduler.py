@@ -13,25 +13,18 @@ failure or a cancellation stops everything the run started before ``run_plan`` r
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import reprlib
-import threading
 import time
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
-    Callable,
     Iterator,
     Mapping,
     MutableMapping,
 )
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
-from ..errors import NodeTimeoutError
 from ..graph.plan import (
     ASYNC,
     BLOCK,
@@ -44,7 +37,9 @@ from ..graph.plan import (
     collected_key,
 )
 from .executors.base import Call, Executor
+from .policy import run_with_policy
 from .remote import BranchBatch, Everywhere
+from .sources import END, iterate_on, listed, split, started
 
 # How long inline sync work may hold the loop before handing it back for one iteration.
 YIELD_INTERVAL = 0.002
@@ -52,7 +47,6 @@ YIELD_INTERVAL = 0.002
 # A branch index path: ((expander, index, item), ...), outermost first.
 Path = tuple[tuple[str, int, Any], ...]
 
-_END = object()
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 60
 
@@ -130,53 +124,15 @@ class _Run:
             raise
 
     async def guarded(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
-        """A node with a policy: each attempt under its ``@timeout``, retried per ``@retry``."""
-        policy = step.node.policy
-        assert policy is not None
-        kwargs = {p: vals[k] for p, k in step.args}
-        try:
-            if policy.retry is None:
-                vals[step.key] = await self.attempt(step, kwargs, path, policy.timeout)
-                return
-            rule = policy.retry
-            retrying = AsyncRetrying(
-                stop=stop_after_attempt(rule.attempts),
-                wait=wait_exponential(multiplier=rule.backoff),
-                retry=retry_if_exception_type(rule.on),
-                reraise=True,
-            )
-            async for attempt in retrying:
-                with attempt:
-                    vals[step.key] = await self.attempt(step, kwargs, path, policy.timeout)
-        except Exception as exc:
-            self.fail(exc, step.node.name, path)
-            raise
-
-    async def attempt(
-        self, step: Step, kwargs: dict[str, Any], path: Path, seconds: float | None
-    ) -> Any:
-        """One run of a guarded node, cut off after ``seconds``."""
+        """A node with a ``@timeout`` / ``@retry`` policy."""
         node = step.node
+        kwargs = {p: vals[k] for p, k in step.args}
         executor = self.executors[step.executor or ""]
-        if node.is_async:
-            call = node.fn(**kwargs)
-        elif not executor.runs_inline:
-            unit = Call(node.name, format_path(path), node.fn, kwargs, seconds is not None)
-            call = executor.submit(unit)
-        elif seconds is None:
-            return node.fn(**kwargs)
-        else:  # an inline call cannot be cut off: give it a thread that may be left behind
-            call = _on_daemon_thread(node.fn, kwargs)
-        if seconds is None:
-            return await call
-        deadline = asyncio.timeout(seconds)
         try:
-            async with deadline:
-                return await call
-        except TimeoutError as exc:
-            if not deadline.expired():
-                raise  # the node's own TimeoutError
-            raise NodeTimeoutError(node.name, format_path(path), seconds) from exc
+            vals[step.key] = await run_with_policy(node, kwargs, executor, format_path(path))
+        except Exception as exc:
+            self.fail(exc, node.name, path)
+            raise
 
     async def concurrent_frame(
         self, frame: Frame, vals: MutableMapping[str, Any], path: Path
@@ -276,9 +232,9 @@ class _Run:
             return node.fn(**kwargs)
         branch = format_path(path)
         if executor.runs_branches:  # another process: a generator cannot come back, its items can
-            return await executor.submit(Call(node.name, branch, partial(_listed, node.fn), kwargs))
-        items = await executor.submit(Call(node.name, branch, partial(_started, node.fn), kwargs))
-        return _iterate_on(executor, node.name, branch, items)
+            return await executor.submit(Call(node.name, branch, partial(listed, node.fn), kwargs))
+        items = await executor.submit(Call(node.name, branch, partial(started, node.fn), kwargs))
+        return iterate_on(executor, node.name, branch, items)
 
     async def inline_branches(
         self,
@@ -293,20 +249,20 @@ class _Run:
         assert block is not None
         name, frame, produces = step.node.name, block.frame, block.produces
         appends = [values.append for values in lists]
-        sync_items, async_items = _split(source)
+        sync_items, async_items = split(source)
         clock = time.perf_counter
         deadline = clock() + YIELD_INTERVAL
         index = 0
         while True:
             try:
                 if sync_items is not None:
-                    item = next(sync_items, _END)
+                    item = next(sync_items, END)
                 else:
-                    item = await anext(async_items, _END)
+                    item = await anext(async_items, END)
             except Exception as exc:
                 self.fail(exc, name, path, producing=index)
                 raise
-            if item is _END:
+            if item is END:
                 return
             branch = outer.copy()
             branch[name] = item
@@ -336,7 +292,7 @@ class _Run:
         size = (remote.batch_size or 1) if ship else 1
         slots = asyncio.Semaphore(remote.max_tasks) if remote.max_tasks else None
         run = self.ship_batch if ship else self.local_branch
-        sync_items, async_items = _split(source)
+        sync_items, async_items = split(source)
         clock = time.perf_counter
         deadline = 0.0  # hand the loop over after the first item, so branch 0 starts at once
 
@@ -355,13 +311,13 @@ class _Run:
                     await slots.acquire()
                 try:
                     if sync_items is not None:
-                        item = next(sync_items, _END)
+                        item = next(sync_items, END)
                     else:
-                        item = await anext(async_items, _END)
+                        item = await anext(async_items, END)
                 except Exception as exc:
                     self.fail(exc, step.node.name, path, producing=index)
                     raise
-                if item is _END:
+                if item is END:
                     if batch:
                         tg.create_task(start(batch))
                     elif slots is not None:
@@ -424,75 +380,6 @@ async def _let_others_run() -> None:
     timer needs one to see the timer fire and another to run."""
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-
-
-def _split(
-    source: Iterator[Any] | AsyncIterator[Any],
-) -> tuple[Iterator[Any] | None, AsyncIterator[Any]]:
-    """``(iterator, _)`` for a sync source, ``(None, iterator)`` for an async one.
-
-    Two typed names keep the per-item step a plain ``next`` call on the hot path.
-    """
-    if isinstance(source, Iterator):
-        return source, cast(AsyncIterator[Any], None)  # never read when the first is set
-    return None, source
-
-
-def _on_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> asyncio.Future[Any]:
-    """Run ``fn`` on a thread of its own that never holds up the loop's or the program's end."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-    context = contextvars.copy_context()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return  # abandoned past its deadline
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
-
-    def run() -> None:
-        try:
-            outcome: tuple[Any, BaseException | None] = (context.run(fn, **kwargs), None)
-        except BaseException as exc:
-            outcome = (None, exc)
-        with contextlib.suppress(RuntimeError):  # the loop closed while it ran
-            loop.call_soon_threadsafe(settle, *outcome)
-
-    threading.Thread(target=run, name="asyncdag-timeout", daemon=True).start()
-    return future
-
-
-def _started(fn: Callable[..., Any], /, **kwargs: Any) -> Iterator[Any]:
-    return iter(fn(**kwargs))
-
-
-def _listed(fn: Callable[..., Any], /, **kwargs: Any) -> list[Any]:
-    items: list[Any] = []
-    try:
-        items.extend(fn(**kwargs))
-    except Exception as exc:
-        exc.add_note(f"asyncdag: while producing item {len(items)}")
-        raise
-    return items
-
-
-def _next(it: Iterator[Any]) -> Any:
-    return next(it, _END)
-
-
-async def _iterate_on(
-    executor: Executor, node: str, branch: str, it: Iterator[Any]
-) -> AsyncIterator[Any]:
-    """Step a sync iterator on ``executor`` (a thread), one item per ``submit``."""
-    try:
-        while (item := await executor.submit(Call(node, branch, _next, {"it": it}))) is not _END:
-            yield item
-    finally:
-        close: Callable[[], Any] | None = getattr(it, "close", None)
-        if close is not None:
-            await executor.submit(Call(node, branch, close, {}))
 
 
 async def run_plan(

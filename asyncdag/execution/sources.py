@@ -1,0 +1,55 @@
+"""Where a block's items come from: sync iterators stepped on the loop or on an executor."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, cast
+
+from .executors.base import Call, Executor
+
+END = object()  # what a source gives when it has no more items
+
+
+def split(
+    source: Iterator[Any] | AsyncIterator[Any],
+) -> tuple[Iterator[Any] | None, AsyncIterator[Any]]:
+    """``(iterator, _)`` for a sync source, ``(None, iterator)`` for an async one.
+
+    Two typed names keep the per-item step a plain ``next`` call on the hot path.
+    """
+    if isinstance(source, Iterator):
+        return source, cast(AsyncIterator[Any], None)  # never read when the first is set
+    return None, source
+
+
+def started(fn: Callable[..., Any], /, **kwargs: Any) -> Iterator[Any]:
+    """Call a sync expander on a thread; its items are then stepped there one by one."""
+    return iter(fn(**kwargs))
+
+
+def listed(fn: Callable[..., Any], /, **kwargs: Any) -> list[Any]:
+    """Call a sync expander in another process and list its items (a generator cannot travel)."""
+    items: list[Any] = []
+    try:
+        items.extend(fn(**kwargs))
+    except Exception as exc:
+        exc.add_note(f"asyncdag: while producing item {len(items)}")
+        raise
+    return items
+
+
+def _next(it: Iterator[Any]) -> Any:
+    return next(it, END)
+
+
+async def iterate_on(
+    executor: Executor, node: str, branch: str, it: Iterator[Any]
+) -> AsyncIterator[Any]:
+    """Step a sync iterator on ``executor`` (a thread), one item per ``submit``."""
+    try:
+        while (item := await executor.submit(Call(node, branch, _next, {"it": it}))) is not END:
+            yield item
+    finally:
+        close: Callable[[], Any] | None = getattr(it, "close", None)
+        if close is not None:
+            await executor.submit(Call(node, branch, close, {}))
