@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import statistics
 import time
-import types
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -19,22 +18,18 @@ Row = dict[str, Any]
 SKIP_NO_PROCESSES = "skipped: ProcessExecutor not available yet"
 
 
-def _module(importable: bool) -> types.ModuleType:
-    """``cpu.py`` ported at run time, or the copy written for asyncdag that workers can import."""
-    if importable:
-        return porting.hamilton_module("cpu_asyncdag")
-    return porting.asyncdag_module("cpu")
-
-
 def _seconds(
     make_executor: asyncdag_runs.ExecutorFactory,
     n: int,
     work: int,
-    importable: bool = False,
     repeats: int = 3,
 ) -> tuple[float, float]:
-    """(first, median of the next ``repeats``) seconds; the first run starts any workers."""
-    dr = asyncdag_runs.build(_module(importable), make_executor)
+    """(first, median of the next ``repeats``) seconds; the first run starts any workers.
+
+    The branches run on ``cpu.py`` ported at run time: its functions reach the worker
+    processes by value, as a user's ported module would.
+    """
+    dr = asyncdag_runs.build(porting.asyncdag_module("cpu"), make_executor)
     session = LoopSession(asyncio_loop)
 
     async def once() -> float:
@@ -53,7 +48,7 @@ def _seconds(
 
 def _pool_seconds(cores: int, n: int, work: int, repeats: int = 3) -> tuple[float, float]:
     """The same branches on ``concurrent.futures.ProcessPoolExecutor``: what the machine allows."""
-    burned = porting.hamilton_module("cpu_asyncdag").burned
+    burned = porting.hamilton_module("cpu").burned  # stdlib pickle needs it importable
     with ProcessPoolExecutor(cores) as pool:
 
         def once() -> float:
@@ -106,14 +101,7 @@ def run(branches_per_core: int, branch_s: float) -> list[Row]:
             print(f"  cpu  {name:34} {SKIP_NO_PROCESSES}")
             rows.append({"system": name, "skipped": SKIP_NO_PROCESSES})
             continue
-        try:
-            cold, seconds = _seconds(make_executor, n, work)
-        except ModuleNotFoundError as exc:
-            # Workers import node functions by module name; a module ported at run time has
-            # none they can import unless the executor ships it by value (DESIGN section 2).
-            print(f"  cpu  {name:34} ported module failed ({exc}); importable copy used")
-            rows.append({"system": f"{name}, ported module", "skipped": f"failed: {exc}"})
-            cold, seconds = _seconds(make_executor, n, work, importable=True)
+        cold, seconds = _seconds(make_executor, n, work)
         rows.append(
             {"system": name, "seconds": seconds, "cold_seconds": cold, "speedup": inline / seconds}
         )
