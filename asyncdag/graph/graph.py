@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -56,17 +56,20 @@ class FunctionGraph:
 
     def upstream(self, names: Iterable[str]) -> set[str]:
         """``names`` and every node or input they depend on."""
-        return self._walk(
-            names, lambda n: [p.name for p in self.nodes[n].params] if n in self.nodes else []
-        )
+        return self._walk(names, self._dependencies)
 
     def downstream(self, names: Iterable[str]) -> set[str]:
         """``names`` and every node that depends on them."""
-        return self._walk(
-            names, lambda n: self.dependents.get(n) or [c for c in self.inputs.get(n, ())]
-        )
+        return self._walk(names, self._consumers)
 
-    def _walk(self, names: Iterable[str], step: Any) -> set[str]:
+    def _dependencies(self, name: str) -> Iterable[str]:
+        node = self.nodes.get(name)
+        return [p.name for p in node.params] if node is not None else ()
+
+    def _consumers(self, name: str) -> Iterable[str]:
+        return self.dependents.get(name) or self.inputs.get(name, ())
+
+    def _walk(self, names: Iterable[str], step: Callable[[str], Iterable[str]]) -> set[str]:
         names = list(names)
         self.check_known(names)
         seen = set(names)
