@@ -18,6 +18,9 @@ from .graph.plan import LOCAL, REMOTE, Plan, build_plan
 
 __all__ = ["Builder", "Driver", "Variable"]
 
+# How many request shapes (outputs, input names, override names) keep their plan.
+_PLANS_KEPT = 256
+
 
 class ResultBuilder(Protocol):
     """Anything with Hamilton's ``build_result(**outputs)``."""
@@ -154,6 +157,8 @@ class Driver(AsyncClosing):
         plan = self._plans.get(key)
         if plan is None:
             plan = build_plan(self.graph, outputs, inputs, overrides, self._inline)
+            if len(self._plans) >= _PLANS_KEPT:  # bounded: a service may vary its requests
+                del self._plans[next(iter(self._plans))]
             self._plans[key] = plan
         return plan
 
