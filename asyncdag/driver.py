@@ -123,8 +123,12 @@ class Driver(AsyncClosing):
     def list_available_variables(
         self, tag_filter: Mapping[str, Any] | None = None
     ) -> list[Variable]:
-        """Every node and input; with ``tag_filter``, only nodes carrying those tag values."""
-        variables = [self._variable(n) for n in [*self.graph.nodes, *self.graph.inputs]]
+        """Every node, input and config key; with ``tag_filter``, only nodes with those tags.
+
+        As in Hamilton, a node's tags include ``module``, the module that defined it.
+        """
+        names = dict.fromkeys([*self.graph.nodes, *self.graph.inputs, *self.graph.config])
+        variables = [self._variable(n) for n in names]
         if tag_filter:
             variables = [v for v in variables if _matches(v.tags, tag_filter)]
         return variables
@@ -142,13 +146,14 @@ class Driver(AsyncClosing):
         if node is None:
             types = {
                 p.annotation
-                for consumer in self.graph.inputs[name]
+                for consumer in self.graph.inputs.get(name, ())
                 for p in self.graph.nodes[consumer].params
                 if p.name == name
             }
             tp = types.pop() if len(types) == 1 else Any
             return Variable(name, tp, {}, True, ())
-        return Variable(name, node.returns, dict(node.tags), False, (node.fn,))
+        tags = {"module": node.fn.__module__, **node.tags}
+        return Variable(name, node.returns, tags, False, (node.fn,))
 
     def _plan(
         self, outputs: tuple[str, ...], inputs: Mapping[str, Any], overrides: Mapping[str, Any]

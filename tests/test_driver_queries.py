@@ -133,3 +133,26 @@ def test_builder_build_returns_a_driver() -> None:
     dr = Builder().with_modules(_chain_module()).build()
 
     assert isinstance(dr, Driver)
+
+
+def test_list_available_variables_lists_config_keys_as_external_inputs() -> None:
+    def doubled(x: int, mode: str) -> int:
+        return 2 * x
+
+    dr = Builder().with_modules(make_module(doubled)).with_config({"mode": "a", "spare": 1}).build()
+
+    listed = {v.name: v for v in dr.list_available_variables()}
+    assert listed["mode"].is_external_input and listed["mode"].type is str
+    assert listed["spare"].is_external_input
+
+
+def test_list_available_variables_tags_each_node_with_its_module() -> None:
+    def doubled(x: int) -> int:
+        return 2 * x
+
+    module = make_module(doubled)
+    dr = Builder().with_modules(module).build()
+
+    tags = {v.name: v.tags for v in dr.list_available_variables()}
+    assert tags["doubled"]["module"] == module.__name__
+    assert dr.list_available_variables(tag_filter={"module": module.__name__})[0].name == "doubled"

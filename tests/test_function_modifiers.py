@@ -23,6 +23,22 @@ from asyncdag.errors import GraphError, MissingInputError
 from asyncdag.function_modifiers import parameterize_sources, parameterize_values, tag_outputs
 
 
+def own_tags(tags: Any) -> dict[str, Any]:
+    """A variable's tags without the ``module`` tag every node gets."""
+    return {k: v for k, v in tags.items() if k != "module"}
+
+
+def test_every_node_made_by_a_modifier_is_tagged_with_the_module_defining_it() -> None:
+    @extract_fields({"x": int, "y": int})
+    def pair() -> dict[str, int]:
+        return {"x": 1, "y": 2}
+
+    variables = build(pair).list_available_variables()
+    assert {v.name: v.tags["module"] for v in variables} == dict.fromkeys(
+        ["pair", "x", "y"], pair.__module__
+    )
+
+
 def build(*fns: Callable[..., Any], cfg: dict[str, Any] | None = None) -> Driver:
     return Builder().with_modules(make_module(*fns)).with_config(cfg or {}).build()
 
@@ -131,7 +147,7 @@ def test_tag_on_extract_fields_tags_the_fields_not_the_dict_node_as_hamilton_doe
     def pair() -> dict[str, int]:
         return {"x": 1, "y": 2}
 
-    tags = {v.name: v.tags for v in build(pair).list_available_variables()}
+    tags = {v.name: own_tags(v.tags) for v in build(pair).list_available_variables()}
     assert tags == {"pair": {}, "x": {"team": "a"}, "y": {"team": "a"}}
 
 
@@ -141,7 +157,7 @@ def test_tag_target_ellipsis_tags_every_node_of_the_function() -> None:
     def pair() -> dict[str, int]:
         return {"x": 1}
 
-    tags = {v.name: v.tags for v in build(pair).list_available_variables()}
+    tags = {v.name: own_tags(v.tags) for v in build(pair).list_available_variables()}
     assert tags == {"pair": {"team": "a"}, "x": {"team": "a"}}
 
 
@@ -160,7 +176,7 @@ def test_tag_outputs_tags_each_named_node() -> None:
     def pair() -> dict[str, int]:
         return {"x": 1, "y": 2}
 
-    tags = {v.name: v.tags for v in build(pair).list_available_variables()}
+    tags = {v.name: own_tags(v.tags) for v in build(pair).list_available_variables()}
     assert tags == {"pair": {}, "x": {"kind": "first"}, "y": {"kind": "second"}}
 
 

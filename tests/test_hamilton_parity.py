@@ -103,15 +103,15 @@ def test_ported_module_with_config_gives_hamiltons_result(
     assert asyncdag_driver_for(name, config).execute_sync(outputs, inputs=inputs) == expected
 
 
-def _user_node_names(variables: list[Any], config: dict[str, Any]) -> set[str]:
-    """Names, without the helper nodes Hamilton's @check_output adds (``x_raw``, validators)
-    and the config keys it lists as variables (asyncdag lists nodes and inputs only)."""
+def _user_node_names(variables: list[Any]) -> set[str]:
+    """Names, without the helper nodes Hamilton's @check_output adds (``x_raw``, validators).
+
+    Config keys are listed by both, as external inputs."""
     return {
         v.name
         for v in variables
         if not v.name.endswith("_raw")
         and not any(k.startswith("hamilton.data_quality") for k in v.tags)
-        and v.name not in config
     }
 
 
@@ -119,7 +119,7 @@ def _user_node_names(variables: list[Any], config: dict[str, Any]) -> set[str]:
 def test_ported_module_has_hamiltons_node_names(name: str) -> None:
     config = {"mode": "loud", "region": "uk"}
     hamilton_variables = hamilton_driver_for(name, config).list_available_variables()
-    expected = _user_node_names(hamilton_variables, config)
+    expected = _user_node_names(hamilton_variables)
     names = {v.name for v in asyncdag_driver_for(name, config).list_available_variables()}
     assert names == expected
 

@@ -472,3 +472,26 @@ async def test_execute_sync_inside_a_running_loop_raises_a_clear_asyncdag_error(
     assert ran == []
     # The driver is still usable the right way afterwards.
     assert await dr.execute(["probe"]) == {"probe": 1}
+
+
+async def test_requested_input_that_every_consumer_may_omit_is_none_when_not_given() -> None:
+    def offset(x: int, shift: int = 10) -> int:
+        return x + shift
+
+    dr = Builder().with_modules(make_module(offset)).build()
+
+    assert await dr.execute(["offset", "shift"], inputs={"x": 1}) == {"offset": 11, "shift": None}
+
+
+async def test_requested_input_that_some_consumer_needs_is_missing_when_not_given() -> None:
+    def offset(x: int, shift: int = 10) -> int:
+        return x + shift
+
+    def scaled(shift: int) -> int:
+        return 2 * shift
+
+    dr = Builder().with_modules(make_module(offset, scaled)).build()
+
+    with pytest.raises(MissingInputError) as info:
+        await dr.execute(["offset", "shift"], inputs={"x": 1})
+    assert "shift" in info.value.missing

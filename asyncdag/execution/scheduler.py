@@ -390,6 +390,8 @@ async def run_plan(
     A node's exception propagates as itself (with a note), never as an ``ExceptionGroup``.
     """
     run = _Run(executors)
+    for name in plan.absent:
+        vals[name] = None
     try:
         await run.frame(plan.root, vals, ())
     except BaseExceptionGroup as group:

@@ -87,6 +87,7 @@ class Plan:
 
     root: Frame
     outputs: tuple[tuple[str, str], ...]  # (output name, root frame key)
+    absent: tuple[str, ...] = ()  # requested inputs that are optional everywhere and not given
 
 
 def build_plan(
@@ -116,8 +117,13 @@ def build_plan(
     needed: dict[str, Node] = {}
     missing: dict[str, list[str]] = {}
     stack = [n for n in outputs if n in nodes]
+    absent = []
     for name in outputs:
-        if name not in nodes and name not in given and name not in overrides:
+        if name in nodes or name in given or name in overrides:
+            continue
+        if _optional_everywhere(graph, name):
+            absent.append(name)  # Hamilton returns None for it
+        else:
             missing.setdefault(name, []).append("(requested output)")
     while stack:
         name = stack.pop()
@@ -146,7 +152,14 @@ def build_plan(
     root = builder.frame((), analysis.order)
     # A requested Parallelizable node gives the list of its items, overridden or not.
     keys = tuple((n, collected_key(n) if n in needed and needed[n].expands else n) for n in outputs)
-    return Plan(root, keys)
+    return Plan(root, keys, tuple(absent))
+
+
+def _optional_everywhere(graph: FunctionGraph, name: str) -> bool:
+    """Whether every node reading input ``name`` has a default for it."""
+    return all(
+        p.optional for c in graph.inputs[name] for p in graph.nodes[c].params if p.name == name
+    )
 
 
 def _raise_inside_block(graph: FunctionGraph, name: str, scope: Scope) -> None:
