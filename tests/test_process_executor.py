@@ -312,3 +312,32 @@ async def test_functions_of_a_module_built_at_run_time_are_shipped_by_value() ->
             assert await dr.execute(["total"]) == {"total": 5}
     finally:
         del sys.modules[module.__name__]
+
+
+async def test_a_blocks_branch_frame_is_pickled_once_not_once_per_unit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cloudpickle
+
+    from asyncdag.execution.executors import process
+    from asyncdag.graph.plan import Frame
+
+    frames_pickled = 0
+    real_dumps = cloudpickle.dumps
+
+    def counting_dumps(obj: Any, *args: Any, **kwargs: Any) -> bytes:
+        nonlocal frames_pickled
+        frames_pickled += isinstance(obj, Frame)
+        return real_dumps(obj, *args, **kwargs)
+
+    monkeypatch.setattr(process.cloudpickle, "dumps", counting_dumps)
+
+    def work(item: int) -> int:
+        return item + 1
+
+    dr = build(*fan_out_module(work), remote=executors.ProcessExecutor(max_tasks=2))
+    async with dr:
+        first = await dr.execute(["results"], inputs={"n": 12})
+        second = await dr.execute(["results"], inputs={"n": 12})
+    assert first == second == {"results": list(range(1, 13))}
+    assert frames_pickled == 1

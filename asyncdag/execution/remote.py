@@ -40,6 +40,9 @@ class BranchBatch:
 
         return run_branches(self.frame, self.node, self.outer, self.items, self.produces, self.path)
 
+    def shared(self) -> tuple[object, ...]:
+        return (self.frame,)  # the same for every batch of the block: workers keep it
+
     def parts(self) -> Iterable[tuple[str, str, Any]]:
         for step in self.frame.steps:
             yield step.node.name, "the function", step.node.fn

@@ -60,6 +60,10 @@ class Unit(Protocol):
 
     def __call__(self) -> Any: ...
 
+    def shared(self) -> tuple[object, ...]:
+        """Immutable parts (a block's branch frame) that a worker may keep between units."""
+        ...
+
     def parts(self) -> Iterable[tuple[str, str, Any]]:
         """(node, what, value) for everything the unit carries: functions, arguments, items."""
         ...
@@ -81,6 +85,9 @@ class Call:
 
     def __call__(self) -> Any:
         return self.fn(**self.kwargs)
+
+    def shared(self) -> tuple[object, ...]:
+        return ()
 
     def parts(self) -> Iterable[tuple[str, str, Any]]:
         yield self.node, "the function", self.fn

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import itertools
 import os
+import pickle
 import sys
 import types
 from collections.abc import Iterable
@@ -46,18 +49,20 @@ class ProcessExecutor(Executor):
         self.batch_size = batch_size
         self._pool: _Pool | None = None
         self._modules_seen = 0
+        self._shared = _SharedParts()
 
     async def submit(self, unit: Unit) -> Any:
         if len(sys.modules) != self._modules_seen:
             self._modules_seen = len(sys.modules)
             ship_runtime_modules_by_value()
-        payload = dumps_unit(unit)
+        shared = self._shared.keys_for(unit)
+        payload = dumps_unit(unit, shared)
         loop = asyncio.get_running_loop()
         if self._pool is None or self._pool.loop is not loop:
             if self._pool is not None:
                 self._pool.abandon()
             self._pool = _Pool(self.processes, loop)
-        return await self._pool.run(unit, payload)
+        return await self._pool.run(unit, payload, shared)
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
@@ -86,17 +91,60 @@ def ship_runtime_modules_by_value() -> None:
             cloudpickle.register_pickle_by_value(module)
 
 
-def dumps_unit(unit: Unit) -> bytes:
-    """Serialize ``unit``, or say which node and value cannot be serialized.
+class _SharedParts:
+    """Each shared part of the units (a block's branch frame) pickled once, under a key.
+
+    A unit then carries the key, not the part; a worker receives each part once and keeps it.
+    For functions sent by value this saves most of the cost of a small unit.
+    """
+
+    KEPT = 64
+
+    def __init__(self) -> None:
+        self._parts: dict[int, tuple[object, int, bytes]] = {}  # id -> (part, key, pickled)
+        self._keys = itertools.count()
+
+    def keys_for(self, unit: Unit) -> dict[int, tuple[int, bytes]]:
+        """id of each shared part of ``unit`` -> (its key, its pickled bytes)."""
+        found: dict[int, tuple[int, bytes]] = {}
+        for part in unit.shared():
+            entry = self._parts.get(id(part))
+            if entry is None or entry[0] is not part:
+                try:
+                    pickled: bytes = cloudpickle.dumps(part)
+                except Exception as exc:
+                    raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+                if len(self._parts) >= self.KEPT:
+                    del self._parts[next(iter(self._parts))]
+                entry = self._parts[id(part)] = (part, next(self._keys), pickled)
+            found[id(part)] = entry[1:]
+        return found
+
+
+class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """cloudpickle, writing a shared part as its key."""
+
+    def __init__(self, file: io.BytesIO, shared: dict[int, tuple[int, bytes]]) -> None:
+        super().__init__(file)
+        self._shared = shared
+
+    def persistent_id(self, obj: object) -> int | None:
+        entry = self._shared.get(id(obj))
+        return None if entry is None else entry[0]
+
+
+def dumps_unit(unit: Unit, shared: dict[int, tuple[int, bytes]] | None = None) -> bytes:
+    """Serialize ``unit`` (its ``shared`` parts as keys), or say what cannot be serialized.
 
     Raises:
         SerializationError: naming the node, the value, its type and the attribute path.
     """
+    buffer = io.BytesIO()
     try:
-        data: bytes = cloudpickle.dumps(unit)
+        _Pickler(buffer, shared or {}).dump(unit)
     except Exception as exc:
         raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
-    return data
+    return buffer.getvalue()
 
 
 def explain_unpicklable(
@@ -152,6 +200,7 @@ class _Worker:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.alive = True
+        self.holds: set[int] = set()  # keys of the shared parts this worker keeps
 
     @classmethod
     async def start(cls) -> _Worker:
@@ -191,12 +240,15 @@ class _Worker:
     def pid(self) -> int:
         return self.process.pid
 
-    async def run(self, unit: Unit, payload: bytes) -> Any:
+    async def run(self, unit: Unit, payload: bytes, shared: dict[int, tuple[int, bytes]]) -> Any:
         """Send ``payload``, wait for the answer; a dead worker raises ``WorkerCrashedError``."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
+        installs = {key: part for key, part in shared.values() if key not in self.holds}
+        message = pickle.dumps((installs, payload), protocol=pickle.HIGHEST_PROTOCOL)
+        self.holds.update(installs)
         try:
-            stdin.write(HEADER.pack(len(payload)) + payload)
+            stdin.write(HEADER.pack(len(message)) + message)
             await stdin.drain()
             (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
             answer = await stdout.readexactly(size)
@@ -242,11 +294,11 @@ class _Pool:
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
 
-    async def run(self, unit: Unit, payload: bytes) -> Any:
+    async def run(self, unit: Unit, payload: bytes, shared: dict[int, tuple[int, bytes]]) -> Any:
         async with self._slots:
             worker = await self._take()
             try:
-                return await worker.run(unit, payload)
+                return await worker.run(unit, payload, shared)
             finally:
                 if worker.alive:
                     self._idle.append(worker)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import os
+import pickle
 import signal
 import struct
 import sys
 import traceback
+from typing import Any
 
 import cloudpickle
 
@@ -33,13 +36,14 @@ def serve() -> None:
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     loop = asyncio.new_event_loop()  # one loop for the worker's life: async nodes run on it
     asyncio.set_event_loop(loop)
+    kept: dict[int, object] = {}  # shared parts of units (branch frames), by key
     try:
         while True:
             try:
-                payload = _read_frame(read_fd)
+                installs, payload = pickle.loads(_read_frame(read_fd))
             except EOFError:
                 return
-            _write_frame(write_fd, _run(loop, payload))
+            _write_frame(write_fd, _run(loop, payload, installs, kept))
     finally:
         loop.close()
 
@@ -63,9 +67,27 @@ def _die_with_parent() -> None:
         os._exit(1)  # the parent died before the signal was armed
 
 
-def _run(loop: asyncio.AbstractEventLoop, payload: bytes) -> bytes:
+class _Unpickler(pickle.Unpickler):
+    """Reads a unit whose shared parts were written as keys of parts this worker keeps."""
+
+    def __init__(self, file: io.BytesIO, kept: dict[int, object]) -> None:
+        super().__init__(file)
+        self._kept = kept
+
+    def persistent_load(self, pid: Any) -> object:
+        return self._kept[pid]
+
+
+def _run(
+    loop: asyncio.AbstractEventLoop,
+    payload: bytes,
+    installs: dict[int, bytes],
+    kept: dict[int, object],
+) -> bytes:
     try:
-        unit = cloudpickle.loads(payload)
+        for key, part in installs.items():
+            kept[key] = cloudpickle.loads(part)
+        unit = _Unpickler(io.BytesIO(payload), kept).load()
         result = unit()
         if inspect.isawaitable(result):
             result = loop.run_until_complete(result)
