@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import pickle
 import signal
@@ -341,3 +342,28 @@ async def test_a_blocks_branch_frame_is_pickled_once_not_once_per_unit(
         second = await dr.execute(["results"], inputs={"n": 12})
     assert first == second == {"results": list(range(1, 13))}
     assert frames_pickled == 1
+
+
+@pytest.mark.allow_blocking
+# A loop closed without aclose() leaves asyncio's subprocess transports open; asyncio itself
+# complains when they are collected. The workers behind them must be gone all the same.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_one_executor_serves_two_event_loops_and_kills_the_workers_of_a_closed_one() -> None:
+    def work(item: int) -> int:
+        return os.getpid()
+
+    executor = executors.ProcessExecutor(max_tasks=1)
+    dr = build(*fan_out_module(work), remote=executor)
+
+    async def run_without_closing() -> set[int]:
+        return set((await dr.execute(["results"], inputs={"n": 2}))["results"])
+
+    async def run_and_close() -> set[int]:
+        async with dr:
+            return set((await dr.execute(["results"], inputs={"n": 2}))["results"])
+
+    first = asyncio.run(run_without_closing())  # its loop closes with its worker still up
+    second = asyncio.run(run_and_close())
+    gc.collect()  # asyncio's complaint about the first loop's transports comes here
+    assert first.isdisjoint(second), "the second loop started its own worker"
+    assert children() == []

@@ -47,7 +47,8 @@ class ProcessExecutor(Executor):
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive int or None, not {batch_size!r}")
         self.batch_size = batch_size
-        self._pool: _Pool | None = None
+        # One pool per event loop: its pipes belong to the loop that started it.
+        self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
         self._modules_seen = 0
         self._shared = _SharedParts()
 
@@ -58,20 +59,26 @@ class ProcessExecutor(Executor):
         shared = self._shared.keys_for(unit)
         payload = dumps_unit(unit, shared)
         loop = asyncio.get_running_loop()
-        if self._pool is None or self._pool.loop is not loop:
-            if self._pool is not None:
-                self._pool.abandon()
-            self._pool = _Pool(self.processes, loop)
-        return await self._pool.run(unit, payload, shared)
+        pool = self._pools.get(loop)
+        if pool is None:
+            self._abandon_closed_loops()
+            pool = self._pools[loop] = _Pool(self.processes, loop)
+        return await pool.run(unit, payload, shared)
 
     async def aclose(self) -> None:
-        pool, self._pool = self._pool, None
+        """Stop the workers started on this loop, and kill those of loops already closed."""
+        self._abandon_closed_loops()
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
         if pool is not None:
             await pool.aclose()
 
+    def _abandon_closed_loops(self) -> None:
+        for loop in [loop for loop in self._pools if loop.is_closed()]:
+            self._pools.pop(loop).abandon()
+
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers (for tests and monitoring)."""
-        return [] if self._pool is None else self._pool.pids()
+        return [pid for pool in self._pools.values() for pid in pool.pids()]
 
 
 MultiProcessingExecutor = ProcessExecutor
@@ -325,7 +332,7 @@ class _Pool:
         await asyncio.gather(*(w.stop() for w in workers))
 
     def abandon(self) -> None:
-        """The pool's loop is gone: kill its processes without it."""
+        """The pool's loop is closed: kill its processes without it."""
         for worker in self._all:
             with contextlib.suppress(ProcessLookupError):
                 worker.process.kill()
