@@ -9,6 +9,7 @@ from typing import Any
 from ..graph.plan import Frame
 from .executors.base import Executor
 from .executors.inline import InlineExecutor
+from .paths import Path, format_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +26,10 @@ class BranchBatch:
     outer: Mapping[str, Any]
     items: tuple[tuple[int, Any], ...]  # (index, item)
     produces: tuple[str, ...]
-    path: tuple[tuple[str, int, Any], ...]  # the enclosing branch path
+    path: Path  # the enclosing branch path
 
     @property
     def branch(self) -> str:
-        from .scheduler import format_path
-
         indexes = [index for index, _ in self.items]
         here = f"{self.node}[{indexes[0]}]" if len(indexes) == 1 else f"{self.node}{indexes}"
         return ".".join(filter(None, [format_path(self.path), here]))

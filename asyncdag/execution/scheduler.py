@@ -37,6 +37,7 @@ from ..graph.plan import (
     collected_key,
 )
 from .executors.base import Call, Executor
+from .paths import Path, format_path
 from .policy import run_with_policy
 from .remote import BranchBatch, Everywhere
 from .sources import END, iterate_on, listed, split, started
@@ -44,16 +45,8 @@ from .sources import END, iterate_on, listed, split, started
 # How long inline sync work may hold the loop before handing it back for one iteration.
 YIELD_INTERVAL = 0.002
 
-# A branch index path: ((expander, index, item), ...), outermost first.
-Path = tuple[tuple[str, int, Any], ...]
-
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 60
-
-
-def format_path(path: Path) -> str:
-    """``url[3].page[0]`` for a path."""
-    return ".".join(f"{name}[{index}]" for name, index, _ in path)
 
 
 class _Run:
