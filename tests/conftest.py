@@ -62,3 +62,24 @@ def make_module(*functions: Callable[..., Any], name: str = "dag") -> Any:
 
 
 _module_ids = itertools.count()
+
+
+def build(
+    *functions: Callable[..., Any], remote: Any = None, local: Any = None, **named: Any
+) -> Any:
+    """A Driver over ``functions``; ``remote``/``local`` executors, and named ones by keyword."""
+    from asyncdag import Builder
+
+    builder = Builder().with_modules(make_module(*functions))
+    if remote is not None:
+        builder = builder.with_remote_executor(remote)
+    if local is not None:
+        builder = builder.with_local_executor(local)
+    for name, executor in named.items():
+        builder = builder.with_executor(name, executor)
+    return builder.build()
+
+
+def notes_of(exc: BaseException) -> str:
+    """All PEP 678 notes of ``exc``, one per line."""
+    return "\n".join(getattr(exc, "__notes__", []))

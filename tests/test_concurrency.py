@@ -5,16 +5,12 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from conftest import make_module
+from conftest import build
 
-from asyncdag import Builder, Collect, Parallelizable
+from asyncdag import Collect, Parallelizable
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
 PATIENCE = 5.0
-
-
-def build(*functions: Callable[..., Any]) -> Any:
-    return Builder().with_modules(make_module(*functions)).build()
 
 
 async def test_hundred_concurrent_executes_on_one_driver_each_return_their_own_result() -> None:

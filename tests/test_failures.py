@@ -4,13 +4,12 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import make_module
+from conftest import build, notes_of
 
-from asyncdag import Builder, Collect, Parallelizable, executors
+from asyncdag import Collect, Parallelizable, executors
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
 PATIENCE = 2.0
@@ -20,19 +19,6 @@ HANG_GUARD = 10.0
 
 class BoomError(Exception):
     """A user's own exception type, to check that it is not wrapped or replaced."""
-
-
-def build(*functions: Callable[..., Any], remote: Any = None, local: Any = None) -> Any:
-    builder = Builder().with_modules(make_module(*functions))
-    if remote is not None:
-        builder = builder.with_remote_executor(remote)
-    if local is not None:
-        builder = builder.with_local_executor(local)
-    return builder.build()
-
-
-def notes_of(exc: BaseException) -> str:
-    return "\n".join(getattr(exc, "__notes__", []))
 
 
 async def wait_patiently(event: asyncio.Event) -> None:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import make_module
+from conftest import build
 
-from asyncdag import Builder, Collect, Parallelizable, executors
+from asyncdag import Collect, Parallelizable, executors
 
 PAGES = {
     "https://a.example": "the quick brown fox",
@@ -21,15 +21,6 @@ TOTAL_WORDS = 4 + 2 + 5 + 0
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
 PATIENCE = 2.0
-
-
-def build(*functions: Callable[..., Any], remote: Any = None, local: Any = None) -> Any:
-    builder = Builder().with_modules(make_module(*functions))
-    if remote is not None:
-        builder = builder.with_remote_executor(remote)
-    if local is not None:
-        builder = builder.with_local_executor(local)
-    return builder.build()
 
 
 async def wait_patiently(event: asyncio.Event) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import make_module
+from conftest import build, make_module, notes_of
 
 from asyncdag import Builder, Collect, Parallelizable, executors, tag
 from asyncdag.errors import SerializationError, WorkerCrashedError
@@ -31,19 +31,6 @@ pytestmark = pytest.mark.timeout(60)
 PATIENCE = 5.0
 # Bounds a whole execute whose wrong behaviour would be to hang forever.
 HANG_GUARD = 20.0
-
-
-def build(*functions: Callable[..., Any], remote: Any = None, **named: Any) -> Any:
-    builder = Builder().with_modules(make_module(*functions))
-    if remote is not None:
-        builder = builder.with_remote_executor(remote)
-    for name, executor in named.items():
-        builder = builder.with_executor(name, executor)
-    return builder.build()
-
-
-def notes_of(exc: BaseException) -> str:
-    return "\n".join(getattr(exc, "__notes__", []))
 
 
 def children() -> list[psutil.Process]:

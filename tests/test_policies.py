@@ -8,23 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_module
+from conftest import build
 
-from asyncdag import Builder, Collect, Parallelizable, executors, retry, tag, timeout
+from asyncdag import Collect, Parallelizable, executors, retry, tag, timeout
 from asyncdag.errors import NodeTimeoutError
 
 pytestmark = pytest.mark.timeout(60)
 
 NEVER = 30.0  # how long a "hanging" node would hang if its timeout did not cut it off
-
-
-def build(*functions: Any, remote: executors.Executor | None = None, **named: Any) -> Any:
-    builder = Builder().with_modules(make_module(*functions))
-    if remote is not None:
-        builder = builder.with_remote_executor(remote)
-    for name, executor in named.items():
-        builder = builder.with_executor(name, executor)
-    return builder.build()
 
 
 async def test_async_node_past_its_timeout_raises_node_timeout_error_naming_node_and_branch() -> (

@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import make_module
+from conftest import build
 
 from asyncdag import Builder, Collect, Parallelizable, executors, tag
 from asyncdag.errors import SerializationError, WorkerCrashedError
@@ -24,15 +24,6 @@ pytestmark = pytest.mark.timeout(60)
 def children() -> list[psutil.Process]:
     """Live child processes of this test process (psutil reads /proc: call it off the loop)."""
     return [c for c in psutil.Process().children(recursive=True) if c.status() != "zombie"]
-
-
-def build(*functions: Any, remote: executors.Executor | None = None, **named: Any) -> Any:
-    builder = Builder().with_modules(make_module(*functions))
-    if remote is not None:
-        builder = builder.with_remote_executor(remote)
-    for name, executor in named.items():
-        builder = builder.with_executor(name, executor)
-    return builder.build()
 
 
 def fan_out_module(work: Any) -> tuple[Any, ...]:
