@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psutil
 import pytest
 from blockbuster import blockbuster_ctx
 from hypothesis import HealthCheck, settings
@@ -22,6 +24,12 @@ _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_t
 settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=_QUIET)
 settings.register_profile("long", max_examples=1000, deadline=None, suppress_health_check=_QUIET)
 settings.load_profile(os.environ.get("ASYNCDAG_HYPOTHESIS_PROFILE", "ci"))
+
+# How long a test waits for something that should happen soon (a branch starting, a worker
+# dying) before its own assertions judge the outcome; and the bound on a whole execute whose
+# wrong behaviour would be to hang forever. Generous: CI machines are shared and slow.
+PATIENCE = 5.0
+HANG_GUARD = 20.0
 
 try:
     import uvloop
@@ -83,3 +91,15 @@ def build(
 def notes_of(exc: BaseException) -> str:
     """All PEP 678 notes of ``exc``, one per line."""
     return "\n".join(getattr(exc, "__notes__", []))
+
+
+def children() -> list[psutil.Process]:
+    """Live child processes of this test process (psutil reads /proc: call it off the loop)."""
+    return [c for c in psutil.Process().children(recursive=True) if c.status() != "zombie"]
+
+
+async def wait_patiently(event: asyncio.Event, patience: float = PATIENCE) -> None:
+    """Wait for ``event`` at most ``patience`` seconds; the caller judges the outcome."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(patience):
+            await event.wait()

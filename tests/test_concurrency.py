@@ -5,12 +5,11 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from conftest import build
+from conftest import PATIENCE, build
 
 from asyncdag import Collect, Parallelizable
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
-PATIENCE = 5.0
 
 
 async def test_hundred_concurrent_executes_on_one_driver_each_return_their_own_result() -> None:

@@ -1,31 +1,20 @@
 """Failures: user errors propagate as themselves with a note; everything else stops first."""
 
 import asyncio
-import contextlib
 import threading
 import time
 from typing import Any
 
 import pytest
-from conftest import build, notes_of
+from conftest import HANG_GUARD, PATIENCE, build, notes_of, wait_patiently
 
 from asyncdag import Collect, Parallelizable, executors
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
-PATIENCE = 2.0
-# Bounds a whole execute whose wrong behaviour would be to hang forever.
-HANG_GUARD = 10.0
 
 
 class BoomError(Exception):
     """A user's own exception type, to check that it is not wrapped or replaced."""
-
-
-async def wait_patiently(event: asyncio.Event) -> None:
-    """Wait for ``event`` at most PATIENCE seconds; the caller's assertions judge the outcome."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(PATIENCE):
-            await event.wait()
 
 
 def tasks_started_since(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:

@@ -1,13 +1,12 @@
 """Fan-out and fan-in: blocks stream, keep yield order, nest and respect max_tasks."""
 
 import asyncio
-import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import build
+from conftest import build, wait_patiently
 
 from asyncdag import Collect, Parallelizable, executors
 
@@ -20,14 +19,6 @@ PAGES = {
 TOTAL_WORDS = 4 + 2 + 5 + 0
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
-PATIENCE = 2.0
-
-
-async def wait_patiently(event: asyncio.Event) -> None:
-    """Wait for ``event`` at most PATIENCE seconds; the caller's assertions judge the outcome."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(PATIENCE):
-            await event.wait()
 
 
 def url_from_sync_generator() -> Callable[..., Any]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import build, make_module, notes_of
+from conftest import HANG_GUARD, PATIENCE, build, children, make_module, notes_of, wait_patiently
 
 from asyncdag import Builder, Collect, Parallelizable, executors, tag
 from asyncdag.errors import SerializationError, WorkerCrashedError
@@ -28,21 +28,6 @@ from asyncdag.errors import SerializationError, WorkerCrashedError
 pytestmark = pytest.mark.timeout(60)
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
-PATIENCE = 5.0
-# Bounds a whole execute whose wrong behaviour would be to hang forever.
-HANG_GUARD = 20.0
-
-
-def children() -> list[psutil.Process]:
-    """Live child processes of this test process (reads /proc: call it off the loop)."""
-    return [c for c in psutil.Process().children(recursive=True) if c.status() != "zombie"]
-
-
-async def wait_patiently(event: asyncio.Event) -> None:
-    """Wait for ``event`` at most PATIENCE seconds; the caller's assertions judge the outcome."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(PATIENCE):
-            await event.wait()
 
 
 async def no_tasks_but(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:

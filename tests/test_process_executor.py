@@ -11,19 +11,13 @@ import threading
 import time
 from typing import Any
 
-import psutil
 import pytest
-from conftest import build
+from conftest import build, children
 
 from asyncdag import Builder, Collect, Parallelizable, executors, tag
 from asyncdag.errors import SerializationError, WorkerCrashedError
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def children() -> list[psutil.Process]:
-    """Live child processes of this test process (psutil reads /proc: call it off the loop)."""
-    return [c for c in psutil.Process().children(recursive=True) if c.status() != "zombie"]
 
 
 def fan_out_module(work: Any) -> tuple[Any, ...]:

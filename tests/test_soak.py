@@ -18,14 +18,13 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import make_module
+from conftest import HANG_GUARD, make_module
 
 from asyncdag import Builder, Collect, Parallelizable, executors
 
 pytestmark = pytest.mark.timeout(120)
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
-PATIENCE = 10.0
 CONCURRENT = 1_000
 SEQUENTIAL = 10_000
 PROCESS_SEQUENTIAL = 200
@@ -114,7 +113,7 @@ async def test_a_thousand_concurrent_executes_on_one_driver_all_return_their_own
         most_waiting = max(most_waiting, waiting)
         if waiting == CONCURRENT:
             everyone_in.set()
-        async with asyncio.timeout(PATIENCE):
+        async with asyncio.timeout(HANG_GUARD):
             await everyone_in.wait()
         return 2 * x
 
