@@ -27,6 +27,7 @@ __all__ = ["display_all_functions", "visualize_execution"]
 _FONT = "Helvetica"
 _MAX_TYPE = 80
 _LEGEND_ORDER = ("config", "input", "function", "output", "override", "expand", "collect")
+_LEGEND_LABELS = {"expand": "Parallelizable", "collect": "Collect"}
 _INSTALL_DOT = (
     "install Graphviz, which provides it: `apt-get install graphviz` (Debian, Ubuntu), "
     "`brew install graphviz` (macOS) or `conda install graphviz`"
@@ -315,7 +316,7 @@ def _legend(graphviz: Any, seen: set[str], extra: Mapping[str, tuple[str, dict[s
     for kind in (k for k in _LEGEND_ORDER if k in seen):
         base = "function" if kind in ("output", "override", "expand", "collect") else kind
         style = _style(base) | _style(kind)
-        legend.node(f"_legend_{kind}", label=kind, **style)
+        legend.node(f"_legend_{kind}", label=_LEGEND_LABELS.get(kind, kind), **style)
     for name, (base, custom) in extra.items():
         legend.node(f"_legend_{name}", label=name, **(_style(base) | custom))
     return legend

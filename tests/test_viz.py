@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -323,3 +325,28 @@ def test_deduplicate_inputs_draws_one_box_for_equal_input_sets() -> None:
     dot = build(a, b).display_all_functions(deduplicate_inputs=True)
     assert dot.source.count("_inputs [") == 1
     assert dot.source.count("_inputs ->") == 2
+
+
+# -- the README's picture -----------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_docs_pictures_script_renders_the_word_count_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(DOCS / "pictures.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "word_count.png").read_bytes().startswith(PNG_MAGIC)
+    nodes = set(svg_groups(tmp_path / "word_count.svg", "node"))
+    assert {"text_files", "url", "url_loaded", "counts", "doc_name", "per_document"} <= nodes
+    assert "main" not in nodes
+    assert set(block_clusters(tmp_path / "word_count.svg")) == {"cluster_url"}
+
+
+def test_the_committed_readme_picture_is_a_valid_svg_with_the_block() -> None:
+    assert set(block_clusters(DOCS / "word_count.svg")) == {"cluster_url"}
