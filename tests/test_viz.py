@@ -350,3 +350,55 @@ def test_docs_pictures_script_renders_the_word_count_run(tmp_path: Path) -> None
 
 def test_the_committed_readme_picture_is_a_valid_svg_with_the_block() -> None:
     assert set(block_clusters(DOCS / "word_count.svg")) == {"cluster_url"}
+
+
+# -- Hamilton parity and the rest of the arguments ----------------------------------------
+
+
+@pytest.mark.parametrize("method", ["display_all_functions", "visualize_execution"])
+def test_parameters_have_hamiltons_names_in_hamiltons_order(method: str) -> None:
+    import inspect
+
+    from hamilton import driver as hamilton_driver
+
+    from asyncdag import Driver
+
+    ours = list(inspect.signature(getattr(Driver, method)).parameters)
+    theirs = list(inspect.signature(getattr(hamilton_driver.Driver, method)).parameters)
+    assert ours == theirs
+
+
+def test_a_format_this_dot_cannot_write_is_an_error_naming_dot(tmp_path: Path) -> None:
+    with pytest.raises(AsyncDagError, match=r"`dot` failed to write 'cgimage'.*try \.svg"):
+        word_count().display_all_functions(str(tmp_path / "dag.cgimage"))
+
+
+def test_config_values_are_drawn_as_notes_feeding_their_readers() -> None:
+    from conftest import make_module
+
+    from asyncdag import Builder
+
+    def doubled(threshold: int) -> int:
+        return threshold * 2
+
+    dr = Builder().with_modules(make_module(doubled)).with_config({"threshold": 4}).build()
+    source = dr.display_all_functions().source
+    assert "_config_threshold [label=<<b>threshold</b><br/><br/><i>4</i>>" in source
+    assert "_config_threshold -> doubled" in source
+    assert "_doubled_inputs" not in source
+
+
+def test_custom_style_function_styles_nodes_and_adds_a_legend_entry() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def style(*, node: Any, node_class: str) -> tuple[dict[str, str], str, str | None]:
+        seen.append((node.name, node_class))
+        if node.name == "counts":
+            return {"fillcolor": "pink"}, "function", "counted"
+        return {}, "function", None
+
+    source = word_count().display_all_functions(custom_style_function=style).source
+    line = next(s for s in source.splitlines() if s.strip().startswith("counts ["))
+    assert "fillcolor=pink" in line
+    assert "_legend_counted [label=counted" in source
+    assert ("total_words", "function") in seen
