@@ -131,25 +131,26 @@ def _draw(
 
     def function_style(name: str, node: Node | None) -> dict[str, str]:
         kind = "override" if name in view.overrides else "function"
-        style = _style("function")
-        seen.add("function")
+        marks = [kind]
         if node is not None and node.expands:
-            style.update(_style("expand"))
-            seen.add("expand")
-        if node is not None and any(p.collect for p in view.reads.get(name, ())):
-            style.update(_style("collect"))
-            seen.add("collect")
+            marks.append("expand")
+        if any(p.collect for p in view.reads.get(name, ())):
+            marks.append("collect")
+        style = _style("function")
+        for mark in marks[1:]:
+            style.update(_style(mark))
         if custom_style_function is not None and describe_node is not None:
             custom, base, legend = custom_style_function(node=describe_node(name), node_class=kind)
             style.update(custom)
             if legend:
                 extra_legend[legend] = (base, dict(custom))
-        for mark in ("output", "override"):
-            if (mark == "output" and name in view.outputs) or (
-                mark == "override" and name in view.overrides
-            ):
-                style.update(_style(mark))
-                seen.add(mark)
+        # The request's own marks come last, so they show whatever the custom style did.
+        if name in view.outputs:
+            marks.append("output")
+            style.update(_style("output"))
+        if kind == "override":
+            style.update(_style("override"))
+        seen.update(marks)
         return style
 
     # Nodes, grouped by the block they run in; clusters nest as blocks do.
