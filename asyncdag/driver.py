@@ -183,7 +183,7 @@ class Driver(AsyncClosing):
             _check_executor_tags(checks.tagged, self._executors)
             check_inputs(checks.config, self.graph.config)
             if len(self._checks) >= _PLANS_KEPT:
-                del self._checks[next(iter(self._checks))]
+                self._checks.pop(next(iter(self._checks)), None)
             entry = self._checks[id(plan)] = (plan, checks)  # holding the plan keeps its id
         check_inputs(entry[1].inputs, inputs)
 
@@ -226,14 +226,16 @@ def _matches(tags: Mapping[str, Any], tag_filter: Mapping[str, Any]) -> bool:
 
 
 def _check_executor_tags(nodes: Iterable[Node], executors: Mapping[str, Executor]) -> None:
+    """Nodes that would run must name registered executors (tags elsewhere are Hamilton's)."""
     for node in nodes:
         name = node.tags.get("executor")
         if name is not None and name not in executors:
             named = sorted(k for k in executors if k not in (LOCAL, REMOTE))
             raise GraphError(
-                f"{node.origin} is tagged executor={name!r}, but no executor has that name "
-                f"(named executors: {named or 'none'}). Add "
-                f"`.with_executor({name!r}, ...)` to the Builder."
+                f"node {node.name!r} ({node.origin}) is tagged executor={name!r} and would run "
+                f"in this request, but no executor has that name (named executors: "
+                f"{named or 'none'}); nothing was run. Add `.with_executor({name!r}, ...)` to "
+                "the Builder."
             )
 
 

@@ -271,7 +271,7 @@ async def test_unknown_executor_tag_on_a_node_that_would_run_fails_before_anythi
         await dr.execute(["heavy"])
 
     message = str(excinfo.value)
-    assert "heavy" in message
+    assert "node 'heavy'" in message
     assert "executor='cpu'" in message
     assert ".with_executor('cpu', ...)" in message
     assert module.ran == []
