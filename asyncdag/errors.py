@@ -154,7 +154,7 @@ class InputTypeError(AsyncDagError, TypeError):
     """An input's value does not match the annotation of the parameters reading it; nothing ran.
 
     Hamilton's rules: ``None`` and ``Any`` pass, a generic checks its container only
-    (``list[int]`` accepts any list), a ``Union`` accepts any member.
+    (``list[int]`` accepts any list or tuple), a ``Union`` accepts any member.
     """
 
     def __init__(self, name: str, value_type: type, expected: Any, readers: Sequence[str]) -> None:

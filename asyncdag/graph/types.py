@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import GraphError
@@ -14,6 +14,17 @@ if TYPE_CHECKING:
     from .node import Node
 
 _UNION_TYPES = (typing.Union, types.UnionType)
+
+# Hamilton's check_input_type lets any sequence stand for a generic list, tuple or Sequence,
+# and any iterable for a generic set or Iterable (it then tests the first item; we do not).
+_SEQUENCES: tuple[type, ...] = (list, tuple, Sequence)
+_WIDENED: dict[Any, tuple[type, ...]] = {
+    list: _SEQUENCES,
+    tuple: _SEQUENCES,
+    Sequence: _SEQUENCES,
+    set: (Iterable,),
+    Iterable: (Iterable,),
+}
 
 
 def _is_anything(tp: Any) -> bool:
@@ -97,13 +108,15 @@ def value_check(annotation: Any) -> ValueCheck | None:
     """How an input value is tested against a parameter's annotation; ``None``: all values pass.
 
     Hamilton's ``htypes.check_input_type``: ``Any`` and ``TypeVar``s accept anything, a class is
-    an ``isinstance`` test, a generic tests its container only (``list[int]`` accepts any list),
-    a ``Union``/``Optional`` accepts any member, a ``Literal`` its values. (``None`` is accepted
-    everywhere by the caller, as in Hamilton.) More lenient where Hamilton rejects correct values
-    or has side effects: ``Annotated`` is unwrapped, a ``NewType`` tests its supertype, abstract
-    generics test their origin (Hamilton rejects a dict for ``Mapping[str, int]``), items are never
-    read (Hamilton reads the first item of an iterable, advancing a generator), and what
-    ``isinstance`` cannot test (protocols that are not runtime-checkable) is trusted.
+    an ``isinstance`` test, a generic tests its container only (``list[int]`` accepts any list,
+    and, as in Hamilton, any tuple; ``set[int]`` any iterable), a ``Union``/``Optional`` accepts
+    any member, a ``Literal`` its values. (``None`` is accepted everywhere by the caller, as in
+    Hamilton.) Every value Hamilton accepts passes; more lenient where Hamilton rejects correct
+    values or has side effects: ``Annotated`` is unwrapped, a ``NewType`` tests its supertype,
+    other generics test ``isinstance`` of their origin (Hamilton rejects a dict for
+    ``Mapping[str, int]``), items are never read (Hamilton reads the first item of an iterable,
+    advancing a generator), and what ``isinstance`` cannot test (protocols that are not
+    runtime-checkable) is trusted.
     """
     classes = _classes(annotation)
     if classes is not None:
@@ -139,6 +152,8 @@ def _classes(annotation: Any) -> tuple[type, ...] | None:
     cls = tp if origin is None else origin
     if cls in (Parallelizable, Collect):
         return (object,)
+    if origin is not None and origin in _WIDENED:
+        return _WIDENED[origin]
     if not isinstance(cls, type):
         return None if origin is typing.Literal else (object,)
     try:
