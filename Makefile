@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-quick lint bench clean
+.PHONY: demo test lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "asyncdag needs Python 3.11 or newer"'
@@ -33,13 +33,14 @@ lint: $(VENV)/.installed-test
 test: lint
 	$(BIN)/pytest
 
-# The quick loop: every test not marked slow (soak, fault injection, servers, property runs).
-test-quick: $(VENV)/.installed-test
-	$(BIN)/pytest -m "not slow"
-
 # BENCH_ARGS=--quick for a run under a minute; results go to benchmarks/results/.
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The quick loop: every test not marked slow (soak, fault injection, servers, property runs).
+.PHONY: test-quick
+test-quick: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
