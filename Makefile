@@ -43,5 +43,10 @@ test: lint graphviz
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# The quick loop: every test not marked slow (soak, fault injection, servers, property runs).
+.PHONY: test-quick
+test-quick: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not slow"
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

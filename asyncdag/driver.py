@@ -14,7 +14,9 @@ from .errors import AsyncDagError, GraphError
 from .execution.executors import Executor, InlineExecutor
 from .execution.scheduler import run_plan
 from .graph.graph import FunctionGraph
+from .graph.node import Node
 from .graph.plan import LOCAL, REMOTE, Plan, build_plan
+from .graph.request import RequestChecks, check_inputs, request_checks
 
 __all__ = ["Builder", "Driver", "Variable"]
 
@@ -61,7 +63,7 @@ class Driver(AsyncClosing):
         self._result_builder: ResultBuilder = adapter or DictResult()
         self._inline = frozenset(k for k, e in self._executors.items() if e.runs_inline)
         self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str]], Plan] = {}
-        _check_executor_tags(self.graph, self._executors)
+        self._checks: dict[int, tuple[Plan, RequestChecks]] = {}  # by id of the plan it holds
 
     async def execute(
         self,
@@ -74,13 +76,17 @@ class Driver(AsyncClosing):
         Raises:
             UnknownNodeError: a requested name is not in the graph.
             MissingInputError: inputs are missing (raised before anything runs).
-            GraphError: a requested node lives inside a parallel block.
+            InputTypeError: an input's value does not match an annotation reading it (same).
+            GraphError: a requested node lives inside a parallel block, or a node that would
+                run is tagged with an executor name no executor has (same).
+            TypeError: ``final_vars`` is not a list of names or functions.
             Exception: a node's own exception, as itself, with a note naming node and branch.
         """
         inputs = dict(inputs or {})
         overrides = dict(overrides or {})
-        outputs = tuple(v if isinstance(v, str) else v.__name__ for v in final_vars)
+        outputs = _requested(final_vars)
         plan = self._plan(outputs, inputs, overrides)
+        self._check_request(plan, inputs, overrides)
         vals = {**self.graph.config, **inputs, **overrides}
         results = await run_plan(plan, vals, self._executors)
         return self._result_builder.build_result(**results)
@@ -242,6 +248,45 @@ class Driver(AsyncClosing):
             self._plans[key] = plan
         return plan
 
+    def _check_request(
+        self, plan: Plan, inputs: Mapping[str, Any], overrides: Mapping[str, Any]
+    ) -> None:
+        """Input types and executor tags of ``plan``, before anything runs; cached per plan."""
+        entry = self._checks.get(id(plan))
+        if entry is None or entry[0] is not plan:
+            checks = request_checks(self.graph, plan, inputs, overrides)
+            _check_executor_tags(checks.tagged, self._executors)
+            check_inputs(checks.config, self.graph.config)
+            if len(self._checks) >= _PLANS_KEPT:
+                self._checks.pop(next(iter(self._checks)), None)
+            entry = self._checks[id(plan)] = (plan, checks)  # holding the plan keeps its id
+        check_inputs(entry[1].inputs, inputs)
+
+
+def _requested(final_vars: Any) -> tuple[str, ...]:
+    """The output names of ``final_vars``: names, node functions or ``Variable``s."""
+    if isinstance(final_vars, str) or not isinstance(final_vars, Iterable):
+        got = f"the string {final_vars!r}" if isinstance(final_vars, str) else repr(final_vars)
+        example = final_vars if isinstance(final_vars, str) else "total"
+        raise TypeError(
+            f"final_vars must be a list of node names (or node functions), got {got}. "
+            f"Pass a list: execute([{example!r}])."
+        )
+    names = []
+    for v in final_vars:
+        if isinstance(v, str):
+            names.append(v)
+        elif isinstance(v, Variable):
+            names.append(v.name)
+        elif callable(v) and isinstance(getattr(v, "__name__", None), str):
+            names.append(v.__name__)
+        else:
+            raise TypeError(
+                f"final_vars holds {v!r} of type {type(v).__qualname__}; each output must be a "
+                "node name, a node function or a Variable, e.g. execute(['total'])."
+            )
+    return tuple(names)
+
 
 def _matches(tags: Mapping[str, Any], tag_filter: Mapping[str, Any]) -> bool:
     for key, wanted in tag_filter.items():
@@ -255,15 +300,17 @@ def _matches(tags: Mapping[str, Any], tag_filter: Mapping[str, Any]) -> bool:
     return True
 
 
-def _check_executor_tags(graph: FunctionGraph, executors: Mapping[str, Executor]) -> None:
-    for node in graph.nodes.values():
+def _check_executor_tags(nodes: Iterable[Node], executors: Mapping[str, Executor]) -> None:
+    """Nodes that would run must name registered executors (tags elsewhere are Hamilton's)."""
+    for node in nodes:
         name = node.tags.get("executor")
         if name is not None and name not in executors:
             named = sorted(k for k in executors if k not in (LOCAL, REMOTE))
             raise GraphError(
-                f"{node.origin} is tagged executor={name!r}, but no executor has that name "
-                f"(named executors: {named or 'none'}). Add "
-                f"`.with_executor({name!r}, ...)` to the Builder."
+                f"node {node.name!r} ({node.origin}) is tagged executor={name!r} and would run "
+                f"in this request, but no executor has that name (named executors: "
+                f"{named or 'none'}); nothing was run. Add `.with_executor({name!r}, ...)` to "
+                "the Builder."
             )
 
 

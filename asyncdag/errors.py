@@ -4,6 +4,7 @@ AsyncDagError
  ├── GraphError            the functions do not form a valid DAG (raised by ``build()``)
  ├── MissingInputError     ``execute`` was not given every input the requested outputs need
  ├── UnknownNodeError      a requested name is neither a node nor an input
+ ├── InputTypeError        an input's value does not match a parameter reading it (a TypeError)
  ├── DataValidationError   a ``@check_output(importance="fail")`` check rejected a node's value
  └── ExecutorError         infrastructure failed while running a node
       ├── SerializationError   a value could not be pickled for another process
@@ -17,6 +18,7 @@ PEP 678 note naming the node and the branch index path.
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,6 +27,7 @@ __all__ = [
     "DataValidationError",
     "ExecutorError",
     "GraphError",
+    "InputTypeError",
     "MissingInputError",
     "NodeTimeoutError",
     "SerializationError",
@@ -145,3 +148,29 @@ class NodeTimeoutError(ExecutorError):
             f"node {node!r}{where} did not finish within {seconds:g} s. "
             "Raise its @timeout or make it faster."
         )
+
+
+class InputTypeError(AsyncDagError, TypeError):
+    """An input's value does not match the annotation of the parameters reading it; nothing ran.
+
+    Hamilton's rules: ``None`` and ``Any`` pass, a generic checks its container only
+    (``list[int]`` accepts any list or tuple), a ``Union`` accepts any member.
+    """
+
+    def __init__(self, name: str, value_type: type, expected: Any, readers: Sequence[str]) -> None:
+        self._fields = (name, value_type, expected, list(readers))
+        self.name, self.value_type, self.expected = name, value_type, expected
+        self.readers: list[str] = list(readers)
+        by = ", ".join(repr(r) for r in self.readers)
+        super().__init__(
+            f"input {name!r} is a {_type_name(value_type)}, but {by} "
+            f"{'reads' if len(self.readers) == 1 else 'read'} it as {name}: "
+            f"{_type_name(expected)}; nothing was run. Pass a value of that "
+            "type in `inputs=` (or `with_config(...)`), or change the annotation."
+        )
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__qualname__
+    return repr(tp).replace("typing.", "")

@@ -25,7 +25,7 @@ from conftest import HANG_GUARD, PATIENCE, build, children, make_module, notes_o
 from asyncdag import Builder, Collect, Parallelizable, executors, tag
 from asyncdag.errors import SerializationError, WorkerCrashedError
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
 

@@ -29,6 +29,8 @@ from hypothesis import strategies as st
 from asyncdag import Builder, Collect, Parallelizable, executors, tag
 from asyncdag.errors import GraphError, MissingInputError
 
+pytestmark = pytest.mark.slow  # long property runs: left out of `make test-quick`
+
 # Process runs start two interpreters per example: a quarter of the examples, at least five.
 PROCESS_EXAMPLES = max(5, settings.default.max_examples // 4)
 

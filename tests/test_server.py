@@ -16,7 +16,7 @@ from conftest import make_module
 
 from asyncdag import Builder, Collect, Parallelizable, executors
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

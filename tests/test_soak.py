@@ -22,7 +22,7 @@ from conftest import HANG_GUARD, make_module
 
 from asyncdag import Builder, Collect, Parallelizable, executors
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 # Bounds a wait that a correct engine ends at once: a wrong one fails the test instead of hanging.
 CONCURRENT = 1_000

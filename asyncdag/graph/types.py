@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import GraphError
+from ..htypes import Collect, Parallelizable
 
 if TYPE_CHECKING:
     from .node import Node
 
 _UNION_TYPES = (typing.Union, types.UnionType)
+
+# Hamilton's check_input_type lets any sequence stand for a generic list, tuple or Sequence,
+# and any iterable for a generic set or Iterable (it then tests the first item; we do not).
+_SEQUENCES: tuple[type, ...] = (list, tuple, Sequence)
+_WIDENED: dict[Any, tuple[type, ...]] = {
+    list: _SEQUENCES,
+    tuple: _SEQUENCES,
+    Sequence: _SEQUENCES,
+    set: (Iterable,),
+    Iterable: (Iterable,),
+}
 
 
 def _is_anything(tp: Any) -> bool:
@@ -87,6 +99,68 @@ def _same_argument(produced: Any, required: Any) -> bool:
     if not p_args or not r_args or len(p_args) != len(r_args):
         return True
     return all(_same_argument(p, r) for p, r in zip(p_args, r_args, strict=True))
+
+
+ValueCheck = Callable[[Any], bool]
+
+
+def value_check(annotation: Any) -> ValueCheck | None:
+    """How an input value is tested against a parameter's annotation; ``None``: all values pass.
+
+    Hamilton's ``htypes.check_input_type``: ``Any`` and ``TypeVar``s accept anything, a class is
+    an ``isinstance`` test, a generic tests its container only (``list[int]`` accepts any list,
+    and, as in Hamilton, any tuple; ``set[int]`` any iterable), a ``Union``/``Optional`` accepts
+    any member, a ``Literal`` its values. (``None`` is accepted everywhere by the caller, as in
+    Hamilton.) Every value Hamilton accepts passes; more lenient where Hamilton rejects correct
+    values or has side effects: ``Annotated`` is unwrapped, a ``NewType`` tests its supertype,
+    other generics test ``isinstance`` of their origin (Hamilton rejects a dict for
+    ``Mapping[str, int]``), items are never read (Hamilton reads the first item of an iterable,
+    advancing a generator), and what ``isinstance`` cannot test (protocols that are not
+    runtime-checkable) is trusted.
+    """
+    classes = _classes(annotation)
+    if classes is not None:
+        return None if object in classes else lambda value: isinstance(value, classes)
+    tp = _strip(annotation)
+    origin = typing.get_origin(tp)
+    if origin in _UNION_TYPES:
+        members = [value_check(a) for a in typing.get_args(tp)]
+        if any(m is None for m in members):
+            return None
+        checks = tuple(m for m in members if m is not None)
+        return lambda value: any(check(value) for check in checks)
+    if origin is typing.Literal:
+        allowed = typing.get_args(tp)
+        return lambda value: value in allowed
+    return None
+
+
+def _classes(annotation: Any) -> tuple[type, ...] | None:
+    """The classes an ``isinstance`` test needs, when that is all the annotation asks for."""
+    tp = _strip(annotation)
+    if _is_anything(tp) or tp in (Parallelizable, Collect):
+        return (object,)
+    supertype = getattr(tp, "__supertype__", None)
+    if supertype is not None:  # NewType
+        return _classes(supertype)
+    origin = typing.get_origin(tp)
+    if origin in _UNION_TYPES:
+        members = [_classes(a) for a in typing.get_args(tp)]
+        if any(m is None for m in members):
+            return None
+        return tuple(c for m in members if m is not None for c in m)
+    cls = tp if origin is None else origin
+    if cls in (Parallelizable, Collect):
+        return (object,)
+    if origin is not None and origin in _WIDENED:
+        return _WIDENED[origin]
+    if not isinstance(cls, type):
+        return None if origin is typing.Literal else (object,)
+    try:
+        isinstance(None, cls)
+    except TypeError:  # e.g. a Protocol that is not runtime-checkable
+        return (object,)
+    return (cls,)
 
 
 def describe(tp: Any) -> str:
