@@ -19,7 +19,8 @@ import pytest
 from conftest import HANG_GUARD, PATIENCE, build, children, wait_patiently
 
 from asyncdag import Collect, Parallelizable, executors, tag
-from asyncdag.errors import AsyncDagError
+from asyncdag.errors import AsyncDagError, ExecutorError
+from asyncdag.execution.executors.base import Call
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -310,3 +311,21 @@ async def test_a_driver_runs_again_after_aclose_returned() -> None:
     await dr.aclose()
     assert await dr.execute(["second"], inputs={"x": 5}) == {"second": 6}
     await dr.aclose()
+
+
+async def test_a_unit_waiting_for_a_worker_when_the_executor_closes_starts_none() -> None:
+    executor = executors.ProcessExecutor(max_tasks=1)
+    holding = asyncio.create_task(executor.submit(Call("slow", "", lambda: time.sleep(0.5), {})))
+    async with asyncio.timeout(HANG_GUARD):
+        while not executor.worker_pids():
+            await asyncio.sleep(0.02)
+    waiting = asyncio.create_task(executor.submit(Call("late", "item[3]", os.getpid, {})))
+    await let_cancellation_land()  # it waits for the one worker
+    async with asyncio.timeout(HANG_GUARD):
+        await executor.aclose()
+        await holding
+        with pytest.raises(ExecutorError, match=r"node 'late' in branch item\[3\]"):
+            await waiting
+
+    assert executor.worker_pids() == []
+    assert await asyncio.to_thread(children) == []
