@@ -348,7 +348,7 @@ class _Pool:
         return worker
 
     def pids(self) -> list[int]:
-        return [w.pid for w in self._all if w.usable]
+        return [w.pid for w in list(self._all) if w.usable]  # list(): other threads ask too
 
     async def aclose(self) -> None:
         self._closed = True
