@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol, Self
 
-from ._closing import AsyncClosing
+from ._closing import AsyncClosing, InFlight
 from .base import DictResult
 from .errors import AsyncDagError, GraphError
 from .execution.executors import Executor, InlineExecutor
@@ -64,6 +64,7 @@ class Driver(AsyncClosing):
         self._inline = frozenset(k for k, e in self._executors.items() if e.runs_inline)
         self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str]], Plan] = {}
         self._checks: dict[int, tuple[Plan, RequestChecks]] = {}  # by id of the plan it holds
+        self._in_flight = InFlight()  # what aclose() waits for
 
     async def execute(
         self,
@@ -88,7 +89,8 @@ class Driver(AsyncClosing):
         plan = self._plan(outputs, inputs, overrides)
         self._check_request(plan, inputs, overrides)
         vals = {**self.graph.config, **inputs, **overrides}
-        results = await run_plan(plan, vals, self._executors)
+        with self._in_flight.running():
+            results = await run_plan(plan, vals, self._executors)
         return self._result_builder.build_result(**results)
 
     def execute_sync(
@@ -122,9 +124,16 @@ class Driver(AsyncClosing):
             return runner.run(run_and_close())
 
     async def aclose(self) -> None:
-        """Stop the pools and clusters this Driver's executors started."""
-        for executor in {id(e): e for e in self._executors.values()}.values():
-            await executor.aclose()
+        """Wait for the executes running on this loop, then stop what the executors started.
+
+        Only this event loop's workers and threads stop: executes on other loops (such as
+        ``execute_sync`` in other threads) go on. An ``execute`` called on this loop while
+        ``aclose()`` runs raises ``AsyncDagError``; once it has returned, the Driver may be
+        used again.
+        """
+        async with self._in_flight.closing():
+            for executor in {id(e): e for e in self._executors.values()}.values():
+                await executor.aclose()
 
     def list_available_variables(
         self, tag_filter: Mapping[str, Any] | None = None

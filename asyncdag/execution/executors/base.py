@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Mapping
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..._closing import AsyncClosing
 
@@ -32,6 +34,22 @@ class Executor(AsyncClosing, abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_tasks={self.max_tasks!r})"
+
+
+T = TypeVar("T")
+
+
+async def uninterrupted(awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` to its end, even if this task is cancelled again meanwhile.
+
+    For work that must not be cut short once started: a thread job, which cannot be
+    interrupted, or stopping a worker process. The caller re-raises its own cancellation.
+    """
+    future = asyncio.ensure_future(awaitable)
+    while not future.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(future)
+    return future.result()
 
 
 def check_max_tasks(max_tasks: int | None) -> int | None:

@@ -15,18 +15,25 @@ import itertools
 import os
 import pickle
 import sys
+import threading
 import types
 from collections.abc import Iterable
 from typing import Any
 
+import aiologic
 import cloudpickle
 
-from ...errors import SerializationError, WorkerCrashedError
-from .base import Executor, Unit, check_max_tasks
+from ...errors import ExecutorError, SerializationError, WorkerCrashedError
+from .base import Executor, Unit, check_max_tasks, uninterrupted
 from .worker import HEADER, OK, PARENT_PID
 
 # How long a worker gets to exit after SIGTERM before it is killed.
 TERMINATE_GRACE = 2.0
+
+# One worker spawn at a time in this process, whatever the loop or thread: uvloop refuses
+# two at once from two loops ("Racing with another loop to spawn a process"). A lock that
+# any loop in any thread can await, so it is process-wide by nature.
+_SPAWNING = aiologic.Lock()
 
 
 class ProcessExecutor(Executor):
@@ -34,7 +41,8 @@ class ProcessExecutor(Executor):
 
     Workers are fresh interpreters (like the ``spawn`` start method: safe beside a running
     event loop and threads), started on first use, reused across ``execute`` calls and
-    stopped by ``aclose()``.
+    stopped by ``aclose()``. Each event loop gets its own workers (the pipes belong to
+    it), so one executor may serve several loops in several threads at once.
     Payloads go through cloudpickle, so closures, lambdas and locally defined classes work.
     ``batch_size`` items of a block travel together in one unit (default 1).
     """
@@ -47,8 +55,10 @@ class ProcessExecutor(Executor):
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive int or None, not {batch_size!r}")
         self.batch_size = batch_size
-        # One pool per event loop: its pipes belong to the loop that started it.
+        # One pool per event loop: its pipes belong to the loop that started it. Loops in
+        # other threads reach the dict too, so it changes under the lock.
         self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
+        self._lock = threading.Lock()
         self._modules_seen = 0
         self._shared = _SharedParts()
 
@@ -61,14 +71,16 @@ class ProcessExecutor(Executor):
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
-            self._abandon_closed_loops()
-            pool = self._pools[loop] = _Pool(self.processes, loop)
+            with self._lock:
+                self._abandon_closed_loops()
+                pool = self._pools.setdefault(loop, _Pool(self.processes, loop))
         return await pool.run(unit, payload, shared)
 
     async def aclose(self) -> None:
         """Stop the workers started on this loop, and kill those of loops already closed."""
-        self._abandon_closed_loops()
-        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        with self._lock:
+            self._abandon_closed_loops()
+            pool = self._pools.pop(asyncio.get_running_loop(), None)
         if pool is not None:
             await pool.aclose()
 
@@ -78,7 +90,9 @@ class ProcessExecutor(Executor):
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers (for tests and monitoring)."""
-        return [pid for pool in self._pools.values() for pid in pool.pids()]
+        with self._lock:
+            pools = list(self._pools.values())
+        return [pid for pool in pools for pid in pool.pids()]
 
 
 MultiProcessingExecutor = ProcessExecutor
@@ -110,6 +124,7 @@ class _SharedParts:
     def __init__(self) -> None:
         self._parts: dict[int, tuple[object, int, bytes]] = {}  # id -> (part, key, pickled)
         self._keys = itertools.count()
+        self._lock = threading.Lock()  # loops in several threads share the parts
 
     def keys_for(self, unit: Unit) -> dict[int, tuple[int, bytes]]:
         """id of each shared part of ``unit`` -> (its key, its pickled bytes)."""
@@ -121,9 +136,10 @@ class _SharedParts:
                     pickled: bytes = cloudpickle.dumps(part)
                 except Exception as exc:
                     raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
-                if len(self._parts) >= self.KEPT:
-                    del self._parts[next(iter(self._parts))]
-                entry = self._parts[id(part)] = (part, next(self._keys), pickled)
+                with self._lock:
+                    if len(self._parts) >= self.KEPT:
+                        del self._parts[next(iter(self._parts))]
+                    entry = self._parts[id(part)] = (part, next(self._keys), pickled)
             found[id(part)] = entry[1:]
         return found
 
@@ -214,23 +230,24 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # import what we import
         env[PARENT_PID] = str(os.getpid())
-        spawn = asyncio.ensure_future(
-            asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                "from asyncdag.execution.executors.worker import serve; serve()",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                env=env,
-                limit=2**20,
+        async with _SPAWNING:  # cancelled while waiting here: nothing has started yet
+            spawn = asyncio.ensure_future(
+                asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-c",
+                    "from asyncdag.execution.executors.worker import serve; serve()",
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    env=env,
+                    limit=2**20,
+                )
             )
-        )
-        try:
-            return cls(await asyncio.shield(spawn))
-        except asyncio.CancelledError:
-            # Cancelled mid-spawn: finish starting it, then stop it, so it cannot outlive us.
-            await _uninterrupted(_stop_when_started(spawn))
-            raise
+            try:
+                return cls(await asyncio.shield(spawn))
+            except asyncio.CancelledError:
+                # Cancelled mid-spawn: finish starting it, then stop it, so it cannot outlive us.
+                await uninterrupted(_stop_when_started(spawn))
+                raise
 
     @property
     def usable(self) -> bool:
@@ -260,7 +277,7 @@ class _Worker:
             (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
             answer = await stdout.readexactly(size)
         except asyncio.CancelledError:
-            await _uninterrupted(self.stop(force=True))
+            await uninterrupted(self.stop(force=True))
             raise
         except (asyncio.IncompleteReadError, ConnectionError, RuntimeError) as exc:
             # Its pipes closed (uvloop says so with a RuntimeError on write): it is dying. No
@@ -300,10 +317,11 @@ class _Pool:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
+        self._closed = False
 
     async def run(self, unit: Unit, payload: bytes, shared: dict[int, tuple[int, bytes]]) -> Any:
         async with self._slots:
-            worker = await self._take()
+            worker = await self._take(unit)
             try:
                 return await worker.run(unit, payload, shared)
             finally:
@@ -312,7 +330,7 @@ class _Pool:
                 else:
                     self._all.discard(worker)
 
-    async def _take(self) -> _Worker:
+    async def _take(self, unit: Unit) -> _Worker:
         """An idle worker that is still alive, or a new one; dead idle ones are reaped."""
         while self._idle:
             worker = self._idle.pop()
@@ -320,34 +338,41 @@ class _Pool:
                 return worker
             self._all.discard(worker)
             await worker.stop()  # died while idle (killed, OOM): reap it, use another
+        if self._closed:
+            raise _closed_error(unit)
         worker = await _Worker.start()
+        if self._closed:  # closed while it started: it must not outlive the pool
+            await uninterrupted(worker.stop())
+            raise _closed_error(unit)
         self._all.add(worker)
         return worker
 
     def pids(self) -> list[int]:
-        return [w.pid for w in self._all if w.usable]
+        return [w.pid for w in list(self._all) if w.usable]  # list(): other threads ask too
 
     async def aclose(self) -> None:
+        self._closed = True
         workers, self._all, self._idle = list(self._all), set(), []
         await asyncio.gather(*(w.stop() for w in workers))
 
     def abandon(self) -> None:
         """The pool's loop is closed: kill its processes without it."""
+        self._closed = True
         for worker in self._all:
             with contextlib.suppress(ProcessLookupError):
                 worker.process.kill()
         self._all, self._idle = set(), []
 
 
+def _closed_error(unit: Unit) -> ExecutorError:
+    where = f" in branch {unit.branch}" if unit.branch else ""
+    return ExecutorError(
+        f"node {unit.node!r}{where} was sent to a ProcessExecutor whose aclose() had already "
+        "stopped the workers of this event loop. Close the executor (or the Driver) only "
+        "after the executes using it have finished."
+    )
+
+
 async def _stop_when_started(spawn: asyncio.Future[asyncio.subprocess.Process]) -> None:
     with contextlib.suppress(Exception):
         await _Worker(await spawn).stop(force=True)
-
-
-async def _uninterrupted(coro: Any) -> None:
-    """Finish ``coro`` even if this task is cancelled again meanwhile."""
-    task = asyncio.ensure_future(coro)
-    while not task.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(task)
-    task.result()
