@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["DictResult"]
+__all__ = ["DefaultAdapter", "DictResult", "PandasDataFrameResult"]
 
 
 class DictResult:
@@ -14,3 +15,59 @@ class DictResult:
     def build_result(**outputs: Any) -> dict[str, Any]:
         """The outputs, as a dict."""
         return outputs
+
+
+class DefaultAdapter(DictResult):
+    """Hamilton's default graph adapter: the outputs as a ``dict``.
+
+    asyncdag runs nodes itself, so an adapter only shapes the result; this one is
+    ``DictResult``, for ``Builder().with_adapter(base.DefaultAdapter())`` in ported code.
+    """
+
+
+class PandasDataFrameResult:
+    """Return the outputs as one pandas ``DataFrame`` (Hamilton's rules; needs pandas).
+
+    One output that is a ``DataFrame`` is returned as is. Outputs that are all scalars make
+    a one-row frame. Otherwise series (and scalars, broadcast) become columns joined on their
+    index, and a ``DataFrame`` output ``f`` contributes its columns as ``f.<column>``.
+    """
+
+    @staticmethod
+    def build_result(**outputs: Any) -> Any:
+        """The outputs, as a ``DataFrame``.
+
+        Raises:
+            ImportError: pandas is not installed.
+            ValueError: two outputs would make the same column.
+        """
+        pd = _pandas()
+        if len(outputs) == 1:
+            (only,) = outputs.values()
+            if isinstance(only, pd.DataFrame):
+                return only
+        if not any(pd.api.types.is_list_like(v) for v in outputs.values()):
+            return pd.DataFrame([outputs])
+        if not any(isinstance(v, pd.DataFrame) for v in outputs.values()):
+            return pd.DataFrame(outputs)  # series are outer-joined on their index
+        columns: dict[str, Any] = {}
+        for name, output in outputs.items():
+            if isinstance(output, pd.DataFrame):
+                columns.update({f"{name}.{col}": output[col] for col in output.columns})
+                continue
+            if name in columns:
+                raise ValueError(
+                    f"output {name!r} is also a column of a DataFrame output unpacked before it "
+                    f"(as '<output>.<column>'). Rename the output or the column."
+                )
+            columns[name] = output
+        return pd.DataFrame(columns)
+
+
+def _pandas() -> Any:
+    try:
+        return importlib.import_module("pandas")
+    except ImportError as exc:
+        raise ImportError(
+            "PandasDataFrameResult needs pandas. Install it with: pip install 'asyncdag[pandas]'"
+        ) from exc

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol, Self
@@ -12,8 +13,11 @@ from ._closing import AsyncClosing
 from .base import DictResult
 from .errors import AsyncDagError, GraphError
 from .execution.executors import Executor, InlineExecutor
+from .execution.grouping import _GroupingStrategy
 from .execution.scheduler import run_plan
+from .graph.crawl import node_name
 from .graph.graph import FunctionGraph
+from .graph.meta import modifiers_of
 from .graph.plan import LOCAL, REMOTE, Plan, build_plan
 
 __all__ = ["Builder", "Driver", "Variable"]
@@ -30,13 +34,22 @@ class ResultBuilder(Protocol):
 
 @dataclass(frozen=True)
 class Variable:
-    """A node or an input of the graph, as listed by ``Driver.list_available_variables``."""
+    """A node or an input of the graph, as listed by ``Driver.list_available_variables``.
+
+    As in Hamilton: ``documentation`` is the function's docstring (``""`` for none and for
+    inputs); ``required_dependencies`` and ``optional_dependencies`` are the names the node
+    reads without and with a default; an input's ``originating_functions`` are those of the
+    first node that reads it.
+    """
 
     name: str
     type: Any
     tags: Mapping[str, Any] = field(default_factory=dict)
     is_external_input: bool = False
     originating_functions: tuple[Callable[..., Any], ...] = ()
+    documentation: str = ""
+    required_dependencies: frozenset[str] = frozenset()
+    optional_dependencies: frozenset[str] = frozenset()
 
 
 class Driver(AsyncClosing):
@@ -151,9 +164,34 @@ class Driver(AsyncClosing):
                 if p.name == name
             }
             tp = types.pop() if len(types) == 1 else Any
-            return Variable(name, tp, {}, True, ())
+            readers = self.graph.inputs.get(name, ())
+            origin = (self.graph.nodes[readers[0]].fn,) if readers else ()
+            return Variable(name, tp, {}, True, origin)
         tags = {"module": node.fn.__module__, **node.tags}
-        return Variable(name, node.returns, tags, False, (node.fn,))
+        return Variable(
+            name,
+            node.returns,
+            tags,
+            False,
+            (node.fn,),
+            documentation=node.fn.__doc__ or "",
+            required_dependencies=frozenset(p.name for p in node.params if not p.optional),
+            optional_dependencies=frozenset(p.name for p in node.params if p.optional),
+        )
+
+    def validate_execution(
+        self,
+        final_vars: Iterable[str | Callable[..., Any]],
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise what ``execute`` would raise before running anything; run nothing (Hamilton's).
+
+        Raises:
+            UnknownNodeError, MissingInputError, GraphError: as ``execute``.
+        """
+        outputs = tuple(v if isinstance(v, str) else v.__name__ for v in final_vars)
+        self._plan(outputs, dict(inputs or {}), dict(overrides or {}))
 
     def _plan(
         self, outputs: tuple[str, ...], inputs: Mapping[str, Any], overrides: Mapping[str, Any]
@@ -210,6 +248,9 @@ class Builder:
         self._executors: dict[str, Executor] = {}
         self._result_builder: ResultBuilder | None = None
         self._adapters: list[Any] = []
+        self._adapter_set = False
+        self._grouping: _GroupingStrategy | None = None
+        self._module_overrides = False
 
     def with_modules(self, *modules: ModuleType) -> Self:
         """Add modules whose public functions become nodes."""
@@ -254,15 +295,98 @@ class Builder:
                 )
         return self
 
+    def with_adapter(self, adapter: ResultBuilder) -> Self:
+        """Hamilton's single (legacy) adapter: here, the result builder, e.g. ``DefaultAdapter``.
+
+        Raises:
+            ValueError: an adapter was already set this way (as in Hamilton).
+            TypeError: ``adapter`` has no ``build_result(**outputs)``.
+        """
+        if self._adapter_set:
+            raise ValueError("Cannot set adapter twice: call with_adapter(...) once.")
+        if not callable(getattr(adapter, "build_result", None)):
+            raise TypeError(
+                f"{adapter!r} is not a result builder: with_adapter needs an object with a "
+                "build_result(**outputs) method, such as base.DefaultAdapter()."
+            )
+        self._adapter_set = True
+        self._result_builder = adapter
+        return self
+
+    def with_grouping_strategy(self, grouping_strategy: _GroupingStrategy) -> Self:
+        """Accepted for Hamilton compatibility and changes nothing: a branch is always one unit.
+
+        Raises:
+            ValueError: a strategy was already set (as in Hamilton).
+            TypeError: not one of ``asyncdag.execution.grouping``'s strategies.
+        """
+        if self._grouping is not None:
+            raise ValueError("Cannot set grouping strategy twice.")
+        if not isinstance(grouping_strategy, _GroupingStrategy):
+            raise TypeError(
+                f"{grouping_strategy!r} is not a grouping strategy: pass "
+                "asyncdag.execution.grouping.GroupByRepeatableBlocks() or GroupNodesIndividually()."
+            )
+        self._grouping = grouping_strategy
+        return self
+
+    def allow_module_overrides(self) -> Self:
+        """A function of a later module replaces an earlier module's function of the same node.
+
+        As in Hamilton, the order of ``with_modules`` decides; without this call two modules
+        defining one node is a ``GraphError``. Within one module it stays an error.
+        """
+        self._module_overrides = True
+        return self
+
     def build(self) -> Driver:
         """Crawl, validate and return the ``Driver``.
 
         Raises:
             GraphError: the functions do not form a valid DAG.
         """
+        modules = self._modules
+        if self._module_overrides:
+            modules = _later_modules_win(modules, self._config)
         return Driver(
             self._config,
-            *self._modules,
+            *modules,
             adapter=self._result_builder,
             executors=self._executors,
         )
+
+
+def _later_modules_win(
+    modules: Sequence[ModuleType], config: Mapping[str, Any]
+) -> list[ModuleType]:
+    """``modules``, each without the functions whose node a later module defines again.
+
+    A module that loses functions is replaced by a view: a module object of the same name
+    holding the rest, so its functions stay its own (tags, origins, pickling by reference).
+    """
+    defined = [_node_functions(m, config) for m in modules]
+    result: list[ModuleType] = []
+    for i, module in enumerate(modules):
+        later = {node for names in defined[i + 1 :] for node in names.values()}
+        lost = {fn for fn, node in defined[i].items() if node in later}
+        if not lost:
+            result.append(module)
+            continue
+        view = ModuleType(module.__name__, module.__doc__)
+        view.__dict__.update({k: v for k, v in vars(module).items() if k not in lost})
+        result.append(view)
+    return result
+
+
+def _node_functions(module: ModuleType, config: Mapping[str, Any]) -> dict[str, str]:
+    """Function name -> node name, for the functions of ``module`` that apply under ``config``."""
+    found: dict[str, str] = {}
+    for name, obj in vars(module).items():
+        if name.startswith("_") or not inspect.isfunction(obj):
+            continue
+        if obj.__module__ != module.__name__:
+            continue
+        modifiers = modifiers_of(obj)
+        if all(c.holds(config) for c in modifiers.conditions):
+            found[name] = node_name(name, modifiers)
+    return found
