@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import abc
 import importlib
 from typing import Any
 
-__all__ = ["DefaultAdapter", "DictResult", "PandasDataFrameResult"]
+__all__ = ["DefaultAdapter", "DictResult", "PandasDataFrameResult", "ResultMixin"]
 
 
-class DictResult:
+class ResultMixin(abc.ABC):
+    """Hamilton's base class of result builders: subclass it and define ``build_result``.
+
+    Any object with ``build_result(**outputs)`` works as a result builder; this base only
+    lets ported code that subclasses it run unchanged.
+    """
+
+    @staticmethod
+    @abc.abstractmethod
+    def build_result(**outputs: Any) -> Any:
+        """What ``execute`` returns, made from the requested outputs by name."""
+
+    def input_types(self) -> list[Any]:
+        """Hamilton's hint of the output types this builder accepts: anything."""
+        return [Any]
+
+    def output_type(self) -> Any:
+        """Hamilton's hint of what ``build_result`` returns."""
+        return Any
+
+
+class DictResult(ResultMixin):
     """Return the outputs as a ``dict`` of name to value (the default)."""
 
     @staticmethod
@@ -25,7 +47,7 @@ class DefaultAdapter(DictResult):
     """
 
 
-class PandasDataFrameResult:
+class PandasDataFrameResult(ResultMixin):
     """Return the outputs as one pandas ``DataFrame`` (Hamilton's rules; needs pandas).
 
     One output that is a ``DataFrame`` is returned as is. Outputs that are all scalars make

@@ -207,13 +207,20 @@ class Driver(AsyncClosing):
 
 
 def _matches(tags: Mapping[str, Any], tag_filter: Mapping[str, Any]) -> bool:
+    """Hamilton's tag query: every key present; a value, or a list, meets the tag's value(s)."""
     for key, wanted in tag_filter.items():
         if key not in tags:
             return False
         if wanted is None:
             continue
         options = wanted if isinstance(wanted, list | tuple | set) else [wanted]
-        if tags[key] not in options:
+        if not options:
+            raise ValueError(
+                f"tag_filter[{key!r}] is an empty list, which matches nothing; give at least "
+                "one value, or None to match any value of the tag."
+            )
+        have = tags[key] if isinstance(tags[key], list) else [tags[key]]
+        if not any(option in have for option in options):
             return False
     return True
 
@@ -338,6 +345,19 @@ class Builder:
         """
         self._module_overrides = True
         return self
+
+    def copy(self) -> Builder:
+        """A new Builder with this one's settings; changing either leaves the other as it was.
+
+        The executors and adapters themselves are shared, as in Hamilton.
+        """
+        new = Builder()
+        new.__dict__.update(self.__dict__)
+        new._modules = list(self._modules)
+        new._config = dict(self._config)
+        new._executors = dict(self._executors)
+        new._adapters = list(self._adapters)
+        return new
 
     def build(self) -> Driver:
         """Crawl, validate and return the ``Driver``.

@@ -361,3 +361,63 @@ def test_input_variable_has_no_dependencies_and_its_first_consumer_as_origin() -
     assert a.documentation == ""
     assert a.required_dependencies == set() and a.optional_dependencies == set()
     assert a.originating_functions == (b,)
+
+
+# --- more of Hamilton's driver surface --------------------------------------------------
+
+
+def test_a_custom_result_builder_subclasses_result_mixin() -> None:
+    class Joined(base.ResultMixin):
+        @staticmethod
+        def build_result(**outputs: Any) -> Any:
+            return "+".join(str(outputs[k]) for k in sorted(outputs))
+
+    dr = Builder().with_modules(_overrides_module()).with_adapter(Joined()).build()
+    assert dr.execute_sync(["b", "c"], inputs={"a": 1}) == "2+3"
+
+
+def test_result_mixin_without_build_result_cannot_be_made() -> None:
+    with pytest.raises(TypeError):
+        base.ResultMixin()  # type: ignore[abstract]
+
+
+def test_builder_copy_is_independent_of_the_original() -> None:
+    builder = Builder().with_modules(_overrides_module()).with_config({"k": 1})
+    builder.with_adapter(base.DefaultAdapter())
+    copy = builder.copy()
+    assert copy is not builder
+    assert copy.__dict__ == builder.__dict__
+    copy.with_config({"k": 2}).with_modules(_second_module())
+    assert builder.build().graph.config == {"k": 1}
+    assert len(copy._modules) == 2 and len(builder._modules) == 1
+
+
+def _tagged_module() -> Any:
+    from asyncdag import tag
+
+    @tag(region=["us", "uk"])
+    def d(a: int) -> int:
+        return a
+
+    @tag(region="fr")
+    def e(a: int) -> int:
+        return a
+
+    return make_module(d, e)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "names"),
+    [("us", {"d"}), (["uk"], {"d"}), (["nz", "uk"], {"d"}), (["fr", "us"], {"d", "e"})],
+)
+def test_tag_filter_matches_a_list_valued_tag_by_any_of_its_values(
+    wanted: Any, names: set[str]
+) -> None:
+    dr = Builder().with_modules(_tagged_module()).build()
+    assert {v.name for v in dr.list_available_variables({"region": wanted})} == names
+
+
+def test_tag_filter_with_an_empty_list_is_a_value_error() -> None:
+    dr = Builder().with_modules(_tagged_module()).build()
+    with pytest.raises(ValueError, match="region"):
+        dr.list_available_variables({"region": []})
