@@ -6,7 +6,14 @@ import abc
 import importlib
 from typing import Any
 
-__all__ = ["DefaultAdapter", "DictResult", "PandasDataFrameResult", "ResultMixin"]
+__all__ = [
+    "DefaultAdapter",
+    "DictResult",
+    "PandasDataFrameResult",
+    "ResultMixin",
+    "SimplePythonDataFrameGraphAdapter",
+    "SimplePythonGraphAdapter",
+]
 
 
 class ResultMixin(abc.ABC):
@@ -37,14 +44,6 @@ class DictResult(ResultMixin):
     def build_result(**outputs: Any) -> dict[str, Any]:
         """The outputs, as a dict."""
         return outputs
-
-
-class DefaultAdapter(DictResult):
-    """Hamilton's default graph adapter: the outputs as a ``dict``.
-
-    asyncdag runs nodes itself, so an adapter only shapes the result; this one is
-    ``DictResult``, for ``Builder().with_adapter(base.DefaultAdapter())`` in ported code.
-    """
 
 
 class PandasDataFrameResult(ResultMixin):
@@ -93,3 +92,38 @@ def _pandas() -> Any:
         raise ImportError(
             "PandasDataFrameResult needs pandas. Install it with: pip install 'asyncdag[pandas]'"
         ) from exc
+
+
+class SimplePythonGraphAdapter(ResultMixin):
+    """Hamilton's graph adapter around a result builder (``DictResult`` when none is given).
+
+    asyncdag runs the nodes itself, so an adapter only shapes the result: ``build_result``
+    is the result builder's.
+    """
+
+    def __init__(self, result_builder: Any = None) -> None:
+        if result_builder is None:
+            result_builder = DictResult()
+        if not callable(getattr(result_builder, "build_result", None)):
+            raise TypeError(
+                f"{result_builder!r} is not a result builder: it needs build_result(**outputs)"
+            )
+        self.result_builder = result_builder
+
+    def build_result(self, **outputs: Any) -> Any:  # type: ignore[override]
+        """What the result builder makes of the outputs."""
+        return self.result_builder.build_result(**outputs)
+
+
+class DefaultAdapter(SimplePythonGraphAdapter):
+    """Hamilton's default adapter: ``SimplePythonGraphAdapter``, so a ``dict`` unless told.
+
+    For ``Builder().with_adapter(base.DefaultAdapter())`` in ported code.
+    """
+
+
+class SimplePythonDataFrameGraphAdapter(SimplePythonGraphAdapter):
+    """Hamilton's original adapter: the outputs as a pandas ``DataFrame`` (needs pandas)."""
+
+    def __init__(self) -> None:
+        super().__init__(PandasDataFrameResult())

@@ -331,8 +331,8 @@ class Builder:
             raise ValueError("Cannot set grouping strategy twice.")
         if not isinstance(grouping_strategy, _GroupingStrategy):
             raise TypeError(
-                f"{grouping_strategy!r} is not a grouping strategy: pass "
-                "asyncdag.execution.grouping.GroupByRepeatableBlocks() or GroupNodesIndividually()."
+                f"{grouping_strategy!r} is not a grouping strategy: pass one of "
+                "asyncdag.execution.grouping's, such as GroupByRepeatableBlocks()."
             )
         self._grouping = grouping_strategy
         return self

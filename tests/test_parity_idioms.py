@@ -421,3 +421,31 @@ def test_tag_filter_with_an_empty_list_is_a_value_error() -> None:
     dr = Builder().with_modules(_tagged_module()).build()
     with pytest.raises(ValueError, match="region"):
         dr.list_available_variables({"region": []})
+
+
+def test_simple_python_graph_adapter_delegates_to_its_result_builder() -> None:
+    pd = pytest.importorskip("pandas")
+    adapter = base.SimplePythonGraphAdapter(base.PandasDataFrameResult())
+    dr = Driver({}, _overrides_module(), adapter=adapter)
+    out = dr.execute_sync(["b", "c"], inputs={"a": 1})
+    pd.testing.assert_frame_equal(out, pd.DataFrame([{"b": 2, "c": 3}]))
+
+
+def test_simple_python_graph_adapter_defaults_to_a_dict_as_in_hamilton() -> None:
+    dr = Driver({}, _overrides_module(), adapter=base.SimplePythonGraphAdapter())
+    assert dr.execute_sync(["b"], inputs={"a": 1}) == {"b": 2}
+    assert isinstance(base.DefaultAdapter(), base.SimplePythonGraphAdapter)
+
+
+def test_simple_python_dataframe_graph_adapter_returns_a_frame() -> None:
+    pd = pytest.importorskip("pandas")
+    dr = Driver({}, _overrides_module(), adapter=base.SimplePythonDataFrameGraphAdapter())
+    out = dr.execute_sync(["b"], inputs={"a": 1})
+    pd.testing.assert_frame_equal(out, pd.DataFrame([{"b": 2}]))
+
+
+@pytest.mark.parametrize("name", ["GroupNodesAllAsOne", "GroupNodesByLevel"])
+def test_hamiltons_other_grouping_strategies_are_accepted_too(name: str) -> None:
+    strategy = getattr(grouping, name)()
+    dr = Builder().with_modules(_fan_out_module()).with_grouping_strategy(strategy).build()
+    assert dr.execute_sync(["total"], inputs={"n": 3}) == {"total": 6}

@@ -3,13 +3,17 @@
 Hamilton groups nodes into tasks and lets the strategy choose how. asyncdag's unit of work is
 fixed: a node call outside parallel blocks, and one whole branch per item inside a block
 (every node between the ``Parallelizable`` and its ``Collect``, shipped as one unit to the
-remote executor). So a strategy is accepted and changes nothing; both below describe what
-asyncdag does anyway for the blocks Hamilton ports use.
+remote executor). So every strategy is accepted and changes nothing.
 """
 
 from __future__ import annotations
 
-__all__ = ["GroupByRepeatableBlocks", "GroupNodesIndividually"]
+__all__ = [
+    "GroupByRepeatableBlocks",
+    "GroupNodesAllAsOne",
+    "GroupNodesByLevel",
+    "GroupNodesIndividually",
+]
 
 
 class _GroupingStrategy:
@@ -25,3 +29,11 @@ class GroupByRepeatableBlocks(_GroupingStrategy):
 
 class GroupNodesIndividually(_GroupingStrategy):
     """Hamilton: one task per node. Accepted; asyncdag still runs a branch as one unit."""
+
+
+class GroupNodesAllAsOne(_GroupingStrategy):
+    """Hamilton: the whole graph as one task. Accepted; it changes nothing in asyncdag."""
+
+
+class GroupNodesByLevel(_GroupingStrategy):
+    """Hamilton: one task per topological level. Accepted; it changes nothing in asyncdag."""
