@@ -227,7 +227,7 @@ def download(cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
     cmd += ["--no-binary", ":all:", f"sf-hamilton=={VERSION}", "-d", str(cache)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
     if done.returncode != 0 or not target.exists():
         reason = (done.stderr.strip().splitlines() or ["pip gave no reason"])[-1]
         raise RuntimeError(
