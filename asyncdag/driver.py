@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol, Self
@@ -12,8 +13,11 @@ from ._closing import AsyncClosing, InFlight
 from .base import DictResult
 from .errors import AsyncDagError, GraphError
 from .execution.executors import Executor, InlineExecutor
+from .execution.grouping import _GroupingStrategy
 from .execution.scheduler import run_plan
+from .graph.crawl import node_name
 from .graph.graph import FunctionGraph
+from .graph.meta import modifiers_of
 from .graph.node import Node
 from .graph.plan import LOCAL, REMOTE, Plan, build_plan
 from .graph.request import RequestChecks, check_inputs, request_checks
@@ -32,13 +36,22 @@ class ResultBuilder(Protocol):
 
 @dataclass(frozen=True)
 class Variable:
-    """A node or an input of the graph, as listed by ``Driver.list_available_variables``."""
+    """A node or an input of the graph, as listed by ``Driver.list_available_variables``.
+
+    As in Hamilton: ``documentation`` is the function's docstring (``""`` for none and for
+    inputs); ``required_dependencies`` and ``optional_dependencies`` are the names the node
+    reads without and with a default; an input's ``originating_functions`` are those of the
+    first node that reads it.
+    """
 
     name: str
     type: Any
     tags: Mapping[str, Any] = field(default_factory=dict)
     is_external_input: bool = False
     originating_functions: tuple[Callable[..., Any], ...] = ()
+    documentation: str = ""
+    required_dependencies: frozenset[str] = frozenset()
+    optional_dependencies: frozenset[str] = frozenset()
 
 
 class Driver(AsyncClosing):
@@ -241,9 +254,35 @@ class Driver(AsyncClosing):
                 if p.name == name
             }
             tp = types.pop() if len(types) == 1 else Any
-            return Variable(name, tp, {}, True, ())
+            readers = self.graph.inputs.get(name, ())
+            origin = (self.graph.nodes[readers[0]].fn,) if readers else ()
+            return Variable(name, tp, {}, True, origin)
         tags = {"module": node.fn.__module__, **node.tags}
-        return Variable(name, node.returns, tags, False, (node.fn,))
+        return Variable(
+            name,
+            node.returns,
+            tags,
+            False,
+            (node.fn,),
+            documentation=node.fn.__doc__ or "",
+            required_dependencies=frozenset(p.name for p in node.params if not p.optional),
+            optional_dependencies=frozenset(p.name for p in node.params if p.optional),
+        )
+
+    def validate_execution(
+        self,
+        final_vars: Iterable[str | Callable[..., Any]],
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise what ``execute`` would raise before running anything; run nothing (Hamilton's).
+
+        Raises:
+            UnknownNodeError, MissingInputError, GraphError: as ``execute``.
+        """
+        inputs, overrides = dict(inputs or {}), dict(overrides or {})
+        plan = self._plan(_requested(final_vars), inputs, overrides)
+        self._check_request(plan, inputs, overrides)
 
     def _plan(
         self, outputs: tuple[str, ...], inputs: Mapping[str, Any], overrides: Mapping[str, Any]
@@ -253,7 +292,7 @@ class Driver(AsyncClosing):
         if plan is None:
             plan = build_plan(self.graph, outputs, inputs, overrides, self._inline)
             if len(self._plans) >= _PLANS_KEPT:  # bounded: a service may vary its requests
-                del self._plans[next(iter(self._plans))]
+                self._plans.pop(next(iter(self._plans)), None)  # another thread may be first
             self._plans[key] = plan
         return plan
 
@@ -298,13 +337,20 @@ def _requested(final_vars: Any) -> tuple[str, ...]:
 
 
 def _matches(tags: Mapping[str, Any], tag_filter: Mapping[str, Any]) -> bool:
+    """Hamilton's tag query: every key present; a value, or a list, meets the tag's value(s)."""
     for key, wanted in tag_filter.items():
         if key not in tags:
             return False
         if wanted is None:
             continue
         options = wanted if isinstance(wanted, list | tuple | set) else [wanted]
-        if tags[key] not in options:
+        if not options:
+            raise ValueError(
+                f"tag_filter[{key!r}] is an empty list, which matches nothing; give at least "
+                "one value, or None to match any value of the tag."
+            )
+        have = tags[key] if isinstance(tags[key], list) else [tags[key]]
+        if not any(option in have for option in options):
             return False
     return True
 
@@ -341,6 +387,9 @@ class Builder:
         self._executors: dict[str, Executor] = {}
         self._result_builder: ResultBuilder | None = None
         self._adapters: list[Any] = []
+        self._adapter_set = False
+        self._grouping: _GroupingStrategy | None = None
+        self._module_overrides = False
 
     def with_modules(self, *modules: ModuleType) -> Self:
         """Add modules whose public functions become nodes."""
@@ -385,15 +434,111 @@ class Builder:
                 )
         return self
 
+    def with_adapter(self, adapter: ResultBuilder) -> Self:
+        """Hamilton's single (legacy) adapter: here, the result builder, e.g. ``DefaultAdapter``.
+
+        Raises:
+            ValueError: an adapter was already set this way (as in Hamilton).
+            TypeError: ``adapter`` has no ``build_result(**outputs)``.
+        """
+        if self._adapter_set:
+            raise ValueError("Cannot set adapter twice: call with_adapter(...) once.")
+        if not callable(getattr(adapter, "build_result", None)):
+            raise TypeError(
+                f"{adapter!r} is not a result builder: with_adapter needs an object with a "
+                "build_result(**outputs) method, such as base.DefaultAdapter()."
+            )
+        self._adapter_set = True
+        self._result_builder = adapter
+        return self
+
+    def with_grouping_strategy(self, grouping_strategy: _GroupingStrategy) -> Self:
+        """Accepted for Hamilton compatibility and changes nothing: a branch is always one unit.
+
+        Raises:
+            ValueError: a strategy was already set (as in Hamilton).
+            TypeError: not one of ``asyncdag.execution.grouping``'s strategies.
+        """
+        if self._grouping is not None:
+            raise ValueError("Cannot set grouping strategy twice.")
+        if not isinstance(grouping_strategy, _GroupingStrategy):
+            raise TypeError(
+                f"{grouping_strategy!r} is not a grouping strategy: pass one of "
+                "asyncdag.execution.grouping's, such as GroupByRepeatableBlocks()."
+            )
+        self._grouping = grouping_strategy
+        return self
+
+    def allow_module_overrides(self) -> Self:
+        """A function of a later module replaces an earlier module's function of the same node.
+
+        As in Hamilton, the order of ``with_modules`` decides; without this call two modules
+        defining one node is a ``GraphError``. Within one module it stays an error.
+        """
+        self._module_overrides = True
+        return self
+
+    def copy(self) -> Builder:
+        """A new Builder with this one's settings; changing either leaves the other as it was.
+
+        The executors and adapters themselves are shared, as in Hamilton.
+        """
+        new = Builder()
+        new.__dict__.update(self.__dict__)
+        new._modules = list(self._modules)
+        new._config = dict(self._config)
+        new._executors = dict(self._executors)
+        new._adapters = list(self._adapters)
+        return new
+
     def build(self) -> Driver:
         """Crawl, validate and return the ``Driver``.
 
         Raises:
             GraphError: the functions do not form a valid DAG.
         """
+        modules = self._modules
+        if self._module_overrides:
+            modules = _later_modules_win(modules, self._config)
         return Driver(
             self._config,
-            *self._modules,
+            *modules,
             adapter=self._result_builder,
             executors=self._executors,
         )
+
+
+def _later_modules_win(
+    modules: Sequence[ModuleType], config: Mapping[str, Any]
+) -> list[ModuleType]:
+    """``modules``, each without the functions whose node a later module defines again.
+
+    A module that loses functions is replaced by a view: a module object of the same name
+    holding the rest, so its functions stay its own (tags, origins, pickling by reference).
+    """
+    defined = [_node_functions(m, config) for m in modules]
+    result: list[ModuleType] = []
+    for i, module in enumerate(modules):
+        later = {node for names in defined[i + 1 :] for node in names.values()}
+        lost = {fn for fn, node in defined[i].items() if node in later}
+        if not lost:
+            result.append(module)
+            continue
+        view = ModuleType(module.__name__, module.__doc__)
+        view.__dict__.update({k: v for k, v in vars(module).items() if k not in lost})
+        result.append(view)
+    return result
+
+
+def _node_functions(module: ModuleType, config: Mapping[str, Any]) -> dict[str, str]:
+    """Function name -> node name, for the functions of ``module`` that apply under ``config``."""
+    found: dict[str, str] = {}
+    for name, obj in vars(module).items():
+        if name.startswith("_") or not inspect.isfunction(obj):
+            continue
+        if obj.__module__ != module.__name__:
+            continue
+        modifiers = modifiers_of(obj)
+        if all(c.holds(config) for c in modifiers.conditions):
+            found[name] = node_name(name, modifiers)
+    return found

@@ -60,7 +60,7 @@ class GraphError(AsyncDagError):
     """The functions do not form a valid DAG; the message names the functions and the fix."""
 
 
-class MissingInputError(AsyncDagError):
+class MissingInputError(AsyncDagError, ValueError):
     """Inputs needed by the requested outputs were not given; nothing has run."""
 
     def __init__(self, missing: Mapping[str, Sequence[str]]) -> None:
@@ -77,7 +77,7 @@ class MissingInputError(AsyncDagError):
         )
 
 
-class UnknownNodeError(AsyncDagError):
+class UnknownNodeError(AsyncDagError, ValueError):
     """A requested output is not a node or an input of this graph."""
 
     def __init__(self, name: str, known: Iterable[str]) -> None:

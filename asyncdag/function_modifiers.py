@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from types import EllipsisType, ModuleType
 from typing import Any, TypeVar
 
+from .errors import GraphError
 from .graph.meta import (
     CheckOutput,
     Condition,
@@ -34,6 +35,7 @@ from .graph.meta import (
 )
 
 __all__ = [
+    "InvalidDecoratorException",
     "check_output",
     "check_output_custom",
     "config",
@@ -54,6 +56,9 @@ __all__ = [
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+# Hamilton's name for a decorator that does not fit its function; asyncdag raises GraphError.
+InvalidDecoratorException = GraphError
 _TargetArg = str | Collection[str] | EllipsisType | None
 
 

@@ -99,7 +99,8 @@ def build_plan(
 ) -> Plan:
     """Plan the run of ``outputs`` given the names of ``inputs`` and ``overrides``.
 
-    Config keys count as inputs. An input named like a node overrides it, as in Hamilton.
+    Config keys count as inputs. An input named like a node overrides it, and an input may be
+    requested as an output, as in Hamilton.
 
     ``inline`` names the executors that run sync calls directly on the loop thread.
 
@@ -109,10 +110,11 @@ def build_plan(
         GraphError: an output is a node inside a block; ask for its Collect instead.
     """
     outputs = tuple(dict.fromkeys(outputs))
-    graph.check_known(outputs)
     nodes = graph.nodes
     constants = {n for n in (*overrides, *inputs) if n in nodes}
     given = {*graph.config, *inputs}
+    # A given name may be requested even when no node reads it: it is returned, as in Hamilton.
+    graph.check_known(n for n in outputs if n not in given and n not in overrides)
 
     needed: dict[str, Node] = {}
     missing: dict[str, list[str]] = {}
