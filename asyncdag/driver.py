@@ -15,6 +15,7 @@ from .execution.executors import Executor, InlineExecutor
 from .execution.scheduler import run_plan
 from .graph.graph import FunctionGraph
 from .graph.plan import LOCAL, REMOTE, Plan, build_plan
+from .io.materialization import Extractor, Materializer, apply_materializers
 
 __all__ = ["Builder", "Driver", "Variable"]
 
@@ -109,6 +110,66 @@ class Driver(AsyncClosing):
         async def run_and_close() -> Any:
             try:
                 return await self.execute(final_vars, inputs, overrides)
+            finally:
+                await self.aclose()
+
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(run_and_close())
+
+    async def materialize(
+        self,
+        *materializers: Materializer | Extractor,
+        additional_vars: Iterable[str | Callable[..., Any]] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run with ad-hoc savers (``to.<format>``) and loaders (``from_.<format>``).
+
+        As Hamilton's ``materialize``: returns ``(metadata by materializer id, values of
+        additional_vars)``; a ``from_`` loader provides its target (a node or an input) from a
+        file. Loaders and savers are sync nodes on the executor of their place in the graph
+        (the local one by default): give big files a ``ThreadExecutor``.
+
+        Raises:
+            ValueError: neither materializers nor ``additional_vars`` were given.
+            UnknownNodeError, MissingInputError, GraphError: as ``execute``.
+        """
+        inputs = dict(inputs or {})
+        overrides = dict(overrides or {})
+        extra = tuple(v if isinstance(v, str) else v.__name__ for v in additional_vars or ())
+        graph, ids = apply_materializers(self.graph, materializers, extra)
+        plan = build_plan(graph, (*ids, *extra), inputs, overrides, self._inline)
+        results = await run_plan(plan, {**graph.config, **inputs, **overrides}, self._executors)
+        return {i: results[i] for i in ids}, {n: results[n] for n in extra}
+
+    def materialize_sync(
+        self,
+        *materializers: Materializer | Extractor,
+        additional_vars: Iterable[str | Callable[..., Any]] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``materialize`` from sync code, on its own event loop, as ``execute_sync``.
+
+        Raises:
+            AsyncDagError: called from inside a running event loop; ``await materialize`` there.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise AsyncDagError(
+                "materialize_sync() was called inside a running event loop, which it would "
+                "block. Use `await driver.materialize(...)` there instead."
+            )
+
+        async def run_and_close() -> tuple[dict[str, Any], dict[str, Any]]:
+            try:
+                return await self.materialize(
+                    *materializers, additional_vars=additional_vars, overrides=overrides,
+                    inputs=inputs,
+                )  # fmt: skip
             finally:
                 await self.aclose()
 

@@ -32,6 +32,7 @@ from .graph.meta import (
     UpstreamDependency,
     record,
 )
+from .io._decorators import dataloader, datasaver, load_from, save_to
 
 __all__ = [
     "check_output",
@@ -51,6 +52,10 @@ __all__ = [
     "tag_outputs",
     "timeout",
     "value",
+    "load_from",
+    "save_to",
+    "dataloader",
+    "datasaver",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
