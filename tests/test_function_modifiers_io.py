@@ -11,7 +11,18 @@ from typing import Any
 import pytest
 from conftest import HANG_GUARD, build, make_module, notes_of
 
-from asyncdag import Builder, Collect, Driver, Parallelizable, executors, extract_fields, source
+from asyncdag import (
+    Builder,
+    Collect,
+    Driver,
+    Parallelizable,
+    executors,
+    extract_fields,
+    parameterize,
+    source,
+    tag,
+    value,
+)
 from asyncdag.errors import GraphError
 from asyncdag.function_modifiers import dataloader, datasaver, load_from, save_to
 
@@ -132,6 +143,17 @@ def test_load_from_without_a_path_is_a_type_error() -> None:
         load_from.json()  # type: ignore[call-arg]
 
 
+async def test_load_from_feeds_every_node_of_a_parameterized_function(tmp_path: Path) -> None:
+    @parameterize(small={"factor": value(1)}, large={"factor": value(10)})
+    @load_from.json(path=source("raw_path"))
+    def scaled(data: list[int], factor: int) -> int:
+        return sum(data) * factor
+
+    path = await asyncio.to_thread(write_json, tmp_path / "in.json", [1, 2])
+    result = await run(on_threads(scaled), ["small", "large"], raw_path=str(path))
+    assert result == {"small": 3, "large": 30}
+
+
 # --- loaders on every executor --------------------------------------------------------------------
 
 
@@ -155,6 +177,23 @@ async def test_loaders_inside_a_block_run_in_worker_processes(tmp_path: Path) ->
     dr = build(path, count, total, remote=executors.ProcessExecutor(max_tasks=2))
     async with dr:
         assert await run(dr, ["total"], files=[str(f) for f in files]) == {"total": 1 + 2 + 3}
+
+
+async def test_tag_with_target_all_routes_the_loader_nodes_to_a_named_executor(
+    tmp_path: Path,
+) -> None:
+    # The default (inline) local executor would read the file on the loop thread, which the
+    # blockbuster fixture fails; tagged, every node of the function runs on the thread pool.
+    @tag(executor="io", target_=...)
+    @load_from.json(path=source("raw_path"))
+    def raw(data: dict[str, int]) -> int:
+        return data["n"]
+
+    path = await asyncio.to_thread(write_json, tmp_path / "in.json", {"n": 7})
+    dr = build(raw, io=executors.ThreadExecutor(max_tasks=1))
+    assert dr.graph.nodes["raw.load_data.data"].tags["executor"] == "io"
+    async with dr:
+        assert await run(dr, ["raw"], raw_path=str(path)) == {"raw": 7}
 
 
 # --- @save_to -------------------------------------------------------------------------------------

@@ -158,11 +158,13 @@ async def test_combine_joins_several_dependencies_with_a_result_builder(tmp_path
         return [2]
 
     path = tmp_path / "both.json"
-    await materialize(
+    _, extra = await materialize(
         on_threads(first, second),
         to.json("both", ["first", "second"], path=path, combine=DictResult()),
+        additional_vars=["both_build_result"],  # Hamilton's name for the combined value
     )
     assert await read_json(path) == {"first": {"x": 1}, "second": [2]}
+    assert extra == {"both_build_result": {"first": {"x": 1}, "second": [2]}}
 
 
 async def test_several_dependencies_without_combine_are_refused_before_running(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -91,7 +91,8 @@ def _where(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def _named_like(fn: Callable[..., Any], like: Callable[..., Any], name: str) -> Any:
+def named_like(fn: Callable[..., Any], like: Callable[..., Any], name: str) -> Any:
+    """``fn`` named ``name``, with the module and qualified name of ``like`` for messages."""
     fn.__name__ = name
     fn.__module__, fn.__qualname__ = like.__module__, like.__qualname__
     return fn
@@ -171,7 +172,7 @@ def loader_nodes(
     loaded = tuple[load_type, dict[str, Any]]
     loader = Node(
         name=loader_name,
-        fn=_named_like(load_data, like, loader_name),
+        fn=named_like(load_data, like, loader_name),
         params=_source_params(sources),
         returns=loaded,
         is_async=False,
@@ -180,7 +181,7 @@ def loader_nodes(
     )
     selector = Node(
         name=filter_name,
-        fn=_named_like(select_data, like, filter_name),
+        fn=named_like(select_data, like, filter_name),
         params=(Param(loader_name, loaded, False, False),),
         returns=load_type,
         is_async=False,
@@ -222,7 +223,7 @@ def saver_node(
     params[data] = Param(data, data_type, False, False)
     return Node(
         name=name,
-        fn=_named_like(save_data, like, name),
+        fn=named_like(save_data, like, name),
         params=tuple(params.values()),
         returns=dict[str, Any],
         is_async=False,
@@ -281,7 +282,7 @@ def create(name: str, fn: Callable[..., Any]) -> list[Node] | None:
     )
     selector = Node(
         name=name,
-        fn=_named_like(select_data, fn, name),
+        fn=named_like(select_data, fn, name),
         params=(Param(loader_name, node.returns, False, False),),
         returns=args[0],
         is_async=False,
@@ -322,7 +323,7 @@ def inject(nodes: list[Node], fn: Callable[..., Any]) -> list[Node]:
                 f"function has no such parameter to load into (it reads "
                 f"{', '.join(injectable) or 'none'})."
             )
-        loader, selector = loader_nodes(target, injectable[target], spec, nodes[0].name, fn)
+        loader, selector = loader_nodes(target, injectable[target], spec, fn.__name__, fn)
         rebound = [
             rebind(n, n.name, fn, {target: selector.name}, {}, n.fn.__doc__)
             if any(p.name == target for p in n.params)
@@ -362,61 +363,3 @@ def save(nodes: list[Node], fn: Callable[..., Any], internal: frozenset[str]) ->
         name = spec.output_name or f"save.{data.name}"
         nodes = [*nodes, saver_node(data.name, data.item_type, spec, name, fn)]
     return nodes
-
-
-def _joiner(combine: Any, dependencies: tuple[str, ...]) -> Callable[..., Any]:
-    def build_result(**kwargs: Any) -> Any:
-        return combine.build_result(**{d: kwargs[d] for d in dependencies})
-
-    return build_result
-
-
-def materialized(
-    nodes: Mapping[str, Node],
-    saves: Sequence[tuple[str, Sequence[str], SaveTo, Any]],
-    loads: Sequence[tuple[str, LoadFrom]],
-    like: Callable[..., Any],
-    input_types: Mapping[str, Any],
-) -> dict[str, Node]:
-    """``nodes`` plus ad-hoc savers ``(id, dependencies, spec, combine)`` and loaders.
-
-    A loader ``(target, spec)`` provides ``target`` (replacing its node, if any) from a file,
-    as Hamilton's ``from_``; a saver with ``combine`` (a result builder) saves
-    ``combine.build_result(**dependencies)`` from a node named ``<id>_build_result``.
-
-    Raises:
-        GraphError: a saver with several dependencies has no ``combine``, or a format does
-            not fit its node's type.
-    """
-    out = dict(nodes)
-    for id_, dependencies, spec, combine in saves:
-        if combine is None:
-            if len(dependencies) != 1:
-                raise GraphError(
-                    f"materializer {id_!r} saves {len(dependencies)} nodes "
-                    f"({', '.join(dependencies)}); pass combine=<a result builder> (such as "
-                    "asyncdag.base.DictResult()) to join them, or give one dependency."
-                )
-            (data,) = dependencies
-            data_type = out[data].item_type
-        else:
-            data = f"{id_}_build_result"
-            output_type = getattr(combine, "output_type", None)
-            data_type = output_type() if callable(output_type) else Any
-            deps = tuple(dependencies)
-            out[data] = Node(
-                name=data,
-                fn=_named_like(_joiner(combine, deps), like, data),
-                params=tuple(Param(d, out[d].item_type, False, False) for d in deps),
-                returns=data_type,
-                is_async=False,
-                expands=False,
-            )
-        out[id_] = saver_node(data, data_type, spec, id_, like)
-    for target, load in loads:
-        known = out.get(target)
-        load_type = known.returns if known is not None else input_types.get(target, Any)
-        loader, selector = loader_nodes(target, load_type, load, None, like)
-        out[loader.name] = loader
-        out[selector.name] = selector
-    return out
