@@ -298,13 +298,18 @@ def test_dataloader_needs_a_data_and_metadata_tuple_annotation(annotation: Any) 
         build(dataloader()(loader))
 
 
-async def test_datasaver_runs_the_function_and_tags_it_as_a_saver(tmp_path: Path) -> None:
+@pytest.mark.parametrize("annotation", [dict, dict[str, Any]])
+async def test_datasaver_runs_the_function_and_tags_it_as_a_saver(
+    tmp_path: Path, annotation: Any
+) -> None:
     out = tmp_path / "out.txt"
 
-    @datasaver()
-    def save_text(text: str) -> dict:  # type: ignore[type-arg]
+    def save_text(text: str) -> dict[str, str]:
         out.write_text(text)
         return {"path": str(out)}
+
+    save_text.__annotations__["return"] = annotation
+    save_text = datasaver()(save_text)
 
     dr = on_threads(save_text)
     assert await run(dr, ["save_text"], text="hi") == {"save_text": {"path": str(out)}}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import HANG_GUARD, build, notes_of
 
-from asyncdag import Collect, Driver, Parallelizable, executors, source, value
+from asyncdag import Collect, Driver, Parallelizable, executors, function_modifiers, source, value
 from asyncdag.base import DictResult
 from asyncdag.errors import AsyncDagError, GraphError, UnknownNodeError
 from asyncdag.io import materialization
@@ -63,11 +63,14 @@ async def test_a_value_saved_with_to_loads_back_equal_with_from_(
         pytest.importorskip("pyarrow")
     made = make()
 
-    def data() -> annotation:  # type: ignore[valid-type]
+    def data() -> Any:
         return made
 
-    def loaded(data: annotation) -> annotation:  # type: ignore[valid-type]
+    def loaded(data: Any) -> Any:
         return data
+
+    data.__annotations__["return"] = annotation  # real types, checked against the format
+    loaded.__annotations__.update({"data": annotation, "return": annotation})
 
     path = tmp_path / f"data.{fmt}"
     dr = on_threads(data, loaded)
@@ -390,5 +393,8 @@ def test_parquet_without_pyarrow_says_how_to_install_it(
         to.parquet("out", ["data"], path=tmp_path / "x")
 
 
-def test_the_materialization_module_exports_to_and_from_() -> None:
+def test_the_public_modules_export_the_materializers_and_the_io_decorators() -> None:
     assert materialization.__all__ == ["from_", "to"]
+    for name in ["load_from", "save_to", "dataloader", "datasaver"]:
+        assert name in function_modifiers.__all__
+        assert getattr(function_modifiers, name) is not None

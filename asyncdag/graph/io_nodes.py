@@ -246,7 +246,7 @@ def create(name: str, fn: Callable[..., Any]) -> list[Node] | None:
         return None
     node = Node.from_fn(name, fn, {})
     if io.creator == "datasaver":
-        if node.returns not in (dict, typing.Dict):  # noqa: UP006 (a user's choice)
+        if (typing.get_origin(node.returns) or node.returns) is not dict:
             raise GraphError(
                 f"@datasaver on {_where(fn)}: the function must be annotated to return dict "
                 f"(its metadata), not {describe(node.returns)}."
