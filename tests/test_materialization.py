@@ -204,6 +204,14 @@ async def test_a_saver_depending_on_an_unknown_node_names_it_and_close_matches(
     assert "materializer 'out'" in notes_of(caught.value)
 
 
+async def test_a_materializer_id_that_is_already_a_node_is_refused(tmp_path: Path) -> None:
+    def report() -> dict[str, int]:
+        return {}
+
+    with pytest.raises(GraphError, match=r"materializer id 'report' .*Choose another id"):
+        await materialize(on_threads(report), to.json("report", ["report"], path=tmp_path / "x"))
+
+
 async def test_save_path_may_come_from_an_input_with_source(tmp_path: Path) -> None:
     def data() -> dict[str, int]:
         return {"v": 1}

@@ -35,11 +35,17 @@ def materialized(
     ``combine.build_result(**dependencies)`` from a node named ``<id>_build_result``.
 
     Raises:
-        GraphError: a saver with several dependencies has no ``combine``, or a format does
-            not fit its node's type.
+        GraphError: a saver with several dependencies has no ``combine``, an id or a target
+            is taken twice, or a format does not fit its node's type.
     """
     out = dict(nodes)
     for id_, dependencies, spec, combine in saves:
+        for name in (id_, f"{id_}_build_result"):
+            if name in out:
+                raise GraphError(
+                    f"materializer id {id_!r} needs node name {name!r}, which the graph "
+                    "already has (a function, or another materializer). Choose another id."
+                )
         if combine is None:
             if len(dependencies) != 1:
                 raise GraphError(
@@ -67,6 +73,8 @@ def materialized(
         known = out.get(target)
         load_type = known.returns if known is not None else input_types.get(target, Any)
         loader, selector = loader_nodes(target, load_type, load, None, like)
+        if loader.name in out:
+            raise GraphError(f"two from_ loaders provide {target!r}; give one.")
         out[loader.name] = loader
         out[selector.name] = selector
     return out
