@@ -167,9 +167,11 @@ class Driver(AsyncClosing):
         async def run_and_close() -> tuple[dict[str, Any], dict[str, Any]]:
             try:
                 return await self.materialize(
-                    *materializers, additional_vars=additional_vars, overrides=overrides,
+                    *materializers,
+                    additional_vars=additional_vars,
+                    overrides=overrides,
                     inputs=inputs,
-                )  # fmt: skip
+                )
             finally:
                 await self.aclose()
 

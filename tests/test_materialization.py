@@ -212,6 +212,19 @@ async def test_a_materializer_id_that_is_already_a_node_is_refused(tmp_path: Pat
         await materialize(on_threads(report), to.json("report", ["report"], path=tmp_path / "x"))
 
 
+async def test_an_input_can_be_materialized_beside_nodes(tmp_path: Path) -> None:
+    def doubled(n: int) -> int:
+        return n * 2
+
+    path = tmp_path / "both.json"
+    await materialize(
+        on_threads(doubled),
+        to.json("both", ["n", "doubled"], path=path, combine=DictResult()),
+        inputs={"n": 4},
+    )
+    assert await read_json(path) == {"n": 4, "doubled": 8}
+
+
 async def test_save_path_may_come_from_an_input_with_source(tmp_path: Path) -> None:
     def data() -> dict[str, int]:
         return {"v": 1}

@@ -21,6 +21,11 @@ def _joiner(combine: Any, dependencies: tuple[str, ...]) -> Callable[..., Any]:
     return build_result
 
 
+def _type_of(name: str, nodes: Mapping[str, Node], input_types: Mapping[str, Any]) -> Any:
+    node = nodes.get(name)
+    return node.item_type if node is not None else input_types.get(name, Any)
+
+
 def materialized(
     nodes: Mapping[str, Node],
     saves: Sequence[tuple[str, Sequence[str], SaveTo, Any]],
@@ -29,6 +34,8 @@ def materialized(
     input_types: Mapping[str, Any],
 ) -> dict[str, Node]:
     """``nodes`` plus ad-hoc savers ``(id, dependencies, spec, combine)`` and loaders.
+
+    Savers may save inputs too (``input_types`` gives their annotations), as in Hamilton.
 
     A loader ``(target, spec)`` provides ``target`` (replacing its node, if any) from a file,
     as Hamilton's ``from_``; a saver with ``combine`` (a result builder) saves
@@ -54,7 +61,7 @@ def materialized(
                     "asyncdag.base.DictResult()) to join them, or give one dependency."
                 )
             (data,) = dependencies
-            data_type = out[data].item_type
+            data_type = _type_of(data, out, input_types)
         else:
             data = f"{id_}_build_result"
             output_type = getattr(combine, "output_type", None)
@@ -63,15 +70,14 @@ def materialized(
             out[data] = Node(
                 name=data,
                 fn=named_like(_joiner(combine, deps), like, data),
-                params=tuple(Param(d, out[d].item_type, False, False) for d in deps),
+                params=tuple(Param(d, _type_of(d, out, input_types), False, False) for d in deps),
                 returns=data_type,
                 is_async=False,
                 expands=False,
             )
         out[id_] = saver_node(data, data_type, spec, id_, like)
     for target, load in loads:
-        known = out.get(target)
-        load_type = known.returns if known is not None else input_types.get(target, Any)
+        load_type = _type_of(target, out, input_types)
         loader, selector = loader_nodes(target, load_type, load, None, like)
         if loader.name in out:
             raise GraphError(f"two from_ loaders provide {target!r}; give one.")

@@ -164,7 +164,7 @@ def apply_materializers(
     Raises:
         TypeError: an item is not from ``to.*`` or ``from_.*``.
         ValueError: nothing to compute (no saver and no ``additional_vars``).
-        UnknownNodeError: a saver depends on a name that is not a node.
+        UnknownNodeError: a saver or a loader names what is neither a node nor an input.
         GraphError: a saver cannot save its value, or the new graph is invalid.
     """
     bad = [i for i in items if not isinstance(i, Materializer | Extractor)]
@@ -182,7 +182,7 @@ def apply_materializers(
     known = [*graph.nodes, *graph.inputs]
     for saver in savers:
         for dep in saver.dependencies:
-            if dep not in graph.nodes:
+            if dep not in graph.nodes and dep not in graph.inputs:
                 error = UnknownNodeError(dep, known)
                 error.add_note(f"asyncdag: a dependency of materializer {saver.id!r}")
                 raise error
