@@ -389,7 +389,7 @@ def test_an_unknown_format_is_an_attribute_error_listing_the_formats(factory: An
 
 
 def test_an_option_the_format_does_not_take_is_a_type_error(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match=r"unknown argument\(s\) 'sepp'"):
+    with pytest.raises(TypeError, match=r"unknown argument\(s\) 'sepp'.*Did you mean 'sep'"):
         to.csv("out", ["data"], path=tmp_path / "x", sepp=";")
 
 

@@ -7,6 +7,7 @@ for pandas formats. csv and parquet need pandas (parquet also pyarrow), imported
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import inspect
@@ -186,9 +187,12 @@ class Format:
             known = options[0] if loading else options[1]
             unknown = sorted(set(given) - known - {"path"})
             if unknown:
+                close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                takes = f"path and {len(known)} options" if known else "only path"
                 raise TypeError(
-                    f"{what} got unknown argument(s) {', '.join(map(repr, unknown))}; it takes "
-                    f"path{''.join(', ' + k for k in sorted(known))}."
+                    f"{what} got unknown argument(s) {', '.join(map(repr, unknown))}; "
+                    f"{self.name} takes {takes}.{hint}"
                 )
         return {
             k: v if isinstance(v, LiteralDependency | UpstreamDependency) else LiteralDependency(v)
