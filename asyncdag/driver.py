@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from ._closing import AsyncClosing, InFlight
 from .base import DictResult
@@ -21,8 +21,11 @@ from .graph.meta import modifiers_of
 from .graph.node import Node
 from .graph.plan import LOCAL, REMOTE, Plan, build_plan
 from .graph.request import RequestChecks, check_inputs, request_checks
+from .io.materialization import Extractor, Materializer, apply_materializers
 
 __all__ = ["Builder", "Driver", "Variable"]
+
+_T = TypeVar("_T")
 
 # How many request shapes (outputs, input names, override names) keep their plan.
 _PLANS_KEPT = 256
@@ -117,24 +120,54 @@ class Driver(AsyncClosing):
         Raises:
             AsyncDagError: called from inside a running event loop; ``await execute`` there.
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise AsyncDagError(
-                "execute_sync() was called inside a running event loop, which it would block. "
-                "Use `await driver.execute(...)` there instead."
-            )
+        return _run_sync(self, "execute", lambda: self.execute(final_vars, inputs, overrides))
 
-        async def run_and_close() -> Any:
-            try:
-                return await self.execute(final_vars, inputs, overrides)
-            finally:
-                await self.aclose()
+    async def materialize(
+        self,
+        *materializers: Materializer | Extractor,
+        additional_vars: Iterable[str | Callable[..., Any]] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run with ad-hoc savers (``to.<format>``) and loaders (``from_.<format>``).
 
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            return runner.run(run_and_close())
+        As Hamilton's ``materialize``: returns ``(metadata by materializer id, values of
+        additional_vars)``; a ``from_`` loader provides its target (a node or an input) from a
+        file. Loaders and savers are sync nodes on the executor of their place in the graph
+        (the local one by default): give big files a ``ThreadExecutor``.
+
+        Raises:
+            ValueError: neither materializers nor ``additional_vars`` were given.
+            UnknownNodeError, MissingInputError, GraphError: as ``execute``.
+        """
+        inputs = dict(inputs or {})
+        overrides = dict(overrides or {})
+        extra = _requested(additional_vars or ())
+        graph, ids = apply_materializers(self.graph, materializers, extra)
+        plan = build_plan(graph, (*ids, *extra), inputs, overrides, self._inline)
+        with self._in_flight.running():
+            results = await run_plan(plan, {**graph.config, **inputs, **overrides}, self._executors)
+        return {i: results[i] for i in ids}, {n: results[n] for n in extra}
+
+    def materialize_sync(
+        self,
+        *materializers: Materializer | Extractor,
+        additional_vars: Iterable[str | Callable[..., Any]] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``materialize`` from sync code, on its own event loop, as ``execute_sync``.
+
+        Raises:
+            AsyncDagError: called from inside a running event loop; ``await materialize`` there.
+        """
+        return _run_sync(
+            self,
+            "materialize",
+            lambda: self.materialize(
+                *materializers, additional_vars=additional_vars, overrides=overrides, inputs=inputs
+            ),
+        )
 
     async def aclose(self) -> None:
         """Wait for the executes running on this loop, then stop what the executors started.
@@ -228,7 +261,7 @@ class Driver(AsyncClosing):
 
         return viz.visualize_execution(
             self.graph,
-            (v if isinstance(v, str) else v.__name__ for v in final_vars),
+            _requested(final_vars),
             output_file_path,
             render_kwargs,
             inputs,
@@ -367,6 +400,32 @@ def _check_executor_tags(nodes: Iterable[Node], executors: Mapping[str, Executor
                 f"{named or 'none'}); nothing was run. Add `.with_executor({name!r}, ...)` to "
                 "the Builder."
             )
+
+
+def _run_sync(driver: Driver, name: str, run: Callable[[], Awaitable[_T]]) -> _T:
+    """Run ``run()`` on a loop of its own, then close what the driver started on it.
+
+    Raises:
+        AsyncDagError: called from inside a running event loop, which it would block.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise AsyncDagError(
+            f"{name}_sync() was called inside a running event loop, which it would block. "
+            f"Use `await driver.{name}(...)` there instead."
+        )
+
+    async def run_and_close() -> _T:
+        try:
+            return await run()
+        finally:
+            await driver.aclose()
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(run_and_close())
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:

@@ -33,6 +33,7 @@ from .graph.meta import (
     UpstreamDependency,
     record,
 )
+from .io._decorators import dataloader, datasaver, load_from, save_to
 
 __all__ = [
     "InvalidDecoratorException",
@@ -53,6 +54,10 @@ __all__ = [
     "tag_outputs",
     "timeout",
     "value",
+    "load_from",
+    "save_to",
+    "dataloader",
+    "datasaver",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import GraphError
-from . import checks, extract, pipe, subdag
+from . import checks, extract, io_nodes, pipe, subdag
 from .meta import (
     CheckOutput,
     ExtractColumns,
@@ -63,11 +63,12 @@ def resolve(
     if modifiers.subdag is not None:
         nodes, internal = subdag.create(name, fn, modifiers.subdag, config, nodes_of)
     else:
-        nodes = [Node.from_fn(name, fn, {})]
+        nodes = io_nodes.create(name, fn) or [Node.from_fn(name, fn, {})]
     if modifiers.pipe is not None:
         nodes = pipe.inject(nodes[0], fn, modifiers.pipe, config)
     if modifiers.parameterization is not None:
         nodes = _parameterize(nodes[0], fn, modifiers.parameterization)
+    nodes = io_nodes.inject(nodes, fn)  # @load_from
     for transform in modifiers.transforms:
         if isinstance(transform, CheckOutput):
             chosen = _ids(_select(nodes, transform.target, fn, "@check_output", internal))
@@ -79,6 +80,7 @@ def resolve(
             nodes = rest + extract.extract_fields(target, fn, transform)
         else:
             nodes = rest + extract.extract_columns(target, fn, transform)
+    nodes = io_nodes.save(nodes, fn, internal)  # @save_to
     for decoration in modifiers.decorations:
         if isinstance(decoration, Tagging):
             chosen = _ids(_select(nodes, decoration.target, fn, "@tag", internal))

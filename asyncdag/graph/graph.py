@@ -29,7 +29,11 @@ class FunctionGraph:
         cls, modules: Iterable[ModuleType], config: Mapping[str, Any]
     ) -> FunctionGraph:
         """Crawl and validate; every graph fault raises ``GraphError`` here."""
-        nodes = crawl(modules, config)
+        return cls.from_nodes(crawl(modules, config), config)
+
+    @classmethod
+    def from_nodes(cls, nodes: Mapping[str, Node], config: Mapping[str, Any]) -> FunctionGraph:
+        """Validate nodes already made (``Driver.materialize`` adds some to a built graph)."""
         analysis = analyse(nodes)
         _check_types(nodes)
         inputs: dict[str, list[str]] = {}
