@@ -219,6 +219,11 @@ def test_pipe_output_rejects_ellipsis_as_on_output() -> None:
         pipe_output(step(_add), on_output=...)  # type: ignore[arg-type]
 
 
+def test_pipe_output_namespace_cannot_be_combined_with_a_steps_namespace() -> None:
+    with pytest.raises(TypeError, match="namespace"):
+        pipe_output(step(_add).named("one", namespace="custom"), namespace=None)
+
+
 def test_pipe_output_collapse_is_not_supported_as_in_hamilton() -> None:
     with pytest.raises(NotImplementedError, match="collapse"):
         pipe_output(step(_add), collapse=True)
