@@ -3,11 +3,11 @@
 from typing import Any
 
 import pytest
-from conftest import build
+from conftest import build, make_module
 
-from asyncdag import executors, tag
+from asyncdag import executors, parameterize, tag, value
 from asyncdag.errors import GraphError
-from asyncdag.function_modifiers import does
+from asyncdag.function_modifiers import does, subdag
 
 
 def _sum_all(**values: int) -> int:
@@ -74,6 +74,26 @@ async def test_does_composes_with_tag() -> None:
 
     dr = build(total)
     assert [v.name for v in dr.list_available_variables(tag_filter={"owner": "me"})] == ["total"]
+
+
+async def test_does_combines_with_parameterize_as_in_hamilton() -> None:
+    @parameterize(by_two={"k": value(2)}, by_three={"k": value(3)})
+    @does(_scaled, value="x", factor="k")
+    def scaled_x(x: int, k: int) -> int:
+        pass
+
+    out = await build(scaled_x).execute(["by_two", "by_three"], inputs={"x": 5})
+    assert out == {"by_two": 10, "by_three": 15}
+
+
+def test_does_with_subdag_raises_graph_error_naming_both() -> None:
+    @does(_sum_all)
+    @subdag(make_module(_scaled), inputs={"value": value(1)})
+    def total(_scaled: int) -> int:
+        pass
+
+    with pytest.raises(GraphError, match=r"@subdag and @does"):
+        build(total)
 
 
 @pytest.mark.timeout(60)

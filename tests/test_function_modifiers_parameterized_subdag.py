@@ -108,6 +108,18 @@ async def test_parameterized_subdag_inside_a_parallel_block_on_processes() -> No
         assert await dr.execute(["total"], inputs={"n": 3}) == {"total": [2, 112, 222]}
 
 
+async def test_parameterized_subdags_nest() -> None:
+    @parameterized_subdag(_parts(), inner={"inputs": {"base": source("x"), "factor": value(2)}})
+    def inner_total(result: int) -> int:
+        return result
+
+    @parameterized_subdag(inner_total, outer={"inputs": {"x": value(7)}})
+    def wrapper(inner: int) -> int:
+        return inner * 10
+
+    assert await build(wrapper).execute(["outer"]) == {"outer": 150}
+
+
 def test_parameterized_subdag_needs_a_parameterization() -> None:
     with pytest.raises(TypeError, match="parameterization"):
         parameterized_subdag(_parts())

@@ -59,7 +59,9 @@ def resolve(
     Raises:
         GraphError: a modifier does not fit the function (named in the message).
     """
-    creators = [m for m in ("pipe", "parameterization", "subdag", "does") if getattr(modifiers, m)]
+    creators = [m for m in ("pipe", "parameterization", "subdag") if getattr(modifiers, m)]
+    if modifiers.does is not None and (modifiers.subdag is not None or len(creators) > 1):
+        creators.append("does")  # as in Hamilton, @does combines with one of the others but @subdag
     if len(creators) > 1:
         names = " and ".join(f"@{_DECORATOR[m]}" for m in creators)
         raise GraphError(
