@@ -13,10 +13,19 @@ from collections.abc import Callable, Collection, Mapping
 from types import EllipsisType, ModuleType
 from typing import Any, TypeVar
 
+from ._macros import ResolveAt as ResolveAt
+from ._macros import apply_to as apply_to
+from ._macros import does as does
+from ._macros import mutate as mutate
+from ._macros import parameterized_subdag as parameterized_subdag
+from ._macros import pipe_output as pipe_output
+from ._macros import resolve as resolve
+from ._macros import resolve_from_config as resolve_from_config
 from .errors import GraphError
 from .graph.meta import (
     CheckOutput,
     Condition,
+    ConfigResolver,
     Dependency,
     ExtractColumns,
     ExtractFields,
@@ -58,6 +67,14 @@ __all__ = [
     "save_to",
     "dataloader",
     "datasaver",
+    "ResolveAt",
+    "apply_to",
+    "does",
+    "mutate",
+    "parameterized_subdag",
+    "pipe_output",
+    "resolve",
+    "resolve_from_config",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -74,11 +91,30 @@ class config:
     before the last ``__``, or ``name`` when given (``@config.when(name="x", mode="fast")``).
     """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> config:
-        raise TypeError(
-            "@config(resolver) with a function of the whole config is not supported by asyncdag; "
-            "use @config.when, .when_not, .when_in or .when_not_in."
+    def __init__(
+        self,
+        resolves: Callable[[dict[str, Any]], bool],
+        target_name: str | None = None,
+        config_used: list[str] | None = None,
+    ) -> None:
+        """``@config(resolves)``: include the function when ``resolves(config)`` is true.
+
+        As in Hamilton, ``resolves`` sees the whole config, or only ``config_used`` keys;
+        ``target_name`` names the node (else the name before the last ``__``).
+        """
+        if not callable(resolves):
+            raise TypeError(f"@config(resolves) needs a callable of the config, not {resolves!r}")
+        self._resolver = ConfigResolver(
+            resolves, None if config_used is None else tuple(config_used)
         )
+        self._target_name = target_name
+
+    def __call__(self, fn: _F) -> _F:
+        modifiers = record(fn)
+        modifiers.conditions.append(self._resolver)
+        if self._target_name is not None:
+            modifiers.name = self._target_name
+        return fn
 
     @staticmethod
     def _condition(

@@ -362,6 +362,9 @@ async def test_parameterized_node_survives_cloudpickle_for_process_executors() -
     assert clone(base=1) == 2
 
 
-def test_config_with_a_resolver_function_raises_type_error_naming_the_alternatives() -> None:
-    with pytest.raises(TypeError, match=r"config\.when"):
-        config(lambda cfg: True)
+def test_config_with_a_resolver_function_decides_inclusion() -> None:
+    @config(lambda cfg: cfg.get("on") is True)
+    def x() -> int:
+        return 1
+
+    assert "x" not in {v.name for v in build(x, cfg={}).list_available_variables()}

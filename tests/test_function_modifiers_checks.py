@@ -204,13 +204,13 @@ async def test_check_output_custom_awaits_async_validators_on_async_nodes() -> N
         await build(number).execute(["number"])
 
 
-def test_check_output_custom_async_validator_on_a_sync_node_raises_graph_error() -> None:
+async def test_check_output_custom_awaits_async_validators_on_sync_nodes() -> None:
     @check_output_custom(AsyncIsEven())
     def number() -> int:
         return 3
 
-    with pytest.raises(GraphError, match=r"async validators.*'number'.*async def"):
-        build(number)
+    with pytest.raises(DataValidationError, match="is_even"):
+        await build(number).execute(["number"])
 
 
 def test_check_output_custom_rejects_an_object_that_is_no_validator() -> None:

@@ -104,15 +104,10 @@ def test_ported_module_with_config_gives_hamiltons_result(
 
 
 def _user_node_names(variables: list[Any]) -> set[str]:
-    """Names, without the helper nodes Hamilton's @check_output adds (``x_raw``, validators).
+    """All names, @check_output's ``x_raw`` and validator nodes included.
 
     Config keys are listed by both, as external inputs."""
-    return {
-        v.name
-        for v in variables
-        if not v.name.endswith("_raw")
-        and not any(k.startswith("hamilton.data_quality") for k in v.tags)
-    }
+    return {v.name for v in variables}
 
 
 @pytest.mark.parametrize("name", ["modifiers", "modifiers_parallel", "frames", "pipes", "subdags"])

@@ -83,10 +83,16 @@ PROPOSED: dict[str, list[str]] = {
         "pipe_input",
         "step",
         "subdag",
+        # Hamilton's companions of the parity modifiers: mutate's apply_to, @resolve's names.
+        "apply_to",
+        "resolve",
+        "resolve_from_config",
+        "ResolveAt",
     ],
 }
 
 DELIVERED_PARITY = ["InvalidDecoratorException", "load_from", "save_to", "dataloader", "datasaver"]
+DELIVERED_PARITY += ["does", "mutate", "pipe_output", "parameterized_subdag"]
 
 # Contract names of later issues: absent until delivered (then delete them here).
 NOT_YET: dict[str, list[str]] = {

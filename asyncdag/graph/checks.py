@@ -14,7 +14,7 @@ import numbers
 import sys
 import types
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -245,7 +245,8 @@ def custom_check(validator: Any) -> Check:
     )
 
 
-def _act(node: str, outcomes: list[tuple[Check, Any]]) -> None:
+def act(node: str, outcomes: list[tuple[Check, Any]]) -> None:
+    """Log failed ``"warn"`` checks; raise ``DataValidationError`` for failed ``"fail"`` ones."""
     failures: list[tuple[str, str]] = []
     for check, result in outcomes:
         if result.passes:
@@ -261,27 +262,3 @@ def _act(node: str, outcomes: list[tuple[Check, Any]]) -> None:
             failures.append((check.name, str(result.message)))
     if failures:
         raise DataValidationError(node, failures)
-
-
-def runner(node: str, checks: tuple[Check, ...]) -> Callable[[Any], Any]:
-    """A function that checks a value, acts on the results and returns the value."""
-
-    def run_checks(data: Any) -> Any:
-        _act(node, [(c, c.validate(data)) for c in checks])
-        return data
-
-    return run_checks
-
-
-def async_runner(node: str, checks: tuple[Check, ...]) -> Callable[[Any], Awaitable[Any]]:
-    """``runner`` for checks some of which are ``async def``."""
-
-    async def run_checks(data: Any) -> Any:
-        outcomes = []
-        for c in checks:
-            result = c.validate(data)
-            outcomes.append((c, await result if c.is_async else result))
-        _act(node, outcomes)
-        return data
-
-    return run_checks

@@ -11,6 +11,7 @@ from ..errors import GraphError
 from .expand import resolve
 from .meta import Modifiers, modifiers_of
 from .node import Node
+from .resolve import modifiers_for
 from .types import check_input_types
 
 
@@ -57,21 +58,23 @@ def crawl(modules: Iterable[ModuleType], config: Mapping[str, Any]) -> dict[str,
 
 def nodes_of(load_from: tuple[Any, ...], config: Mapping[str, Any]) -> dict[str, Node]:
     """The nodes of the functions of ``load_from`` (modules or functions) under ``config``."""
-    chosen: list[tuple[str, Callable[..., Any]]] = []
+    chosen: list[tuple[str, Callable[..., Any], Modifiers]] = []
     undecided: dict[str, list[tuple[Callable[..., Any], list[str]]]] = {}
     for fn_name, fn in _functions_of(load_from):
-        modifiers = modifiers_of(fn)
+        modifiers = modifiers_for(fn, config)
+        if modifiers.excluded:
+            continue
         name = node_name(fn_name, modifiers)
         if all(c.holds(config) for c in modifiers.conditions):
-            chosen.append((name, fn))
+            chosen.append((name, fn, modifiers))
             continue
         used = {k for c in modifiers.conditions for k in c.expected}
         undecided.setdefault(name, []).append((fn, sorted(k for k in used if k not in config)))
 
     nodes: dict[str, Node] = {}
     makers: dict[str, list[Callable[..., Any]]] = {}
-    for name, fn in chosen:
-        for node in resolve(name, fn, modifiers_of(fn), config, nodes_of):
+    for name, fn, modifiers in chosen:
+        for node in resolve(name, fn, modifiers, config, nodes_of):
             makers.setdefault(node.name, []).append(fn)
             nodes[node.name] = node
     for name, fns in makers.items():

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import GraphError
-from . import checks, extract, io_nodes, pipe, subdag
+from . import checks, does, extract, io_nodes, mutate, pipe, subdag, validators
 from .meta import (
     CheckOutput,
     ExtractColumns,
@@ -24,14 +24,21 @@ from .meta import (
     LiteralDependency,
     Modifiers,
     Parameterization,
+    ParameterizedSubdag,
+    PipeOutput,
     Tagging,
     Target,
     UpstreamDependency,
 )
 from .node import Node
-from .wrap import rebind, wrap
+from .wrap import rebind
 
-_DECORATOR = {"pipe": "pipe_input", "parameterization": "parameterize", "subdag": "subdag"}
+_DECORATOR = {
+    "pipe": "pipe_input",
+    "parameterization": "parameterize",
+    "subdag": "subdag",
+    "does": "does",
+}
 
 
 def _where(fn: Callable[..., Any]) -> str:
@@ -53,6 +60,8 @@ def resolve(
         GraphError: a modifier does not fit the function (named in the message).
     """
     creators = [m for m in ("pipe", "parameterization", "subdag") if getattr(modifiers, m)]
+    if modifiers.does is not None and (modifiers.subdag is not None or len(creators) > 1):
+        creators.append("does")  # as in Hamilton, @does combines with one of the others but @subdag
     if len(creators) > 1:
         names = " and ".join(f"@{_DECORATOR[m]}" for m in creators)
         raise GraphError(
@@ -60,8 +69,16 @@ def resolve(
             "function in two: one with each decorator, the second reading the first."
         )
     internal: frozenset[str] = frozenset()
-    if modifiers.subdag is not None:
+    nodes: list[Node]
+    if isinstance(modifiers.subdag, ParameterizedSubdag):
+        nodes = []
+        for spec in modifiers.subdag.subdags:
+            made, inner = subdag.create(name, fn, spec, config, nodes_of)
+            nodes, internal = nodes + made, internal | inner
+    elif modifiers.subdag is not None:
         nodes, internal = subdag.create(name, fn, modifiers.subdag, config, nodes_of)
+    elif modifiers.does is not None:
+        nodes = [does.create(name, fn, modifiers.does)]
     else:
         nodes = io_nodes.create(name, fn) or [Node.from_fn(name, fn, {})]
     if modifiers.pipe is not None:
@@ -72,7 +89,17 @@ def resolve(
     for transform in modifiers.transforms:
         if isinstance(transform, CheckOutput):
             chosen = _ids(_select(nodes, transform.target, fn, "@check_output", internal))
-            nodes = [_check(n, fn, transform) if id(n) in chosen else n for n in nodes]
+            nodes = [
+                m for n in nodes for m in (_check(n, fn, transform) if id(n) in chosen else [n])
+            ]
+            continue
+        if isinstance(transform, PipeOutput):
+            chosen = _ids(_select(nodes, transform.target, fn, "@pipe_output", internal))
+            nodes = [
+                m
+                for n in nodes
+                for m in (mutate.pipe_output(n, fn, transform, config) if id(n) in chosen else [n])
+            ]
             continue
         (target,) = _select(nodes, None, fn, f"@{_label(transform)}", internal, True)
         rest = [n for n in nodes if n is not target]
@@ -171,8 +198,8 @@ def _parameterize(node: Node, fn: Callable[..., Any], spec: Parameterization) ->
     return out
 
 
-def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> Node:
-    """``node`` with its value checked after every call."""
+def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> list[Node]:
+    """``node``'s validator nodes, ``node`` acting on their results, and ``<node>_raw``."""
     found: list[checks.Check] = []
     for arg, setting in spec.checks.items():
         check = checks.builtin_check(arg, setting, node.returns, spec.importance)
@@ -190,17 +217,4 @@ def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> Node:
             f"@check_output on {_where(fn)}: node {node.name!r} is Parallelizable or a "
             "generator, whose items cannot be checked. Check the nodes of its branches instead."
         )
-    run_async = any(c.is_async for c in found)
-    if run_async and not node.is_async:
-        raise GraphError(
-            f"@check_output_custom on {_where(fn)} has async validators, but {node.name!r} is a "
-            "sync function. Make the function `async def`, or the validators sync."
-        )
-    checked = (
-        wrap(node.fn, name=node.name, like=fn, doc=fn.__doc__,
-             after_async=checks.async_runner(node.name, tuple(found)))
-        if run_async
-        else wrap(node.fn, name=node.name, like=fn, doc=fn.__doc__,
-                  after=checks.runner(node.name, tuple(found)))
-    )  # fmt: skip
-    return dataclasses.replace(node, fn=checked)
+    return validators.validated(node, found, fn)

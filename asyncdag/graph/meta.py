@@ -64,6 +64,7 @@ class Step:
     name: str | None = None
     namespace: Namespace = ...
     conditions: tuple[Condition, ...] = ()
+    target: Target = None  # @pipe_output: which of the function's nodes the step applies to
 
     def named(self, name: str, namespace: Namespace = ...) -> Step:
         """Name the step's node; ``namespace=None`` drops the ``function.`` prefix."""
@@ -91,6 +92,48 @@ class Step:
     def when_not_in(self, **key_value_lists: Any) -> Step:
         """Apply the step only when no config ``key`` is one of its values."""
         return self._if("when_not_in", key_value_lists)
+
+    def on_output(self, target: Target) -> Step:
+        """In ``@pipe_output``/``@mutate``: apply the step only to these nodes of the function."""
+        return replace(self, target=target if target is not None else self.target)
+
+
+@dataclass(frozen=True)
+class ApplyTo(Step):
+    """``apply_to(fn, **kwargs)`` in ``@mutate``: ``fn`` is the function whose output to mutate."""
+
+
+@dataclass(frozen=True)
+class PipeOutput:
+    """``@pipe_output(step(...), ...)`` (and ``@mutate``): a chain of nodes after a node."""
+
+    steps: tuple[Step, ...]
+    namespace: Namespace
+    target: Target  # on_output
+
+
+@dataclass(frozen=True)
+class Does:
+    """``@does(replacing_function, **argument_mapping)``: run another function in its place."""
+
+    replacing: Callable[..., Any]
+    mapping: Mapping[str, str]  # replacing function's parameter -> decorated function's
+
+
+@dataclass(frozen=True)
+class ParameterizedSubdag:
+    """``@parameterized_subdag``: one ``@subdag`` per parameterization, each its own namespace."""
+
+    subdags: tuple[Subdag, ...]
+
+
+@dataclass(frozen=True)
+class Resolve:
+    """``@resolve(when=..., decorate_with=...)``: a decorator chosen from the config at build."""
+
+    decorate_with: Callable[..., Any]
+    required: tuple[str, ...]
+    optional: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -140,7 +183,7 @@ class CheckOutput:
     target: Target
 
 
-Transform = ExtractFields | ExtractColumns | CheckOutput
+Transform = ExtractFields | ExtractColumns | CheckOutput | PipeOutput
 
 
 @dataclass(frozen=True)
@@ -182,14 +225,17 @@ class Policy:
 class Modifiers:
     """What the decorators recorded on one function, in the order they were applied."""
 
-    conditions: list[Condition] = field(default_factory=list)
+    conditions: list[Condition | ConfigResolver] = field(default_factory=list)
     name: str | None = None  # @config.when(name=...): the node name to use
     pipe: PipeInput | None = None
-    subdag: Subdag | None = None
+    subdag: Subdag | ParameterizedSubdag | None = None
     parameterization: Parameterization | None = None
     transforms: list[Transform] = field(default_factory=list)
     decorations: list[Decoration] = field(default_factory=list)
     policy: Policy | None = None
+    does: Does | None = None
+    resolvers: list[Resolve] = field(default_factory=list)
+    excluded: bool = False  # a @mutate function: a step of other nodes, not a node itself
 
 
 _CHECKS: dict[str, Callable[[Any, Any], bool]] = {
@@ -214,6 +260,37 @@ class Condition:
     def describe(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.expected.items())
         return f"@config.{self.kind}({args})"
+
+
+POWER_USER_MODE = "hamilton.enable_power_user_mode"
+"""Hamilton's config key; ``@resolve`` and ``@config(resolver)`` see it (False by default)."""
+
+
+@dataclass(frozen=True)
+class ConfigResolver:
+    """``@config(resolves, target_name=None, config_used=None)``: a predicate of the config.
+
+    As in Hamilton, ``resolves`` gets the whole config when ``config_used`` is None, else only
+    those keys (``None`` when absent) and the power-user flag.
+    """
+
+    resolves: Callable[[dict[str, Any]], bool]
+    config_used: tuple[str, ...] | None
+
+    @property
+    def expected(self) -> Mapping[str, Any]:
+        return dict.fromkeys(self.config_used or ())
+
+    def holds(self, cfg: Mapping[str, Any]) -> bool:
+        if self.config_used is None:
+            seen = dict(cfg)
+        else:
+            seen = {key: cfg.get(key) for key in self.config_used}
+            seen[POWER_USER_MODE] = cfg.get(POWER_USER_MODE, False)
+        return bool(self.resolves(seen))
+
+    def describe(self) -> str:
+        return f"@config({getattr(self.resolves, '__qualname__', repr(self.resolves))})"
 
 
 def modifiers_of(fn: Callable[..., Any]) -> Modifiers:
