@@ -32,7 +32,8 @@ def _module(name: str, sources: list[str], names: list[str]) -> types.ModuleType
     module = types.ModuleType(name)
     sys.modules[name] = module
     namespace: dict[str, Any] = {"__name__": name, "tag": tag}
-    exec(compile("\n".join(sources), f"<{name}>", "exec"), namespace)
+    for start in range(0, len(sources), 1000):  # in pieces: one huge AST would be the peak
+        exec(compile("\n".join(sources[start : start + 1000]), f"<{name}>", "exec"), namespace)
     for key in names:
         setattr(module, key, namespace[key])
     return module
