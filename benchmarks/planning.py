@@ -25,6 +25,7 @@ Row = dict[str, Any]
 LATTICE, LATTICE_ASYNC, THREAD_CHAIN = "lattice def", "lattice async def", "chain on threads"
 SHAPES = (LATTICE, LATTICE_ASYNC, THREAD_CHAIN)
 WIDTH = 50  # nodes per lattice layer
+SIZES, QUICK_SIZES = (1_000, 10_000, 100_000), (1_000, 10_000)
 
 
 def _module(name: str, sources: list[str], names: list[str]) -> types.ModuleType:
@@ -147,6 +148,24 @@ def verdict(rows: list[Row]) -> Row | None:
         "met": all(r["ratio"] <= 2 for r in measured) and len(measured) == len(rows),
         "detail": "; ".join(f"{r['shape']}: {r['ratio']:.2f}x" for r in measured),
     }
+
+
+def table(rows: list[Row]) -> list[str]:
+    """Markdown: microseconds per node at each size, peak memory, largest over smallest."""
+    sizes = [p["n"] for p in rows[0]["points"]] if rows else []
+    lines = [
+        "| graph | " + " | ".join(f"us/node at {n:,}" for n in sizes) + " | peak MB | ratio |",
+        "| --- | " + " | ".join("---:" for _ in sizes) + " | ---: | ---: |",
+    ]
+    for r in rows:
+        cells = [
+            f"{p['us_per_node']:.1f}" if "us_per_node" in p else "skipped" for p in r["points"]
+        ]
+        peak = r["points"][-1].get("peak_mb")
+        ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else ""
+        peak_cell = f"{peak:,.0f}" if peak is not None else ""
+        lines.append(f"| {r['shape']} | " + " | ".join(cells) + f" | {peak_cell} | {ratio} |")
+    return lines
 
 
 if __name__ == "__main__":
