@@ -8,15 +8,16 @@ before. Both are decided by ``build_plan``; these tests pin that decision on sma
 from __future__ import annotations
 
 import itertools
+import sys
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from conftest import make_module
+from conftest import build, make_module
 from hypothesis import given
 from hypothesis import strategies as st
 
-from asyncdag import Collect, Parallelizable, tag, timeout
+from asyncdag import Collect, Parallelizable, executors, tag, timeout
 from asyncdag.graph.graph import FunctionGraph
 from asyncdag.graph.plan import ASYNC, BLOCK, EXECUTOR, INLINE, Frame, Plan, _is_chain, build_plan
 
@@ -235,13 +236,19 @@ def test_the_chain_test_agrees_with_its_definition_on_any_dag(
     assert _is_chain(awaitable, waits_on) == _is_chain_by_ancestor_sets(awaitable, waits_on)
 
 
-def _async_chain(length: int) -> Any:
-    source = "async def s_0(x: int) -> int:\n    return x\n" + "".join(
-        f"async def s_{i}(s_{i - 1}: int) -> int:\n    return s_{i - 1}\n" for i in range(1, length)
+def _chain(length: int, kind: str = "async def", decorator: str = "") -> list[Any]:
+    """Functions ``s_0(x) -> s_1(s_0) -> ...``, each adding one."""
+    source = f"{decorator}{kind} s_0(x: int) -> int:\n    return x + 1\n" + "".join(
+        f"{decorator}{kind} s_{i}(s_{i - 1}: int) -> int:\n    return s_{i - 1} + 1\n"
+        for i in range(1, length)
     )
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"tag": tag}
     exec(source, namespace)
-    return make_module(*(namespace[f"s_{i}"] for i in range(length)))
+    return [namespace[f"s_{i}"] for i in range(length)]
+
+
+def _async_chain(length: int) -> Any:
+    return make_module(*_chain(length))
 
 
 def _planning_peak_bytes(length: int) -> int:
@@ -261,3 +268,26 @@ def test_planning_a_chain_of_async_nodes_takes_memory_linear_in_its_length() -> 
     # nodes may take about 4x the memory, not the 16x of a set of ancestors per step.
     small, large = _planning_peak_bytes(500), _planning_peak_bytes(2000)
     assert large < 6 * small, (small, large)
+
+
+# -- long graphs: nothing on the path recurses per node --------------------------------------
+
+LONG = 2 * sys.getrecursionlimit()  # a recursion per node would fail here
+
+
+async def test_a_chain_of_async_nodes_longer_than_the_recursion_limit_runs() -> None:
+    dr = build(*_chain(LONG))
+    assert await dr.execute([f"s_{LONG - 1}"], inputs={"x": 0}) == {f"s_{LONG - 1}": LONG}
+
+
+async def test_a_chain_of_def_nodes_longer_than_the_recursion_limit_runs() -> None:
+    dr = build(*_chain(LONG, "def"))
+    assert await dr.execute([f"s_{LONG - 1}"], inputs={"x": 0}) == {f"s_{LONG - 1}": LONG}
+
+
+async def test_a_chain_of_thread_routed_nodes_longer_than_the_recursion_limit_runs() -> None:
+    dr = build(*_chain(LONG, "def", '@tag(executor="t")\n'), t=executors.ThreadExecutor())
+    async with dr:
+        out = await dr.execute([f"s_{LONG - 1}"], inputs={"x": 0})
+    assert out == {f"s_{LONG - 1}": LONG}
+    assert plan_of(*_chain(3, "def", '@tag(executor="t")\n'), outputs=["s_2"]).root.sequential
