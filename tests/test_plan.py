@@ -291,3 +291,38 @@ async def test_a_chain_of_thread_routed_nodes_longer_than_the_recursion_limit_ru
         out = await dr.execute([f"s_{LONG - 1}"], inputs={"x": 0})
     assert out == {f"s_{LONG - 1}": LONG}
     assert plan_of(*_chain(3, "def", '@tag(executor="t")\n'), outputs=["s_2"]).root.sequential
+
+
+# -- step order -----------------------------------------------------------------------------
+
+
+def _block_reading_a_late_outer_value() -> list[Callable[..., Any]]:
+    def item(x: int) -> Parallelizable[int]:
+        yield from range(x)
+
+    def early(x: int) -> int:
+        return x
+
+    def late(early: int) -> int:  # after item in node order: one level further down
+        return early * 10
+
+    def shifted(item: int, late: int) -> int:
+        return item + late
+
+    def total(shifted: Collect[int]) -> int:
+        return sum(shifted)
+
+    return [item, early, late, shifted, total]
+
+
+def test_a_block_step_comes_after_the_outer_values_its_branches_read() -> None:
+    root = plan_of(*_block_reading_a_late_outer_value(), outputs=["total"]).root
+    keys = [s.key for s in root.steps]
+    assert keys.index("late") < keys.index("item[]") < keys.index("total")
+    for i, deps in enumerate(root.waits_on):
+        assert all(d < i for d in deps)
+
+
+async def test_a_branch_reading_an_outer_value_planned_after_its_expander_gets_it() -> None:
+    dr = build(*_block_reading_a_late_outer_value())
+    assert await dr.execute(["total"], inputs={"x": 3}) == {"total": 0 + 1 + 2 + 3 * 30}

@@ -277,9 +277,12 @@ def _in_dependency_order(steps: list[Step]) -> list[Step]:
     use, which may come later in the graph's order than its expander.
     """
     produced_by = _producers(steps)
+    deps = [[produced_by[k] for k in _step_reads(s) if k in produced_by] for s in steps]
+    if all(d < i for i, ds in enumerate(deps) for d in ds):
+        return steps  # already in order: the usual case
     sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter()
-    for i, s in enumerate(steps):
-        sorter.add(i, *(produced_by[k] for k in _step_reads(s) if k in produced_by))
+    for i, ds in enumerate(deps):
+        sorter.add(i, *ds)
     return [steps[i] for i in sorter.static_order()]
 
 
