@@ -16,6 +16,7 @@ from ..errors import GraphError
 from .node import Node
 
 Scope = tuple[str, ...]
+_NONE: frozenset[str] = frozenset()  # shared: most nodes close no block
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,11 @@ def analyse(nodes: Mapping[str, Node], constants: Collection[str] = ()) -> Analy
     for name in order:
         node = nodes[name]
         if name in constants and not node.expands:
-            scopes[name], closes[name], reads[name] = (), frozenset(), []
+            scopes[name], closes[name], reads[name] = (), _NONE, []
             continue
         reads[name], closing = _reads(node, nodes, scopes, name in constants)
         scopes[name] = _own_scope(node, reads[name])
-        closes[name] = frozenset(closing)
+        closes[name] = frozenset(closing) if closing else _NONE
     _check_not_after_own_block(nodes, order, scopes, closes, reads)
     return Analysis(order, scopes, closes)
 
@@ -143,7 +144,7 @@ def _check_not_after_own_block(
         if closes[name]:
             upstream[id(closes[name])] = closes[name]
         if not upstream:
-            closed[name] = frozenset()
+            closed[name] = _NONE
             continue
         merged = (
             next(iter(upstream.values()))
@@ -162,4 +163,4 @@ def _check_not_after_own_block(
             )
         if any(last.get(e, -1) <= i for e in merged):
             merged = frozenset(e for e in merged if last.get(e, -1) > i)
-        closed[name] = merged
+        closed[name] = merged or _NONE
