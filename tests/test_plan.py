@@ -202,6 +202,27 @@ def test_thread_routed_def_nodes_in_a_chain_are_sequential() -> None:
     assert root.sequential
 
 
+def test_a_block_and_an_async_node_independent_of_it_are_not_sequential() -> None:
+    def item(x: int) -> Parallelizable[int]:
+        yield from range(x)
+
+    def double(item: int) -> int:
+        return 2 * item
+
+    def total(double: Collect[int]) -> int:
+        return sum(double)
+
+    async def aside(x: int) -> int:
+        return x
+
+    def both(total: int, aside: int) -> int:
+        return total + aside
+
+    root = plan_of(item, double, total, aside, both, outputs=["both"]).root
+    assert {s.mode for s in root.steps} >= {BLOCK, ASYNC}
+    assert not root.sequential  # the block's branches and `aside` must overlap
+
+
 # -- the chain test is linear ---------------------------------------------------------------
 
 
