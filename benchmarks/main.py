@@ -19,7 +19,7 @@ from .measure import Budget
 from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loop
 
 RESULTS = Path(__file__).parent / "results"
-SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness")
+SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness", "planning")
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         results["responsiveness"] = responsiveness.run(
             plan.loop_branches_per_core, plan.loop_branch_s, plan.loop_repeats
         )
+
+    if "planning" in suites:
+        from . import planning
+
+        print("\nPlan building: build + first execute, one child process each")
+        sizes = planning.QUICK_SIZES if args.quick else planning.SIZES
+        results["planning"] = planning.run(sizes, timeout_s=600)
 
     if "throughput" in results:
         report.print_table(results["throughput"])

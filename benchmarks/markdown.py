@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from . import planning
 from .main import RESULTS
 
 Row = dict[str, Any]
@@ -111,6 +112,7 @@ def main(argv: list[str]) -> int:
         ("memory", memory_table),
         ("cpu", cpu_table),
         ("responsiveness", responsiveness_table),
+        ("planning", planning.table),
         ("verdicts", verdict_list),
     ]
     for key, render in sections:

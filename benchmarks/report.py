@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import responsiveness
+from . import planning, responsiveness
 from .measure import estimate
 from .session import CHAIN, DIAMOND, FANOUT
 
@@ -110,6 +110,9 @@ def verdicts(results: Results) -> list[Row]:
     loop = responsiveness.verdict(results.get("responsiveness", []))
     if loop is not None:
         out.append(loop)
+    linear = planning.verdict(results.get("planning", []))
+    if linear is not None:
+        out.append(linear)
     return out
 
 

@@ -279,9 +279,12 @@ def _in_dependency_order(steps: list[Step]) -> list[Step]:
     use, which may come later in the graph's order than its expander.
     """
     produced_by = _producers(steps)
+    deps = [[produced_by[k] for k in _step_reads(s) if k in produced_by] for s in steps]
+    if all(d < i for i, ds in enumerate(deps) for d in ds):
+        return steps  # already in order: the usual case
     sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter()
-    for i, s in enumerate(steps):
-        sorter.add(i, *(produced_by[k] for k in _step_reads(s) if k in produced_by))
+    for i, ds in enumerate(deps):
+        sorter.add(i, *ds)
     return [steps[i] for i in sorter.static_order()]
 
 
@@ -294,13 +297,21 @@ def _step_reads(step: Step) -> Iterable[str]:
 
 
 def _is_chain(awaitable: list[int], waits_on: tuple[tuple[int, ...], ...]) -> bool:
-    """Whether each awaitable step depends, directly or not, on the previous one."""
+    """Whether each awaitable step depends, directly or not, on the previous one.
+
+    Linear: steps are in dependency order, so one pass finds each step's latest awaitable
+    ancestor; awaitables form a chain iff each one's latest is the awaitable just before it
+    (an ancestor comes earlier, so none lies between the two).
+    """
     if len(awaitable) < 2:
         return True
-    ancestors: list[set[int]] = []
-    for deps in waits_on:
-        acc: set[int] = set(deps)
+    is_awaitable = [False] * len(waits_on)
+    for i in awaitable:
+        is_awaitable[i] = True
+    latest = [-1] * len(waits_on)  # per step: its highest-indexed awaitable strict ancestor
+    for i, deps in enumerate(waits_on):
+        best = -1
         for d in deps:
-            acc |= ancestors[d]
-        ancestors.append(acc)
-    return all(a in ancestors[b] for a, b in itertools.pairwise(awaitable))
+            best = max(best, d if is_awaitable[d] else latest[d])
+        latest[i] = best
+    return all(latest[b] == a for a, b in itertools.pairwise(awaitable))
