@@ -60,6 +60,7 @@ class Driver(AsyncClosing):
         }
         self._result_builder: ResultBuilder = adapter or DictResult()
         self._inline = frozenset(k for k, e in self._executors.items() if e.runs_inline)
+        self._ships = frozenset(k for k, e in self._executors.items() if e.runs_branches)
         self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str]], Plan] = {}
         _check_executor_tags(self.graph, self._executors)
 
@@ -161,7 +162,7 @@ class Driver(AsyncClosing):
         key = (outputs, frozenset(inputs), frozenset(overrides))
         plan = self._plans.get(key)
         if plan is None:
-            plan = build_plan(self.graph, outputs, inputs, overrides, self._inline)
+            plan = build_plan(self.graph, outputs, inputs, overrides, self._inline, self._ships)
             if len(self._plans) >= _PLANS_KEPT:  # bounded: a service may vary its requests
                 del self._plans[next(iter(self._plans))]
             self._plans[key] = plan

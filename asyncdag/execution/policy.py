@@ -1,4 +1,4 @@
-"""Run one node under its ``@timeout`` and ``@retry`` policy."""
+"""Run one node under its ``@timeout`` and ``@retry`` policy; an expander's items under it."""
 
 from __future__ import annotations
 
@@ -6,49 +6,66 @@ import asyncio
 import contextlib
 import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ..errors import NodeTimeoutError
+from ..graph.meta import Retry
 from ..graph.node import Node
 from .executors.base import Call, Executor
+from .sources import END, split
 
 
-async def run_with_policy(
-    node: Node, kwargs: dict[str, Any], executor: Executor, branch: str
-) -> Any:
-    """Each attempt cut off at ``@timeout``; attempts repeated per ``@retry`` (tenacity)."""
-    policy = node.policy
-    assert policy is not None
-    if policy.retry is None:
-        return await _attempt(node, kwargs, executor, branch, policy.timeout)
-    rule = policy.retry
-    retrying = AsyncRetrying(
+def _retrying(rule: Retry) -> AsyncRetrying:
+    return AsyncRetrying(
         stop=stop_after_attempt(rule.attempts),
         wait=wait_exponential(multiplier=rule.backoff),
         retry=retry_if_exception_type(rule.on),
         reraise=True,
     )
-    async for attempt in retrying:
+
+
+async def run_with_policy(
+    node: Node, kwargs: dict[str, Any], executor: Executor | None, branch: str
+) -> Any:
+    """Each attempt cut off at ``@timeout``; attempts repeated per ``@retry`` (tenacity).
+
+    ``executor`` None: a sync node runs on the loop thread (on a thread of its own when it
+    has a timeout, since a call on the loop cannot be cut off).
+    """
+    policy = node.policy
+    assert policy is not None
+    if policy.retry is None:
+        return await _attempt(node, kwargs, executor, branch, policy.timeout)
+    async for attempt in _retrying(policy.retry):
         with attempt:
             return await _attempt(node, kwargs, executor, branch, policy.timeout)
     raise AssertionError("unreachable: tenacity reraises the last error")
 
 
 async def _attempt(
-    node: Node, kwargs: dict[str, Any], executor: Executor, branch: str, seconds: float | None
+    node: Node,
+    kwargs: dict[str, Any],
+    executor: Executor | None,
+    branch: str,
+    seconds: float | None,
 ) -> Any:
     """One run of the node, cut off after ``seconds``."""
     if node.is_async:
         call = node.fn(**kwargs)
-    elif not executor.runs_inline:
+    elif executor is not None:
         call = executor.submit(Call(node.name, branch, node.fn, kwargs, seconds is not None))
     elif seconds is None:
         return node.fn(**kwargs)
     else:  # an inline call cannot be cut off: give it a thread that may be left behind
-        call = _on_daemon_thread(node.fn, kwargs)
+        call = on_daemon_thread(node.fn, kwargs)
+    return await _bounded(call, node.name, branch, seconds)
+
+
+async def _bounded(call: Awaitable[Any], node: str, branch: str, seconds: float | None) -> Any:
     if seconds is None:
         return await call
     deadline = asyncio.timeout(seconds)
@@ -58,10 +75,78 @@ async def _attempt(
     except TimeoutError as exc:
         if not deadline.expired():
             raise  # the node's own TimeoutError
-        raise NodeTimeoutError(node.name, branch, seconds) from exc
+        raise NodeTimeoutError(node, branch, seconds) from exc
 
 
-def _on_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> asyncio.Future[Any]:
+async def policed_items(
+    node: Node,
+    branch: str,
+    open_source: Callable[[], Awaitable[Iterator[Any] | AsyncIterator[Any]]],
+    on_loop: bool,
+) -> AsyncIterator[Any]:
+    """An expander's items: ``@timeout`` bounds the call and each wait for an item, ``@retry``
+    calls it again only while it has yielded nothing (a retry after items would repeat them).
+
+    ``on_loop``: the expander is a sync one run on the loop thread; under a timeout, each of
+    its steps runs on a thread of its own, which may be left behind.
+    """
+    policy = node.policy
+    assert policy is not None
+    seconds = policy.timeout
+
+    async def first() -> tuple[AsyncIterator[Any], Any]:
+        source = await _bounded(open_source(), node.name, branch, seconds)
+        items = _stepped(source, seconds, on_loop)
+        try:
+            return items, await _bounded(anext(items, END), node.name, branch, seconds)
+        except BaseException:
+            await _close(items)
+            raise
+
+    if policy.retry is None:
+        items, item = await first()
+    else:
+        async for attempt in _retrying(policy.retry):
+            with attempt:
+                items, item = await first()
+    try:
+        while item is not END:
+            yield item
+            item = await _bounded(anext(items, END), node.name, branch, seconds)
+    finally:
+        await _close(items)
+
+
+def _stepped(
+    source: Iterator[Any] | AsyncIterator[Any], seconds: float | None, on_loop: bool
+) -> AsyncIterator[Any]:
+    sync_items, async_items = split(source)
+    if sync_items is None:
+        return async_items
+    return _sync_steps(sync_items, seconds is not None and on_loop)
+
+
+async def _sync_steps(items: Iterator[Any], threaded: bool) -> AsyncIterator[Any]:
+    """A sync iterator's items; ``threaded``: each step on a thread of its own."""
+    step = partial(next, items, END)
+    try:
+        while (item := await on_daemon_thread(step, {}) if threaded else step()) is not END:
+            yield item
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            with contextlib.suppress(ValueError):  # still running on a thread past its timeout
+                close()
+
+
+async def _close(items: AsyncIterator[Any]) -> None:
+    close = getattr(items, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(ValueError, RuntimeError):  # a step left running past its timeout
+            await close()
+
+
+def on_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> asyncio.Future[Any]:
     """Run ``fn`` on a thread of its own that never holds up the loop's or the program's end."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
