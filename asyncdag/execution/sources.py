@@ -52,10 +52,16 @@ async def iterate_on(
     ``abandon``: a step cut off by a ``@timeout`` is not waited for.
     """
     step = Call(node, branch, _next, {"it": it}, abandon)
+    stepping = False
     try:
-        while (item := await executor.submit(step)) is not END:
+        while True:
+            stepping = True
+            item = await executor.submit(step)
+            stepping = False
+            if item is END:
+                return
             yield item
     finally:
         close: Callable[[], Any] | None = getattr(it, "close", None)
-        if close is not None:
+        if close is not None and not (abandon and stepping):  # never close it under a step
             await executor.submit(Call(node, branch, close, {}))
