@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import reprlib
-import time
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterator, Mapping
 from collections.abc import MutableMapping as Values
 from functools import partial
@@ -31,7 +30,6 @@ from ..graph.plan import (
     GUARDED,
     INLINE,
     JOB,
-    REMOTE,
     SHIP,
     Frame,
     Plan,
@@ -39,18 +37,14 @@ from ..graph.plan import (
     collected_key,
 )
 from .executors.base import Call, Executor
+from .fanout import Fan
 from .jobs import CallRun
 from .mistakes import items_of, returned_coroutine
 from .paths import Path, format_path
 from .policy import on_daemon_thread, policed_items, run_with_policy
-from .remote import BranchBatch
-from .sources import END, iterate_on, listed, split, started
-
-# How long inline sync work may hold the loop before handing it back for one iteration.
-YIELD_INTERVAL = 0.002
+from .sources import iterate_on, listed, started
 
 _T = TypeVar("_T")
-_UNFILLED: Any = object()  # a branch's slot in a Collect list until the branch is done
 
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 60
@@ -60,7 +54,7 @@ class _Halt(Exception):
     """A node's ``SystemExit`` / ``KeyboardInterrupt`` on its way out (the run's first error)."""
 
 
-class _Run:
+class Run:
     """One execution: its executors and the first failure, which is what ``execute`` raises."""
 
     __slots__ = ("executors", "first_error")
@@ -141,7 +135,10 @@ class _Run:
         node = step.node
         try:
             if mode == JOB:
-                job = CallRun(step, {k: vals[k] for _, k in step.args}, format_path(path))
+                given = {k: vals[k] for _, k in step.args}
+                task = asyncio.current_task()
+                assert task is not None
+                job = CallRun(step, given, format_path(path), task)
                 try:
                     values = await self.executors[step.executor or ""].submit(job)
                 finally:
@@ -203,6 +200,15 @@ class _Run:
         if not all(done):  # a task that ended cancelled, not by us, left its step undone
             raise self.hole(steps[done.index(False)].node.name, path)
 
+    def arrived(self, exc: BaseException, node: str, branch: str, path: Path) -> BaseException:
+        """What to raise for ``exc`` from a batch of branches run elsewhere (noted there)."""
+        if isinstance(exc, asyncio.CancelledError):
+            if _being_cancelled():
+                return exc
+            exc = _cancelled_by(node, branch, exc)
+        self.fail(exc, None, path)
+        return exc if isinstance(exc, Exception) else _Halt()
+
     def hole(self, node: str, path: Path) -> NodeCancelledError:
         """The error for a step or branch that ended cancelled though the run was not."""
         error = NodeCancelledError(node, format_path(path))
@@ -231,7 +237,7 @@ class _Run:
                 raise error from exc
         lists: list[list[Any]] = [[] for _ in block.produces]
         try:
-            await self.pump(step, source, {k: vals[k] for k in block.outer}, lists, path)
+            await Fan(self, step, {k: vals[k] for k in block.outer}, lists, path).pump(source)
         finally:
             close = getattr(source, "aclose", None)
             if close is not None:
@@ -274,141 +280,6 @@ class _Run:
         unit = Call(node.name, branch, partial(started, node.name, node.fn), kwargs, timed)
         return iterate_on(executor, node.name, branch, await executor.submit(unit), timed)
 
-    async def pump(
-        self,
-        step: Step,
-        source: Iterator[Any] | AsyncIterator[Any],
-        outer: dict[str, Any],
-        lists: list[list[Any]],
-        path: Path,
-    ) -> None:
-        """Take the expander's items one by one and run a branch for each as it comes.
-
-        All-inline branches are plain calls, run here; others are tasks (or, on an executor
-        that runs branches, one task per batch of items), ``max_tasks`` at once.
-        """
-        block = step.block
-        assert block is not None
-        name, frame, produces = step.node.name, block.frame, block.produces
-        here = frame.sync_only and not block.shipped
-        remote = None if here else self.executors.get(REMOTE)
-        size = (remote.batch_size or 1) if remote is not None and block.shipped else 1
-        slots = asyncio.Semaphore(remote.max_tasks) if remote and remote.max_tasks else None
-        run = self.ship_batch if block.shipped else self.local_branch
-        appends = [values.append for values in lists]
-        sync_items, async_items = split(source)
-        clock = time.perf_counter
-        # Tasks: hand the loop over after the first item, so that branch 0 starts at once.
-        deadline = clock() + YIELD_INTERVAL if here else 0.0
-        holes: list[tuple[str, Path]] = []
-        filled = 0
-
-        async def start(batch: list[tuple[int, Any]]) -> None:
-            nonlocal filled
-            try:
-                await run(step, outer, batch, lists, path, holes)
-                filled += len(batch)
-            finally:
-                if slots is not None:
-                    slots.release()
-
-        index = 0
-        async with asyncio.TaskGroup() as tg:
-            batch: list[tuple[int, Any]] = []
-            while True:
-                if slots is not None and not batch:
-                    await slots.acquire()
-                try:
-                    if sync_items is not None:
-                        item = next(sync_items, END)
-                    else:
-                        item = await anext(async_items, END)
-                except BaseException as exc:
-                    error = self.caught(exc, name, path, producing=index)
-                    if error is exc:
-                        raise
-                    raise error from exc
-                if item is END:
-                    break
-                if here:
-                    branch = outer.copy()
-                    branch[name] = item
-                    self.sync_frame(frame, branch, (*path, (name, index, item)))
-                    for append, key in zip(appends, produces, strict=True):
-                        append(branch[key])
-                else:
-                    for append in appends:
-                        append(_UNFILLED)
-                    batch.append((index, item))
-                    if len(batch) >= size:
-                        tg.create_task(start(batch))
-                        batch = []
-                index += 1
-                if clock() > deadline:
-                    await _let_others_run()
-                    deadline = clock() + YIELD_INTERVAL
-            if batch:
-                tg.create_task(start(batch))
-            elif slots is not None:
-                slots.release()
-        if not here and filled != index:  # a branch task ended cancelled, not by us
-            node, where = holes[0] if holes else (name, path)
-            raise self.hole(node, where)
-
-    async def local_branch(
-        self,
-        step: Step,
-        outer: dict[str, Any],
-        batch: list[tuple[int, Any]],
-        lists: list[list[Any]],
-        path: Path,
-        holes: list[tuple[str, Path]],
-    ) -> None:
-        """Run one branch here, on this loop (``batch`` holds its one item)."""
-        block = step.block
-        assert block is not None
-        (index, item), name, frame = batch[0], step.node.name, block.frame
-        values = outer.copy()
-        values[name] = item
-        where = (*path, (name, index, item))
-        try:
-            await self.frame(frame, values, where)
-        except asyncio.CancelledError:
-            undone = next((s.node.name for s in frame.steps if s.key not in values), name)
-            holes.append((undone, where))  # the first step not done
-            raise
-        for values_list, key in zip(lists, block.produces, strict=True):
-            values_list[index] = values[key]
-
-    async def ship_batch(
-        self,
-        step: Step,
-        outer: dict[str, Any],
-        batch: list[tuple[int, Any]],
-        lists: list[list[Any]],
-        path: Path,
-        holes: list[tuple[str, Path]],
-    ) -> None:
-        """Send branches to the remote executor as one unit; its errors come back noted."""
-        block = step.block
-        assert block is not None
-        unit = BranchBatch(step.node.name, block.frame, outer, tuple(batch), block.produces, path)
-        try:
-            rows = await self.executors[REMOTE].submit(unit)
-        except BaseException as exc:
-            error = exc
-            if isinstance(exc, asyncio.CancelledError):
-                if _being_cancelled():
-                    raise
-                error = _cancelled_by(step.node.name, unit.branch, exc)
-            self.fail(error, None, path)
-            if error is exc and isinstance(exc, Exception):
-                raise
-            raise (error if isinstance(error, Exception) else _Halt()) from exc
-        for (index, _), row in zip(batch, rows, strict=True):
-            for values_list, value in zip(lists, row, strict=True):
-                values_list[index] = value
-
 
 def _being_cancelled() -> bool:
     """Whether the running task has a cancellation requested (not a node's own CancelledError)."""
@@ -422,14 +293,7 @@ def _cancelled_by(node: str, branch: str, exc: BaseException) -> NodeCancelledEr
     return error
 
 
-async def _let_others_run() -> None:
-    """Hand the loop over after inline work: two iterations, because a task sleeping on a
-    timer needs one to see the timer fire and another to run."""
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-
-
-async def _settled(run: _Run, work: Coroutine[Any, Any, _T]) -> _T:
+async def _settled(run: Run, work: Coroutine[Any, Any, _T]) -> _T:
     """Await ``work``; a failure from inside task groups comes out as the run's first one.
 
     A node's exception propagates as itself (with a note), never as an ``ExceptionGroup``.
@@ -451,7 +315,7 @@ async def run_plan(
     plan: Plan, vals: Values[str, Any], executors: Mapping[str, Executor]
 ) -> dict[str, Any]:
     """Run ``plan`` with ``vals`` holding config, inputs and overrides; return the outputs."""
-    run = _Run(executors)
+    run = Run(executors)
     for name in plan.absent:
         vals[name] = None
     await _settled(run, run.frame(plan.root, vals, ()))
@@ -471,7 +335,7 @@ async def run_branches(
     The planner planned ``frame`` for a worker: every sync call runs in place, so no
     executor is ever looked up.
     """
-    run = _Run({})
+    run = Run({})
 
     async def branches() -> list[tuple[Any, ...]]:
         rows = []

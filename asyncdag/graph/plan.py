@@ -84,6 +84,7 @@ class Block:
     produces: tuple[str, ...]  # names whose per-branch values are gathered into "<name>[]"
     source: int = INLINE  # how the expander is called: INLINE, EXECUTOR (items stepped there), SHIP
     shipped: bool = False  # branches go whole, in batches, to the remote executor's processes
+    threaded: bool = False  # each branch is one job for a thread executor: batches of them
 
 
 @dataclass(frozen=True)
@@ -267,8 +268,19 @@ class _FrameBuilder:
             source = INLINE
         else:
             source = SHIP if executor in self.ships else EXECUTOR
+        only = inner.steps[0] if len(inner.steps) == 1 else None
+        threaded = (
+            only is not None and only.mode in (EXECUTOR, JOB) and only.executor not in self.ships
+        )
         block = Block(
-            expander, given, inner, tuple(sorted(outer)), tuple(sorted(produces)), source, shipped
+            expander,
+            given,
+            inner,
+            tuple(sorted(outer)),
+            tuple(sorted(produces)),
+            source,
+            shipped,
+            threaded,
         )
         if given:
             args: tuple[tuple[str, str], ...] = ()
