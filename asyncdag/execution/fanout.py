@@ -173,10 +173,17 @@ class Fan:
         item_params = tuple(p for p, k in only.args if k == name)
         picks = tuple(key == name for key in self.produces)  # else the node's value
 
+        slots = self.slots
+        (param,) = item_params if len(item_params) == 1 and not fixed else (None,)
+
         async def branch(index: int, item: Any) -> None:
-            kwargs = fixed.copy()
-            for p in item_params:
-                kwargs[p] = item
+            # The one coroutine a branch task adds to the node's own: kept small, it is per item.
+            if param is not None:
+                kwargs = {param: item}
+            else:
+                kwargs = fixed.copy()
+                for p in item_params:
+                    kwargs[p] = item
             try:
                 value = await fn(**kwargs)
             except BaseException as exc:
@@ -188,7 +195,8 @@ class Fan:
                     raise
                 raise error from exc
             finally:
-                self._release()
+                if slots is not None:
+                    slots.release()
             for values_list, pick in zip(lists, picks, strict=True):
                 values_list[index] = item if pick else value
             self.filled += 1

@@ -29,7 +29,11 @@ def _retrying(rule: Retry) -> AsyncRetrying:
 
 
 async def run_with_policy(
-    node: Node, kwargs: dict[str, Any], executor: Executor | None, branch: str
+    node: Node,
+    kwargs: dict[str, Any],
+    executor: Executor | None,
+    branch: str,
+    threads: TimeoutThreads,
 ) -> Any:
     """Each attempt cut off at ``@timeout``; attempts repeated per ``@retry`` (tenacity).
 
@@ -39,10 +43,10 @@ async def run_with_policy(
     policy = node.policy
     assert policy is not None
     if policy.retry is None:
-        return await _attempt(node, kwargs, executor, branch, policy.timeout)
+        return await _attempt(node, kwargs, executor, branch, policy.timeout, threads)
     async for attempt in _retrying(policy.retry):
         with attempt:
-            return await _attempt(node, kwargs, executor, branch, policy.timeout)
+            return await _attempt(node, kwargs, executor, branch, policy.timeout, threads)
     raise AssertionError("unreachable: tenacity reraises the last error")
 
 
@@ -52,6 +56,7 @@ async def _attempt(
     executor: Executor | None,
     branch: str,
     seconds: float | None,
+    threads: TimeoutThreads,
 ) -> Any:
     """One run of the node, cut off after ``seconds``."""
     if node.is_async:
@@ -61,7 +66,7 @@ async def _attempt(
     elif seconds is None:
         return node.fn(**kwargs)
     else:  # an inline call cannot be cut off: give it a thread that may be left behind
-        call = on_daemon_thread(node.fn, kwargs)
+        call = threads.call(node.fn, kwargs)
     return await _bounded(call, node.name, branch, seconds)
 
 
@@ -82,13 +87,13 @@ async def policed_items(
     node: Node,
     branch: str,
     open_source: Callable[[], Awaitable[Iterator[Any] | AsyncIterator[Any]]],
-    on_loop: bool,
+    threads: TimeoutThreads | None,
 ) -> AsyncIterator[Any]:
     """An expander's items: ``@timeout`` bounds the call and each wait for an item, ``@retry``
     calls it again only while it has yielded nothing (a retry after items would repeat them).
 
-    ``on_loop``: the expander is a sync one run on the loop thread; under a timeout, each of
-    its steps runs on a thread of its own, which may be left behind.
+    ``threads``: the expander is a sync one run on the loop thread; under a timeout, each of
+    its steps runs on one of these threads, which may be left behind.
     """
     policy = node.policy
     assert policy is not None
@@ -96,7 +101,7 @@ async def policed_items(
 
     async def first() -> tuple[AsyncIterator[Any], Any]:
         source = await _bounded(open_source(), node.name, branch, seconds)
-        items = _stepped(source, seconds, on_loop)
+        items = _stepped(source, threads if seconds is not None else None)
         try:
             return items, await _bounded(anext(items, END), node.name, branch, seconds)
         except BaseException:
@@ -118,19 +123,19 @@ async def policed_items(
 
 
 def _stepped(
-    source: Iterator[Any] | AsyncIterator[Any], seconds: float | None, on_loop: bool
+    source: Iterator[Any] | AsyncIterator[Any], threads: TimeoutThreads | None
 ) -> AsyncIterator[Any]:
     sync_items, async_items = split(source)
     if sync_items is None:
         return async_items
-    return _sync_steps(sync_items, seconds is not None and on_loop)
+    return _sync_steps(sync_items, threads)
 
 
-async def _sync_steps(items: Iterator[Any], threaded: bool) -> AsyncIterator[Any]:
-    """A sync iterator's items; ``threaded``: each step on a thread of its own."""
+async def _sync_steps(items: Iterator[Any], threads: TimeoutThreads | None) -> AsyncIterator[Any]:
+    """A sync iterator's items; with ``threads``, each step on one of them."""
     step = partial(next, items, END)
     try:
-        while (item := await on_daemon_thread(step, {}) if threaded else step()) is not END:
+        while (item := await threads.call(step, {}) if threads else step()) is not END:
             yield item
     finally:
         close = getattr(items, "close", None)
@@ -146,27 +151,57 @@ async def _close(items: AsyncIterator[Any]) -> None:
             await close()
 
 
-def on_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> asyncio.Future[Any]:
-    """Run ``fn`` on a thread of its own that never holds up the loop's or the program's end."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-    context = contextvars.copy_context()
+TIMEOUT_THREADS = 16  # per execution: inline sync nodes under a @timeout running at once
 
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return  # abandoned past its deadline
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
 
-    def run() -> None:
+class TimeoutThreads:
+    """The threads one execution runs its inline sync nodes under ``@timeout`` on.
+
+    A call on the loop cannot be cut off, so each such call gets a daemon thread of its own
+    (it never holds up the program's end); a node stuck past its deadline keeps its thread
+    until it returns, its result dropped. At most ``TIMEOUT_THREADS`` are alive at once for
+    one execution: further calls wait for one to end. ``alive`` counts them.
+    """
+
+    __slots__ = ("_slots", "alive")
+
+    def __init__(self) -> None:
+        self._slots: asyncio.Semaphore | None = None
+        self.alive = 0
+
+    async def call(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        """``fn(**kwargs)`` on a thread of its own; cancelling this leaves the thread behind."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(TIMEOUT_THREADS)
+        slots = self._slots
+        await slots.acquire()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        context = contextvars.copy_context()
+
+        def settle(result: Any, error: BaseException | None) -> None:
+            self.alive -= 1
+            slots.release()
+            if future.done():
+                return  # abandoned past its deadline
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+
+        def run() -> None:
+            try:
+                outcome: tuple[Any, BaseException | None] = (context.run(fn, **kwargs), None)
+            except BaseException as exc:
+                outcome = (None, exc)
+            with contextlib.suppress(RuntimeError):  # the loop closed while it ran
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        self.alive += 1
         try:
-            outcome: tuple[Any, BaseException | None] = (context.run(fn, **kwargs), None)
-        except BaseException as exc:
-            outcome = (None, exc)
-        with contextlib.suppress(RuntimeError):  # the loop closed while it ran
-            loop.call_soon_threadsafe(settle, *outcome)
-
-    threading.Thread(target=run, name="asyncdag-timeout", daemon=True).start()
-    return future
+            threading.Thread(target=run, name="asyncdag-timeout", daemon=True).start()
+        except BaseException:
+            self.alive -= 1
+            slots.release()
+            raise
+        return await future

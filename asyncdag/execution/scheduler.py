@@ -41,7 +41,7 @@ from .fanout import Fan
 from .jobs import CallRun
 from .mistakes import items_of, returned_coroutine
 from .paths import Path, format_path
-from .policy import on_daemon_thread, policed_items, run_with_policy
+from .policy import TimeoutThreads, policed_items, run_with_policy
 from .sources import iterate_on, listed, started
 
 _T = TypeVar("_T")
@@ -57,11 +57,12 @@ class _Halt(Exception):
 class Run:
     """One execution: its executors and the first failure, which is what ``execute`` raises."""
 
-    __slots__ = ("executors", "first_error")
+    __slots__ = ("executors", "first_error", "timeout_threads")
 
     def __init__(self, executors: Mapping[str, Executor]) -> None:
         self.executors = executors
         self.first_error: BaseException | None = None
+        self.timeout_threads = TimeoutThreads()
 
     # -- failures ---------------------------------------------------------------------------
 
@@ -151,7 +152,9 @@ class Run:
                 value = await node.fn(**kwargs)
             elif mode == GUARDED:
                 executor = self.executors[step.executor] if step.executor else None
-                value = await run_with_policy(node, kwargs, executor, format_path(path))
+                value = await run_with_policy(
+                    node, kwargs, executor, format_path(path), self.timeout_threads
+                )
             else:
                 unit = Call(node.name, format_path(path), node.fn, kwargs)
                 value = await self.executors[step.executor or ""].submit(unit)
@@ -226,7 +229,8 @@ class Run:
         if node.policy is not None and not block.given:
             on_loop = block.source == INLINE and not node.is_async
             opening = partial(self.open_source, step, vals, path)
-            source = policed_items(node, format_path(path), opening, on_loop)
+            threads = self.timeout_threads if on_loop else None
+            source = policed_items(node, format_path(path), opening, threads)
         else:
             try:
                 source = await self.open_source(step, vals, path)
@@ -271,7 +275,7 @@ class Run:
             return await node.fn(**kwargs)
         timed = node.policy is not None and node.policy.timeout is not None
         if block.source == INLINE:
-            return await on_daemon_thread(node.fn, kwargs) if timed else node.fn(**kwargs)
+            return await self.timeout_threads.call(node.fn, kwargs) if timed else node.fn(**kwargs)
         executor = self.executors[step.executor or ""]
         branch = format_path(path)
         if block.source == SHIP:  # another process: a generator cannot come back, its items can
