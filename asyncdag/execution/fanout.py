@@ -5,11 +5,13 @@ How a branch runs was fixed by the planner; the pump only picks the cheapest way
 - plain calls, here, when the branch is all inline sync calls (no task at all);
 - the node's coroutine in one task, when the branch is one ``async def`` node;
 - batches of branches in one thread job, when the branch is sync calls for one thread
-  executor (the first batch is one item, so streaming starts at once; then batches grow);
+  executor: an item goes at once while a slot is free, and items gather into a batch only
+  while every slot is busy (they could not start anyway), so streaming never waits;
 - batches shipped whole, when the remote executor runs branches in other processes;
 - otherwise one task per branch, running its frame.
 
-At most ``max_tasks`` tasks (or batches) are in flight; the generator waits for a free slot.
+At most ``max_tasks`` tasks (or batches) are in flight; the generator waits for a free slot
+(a gathering thread batch waits once it is full).
 A slot is filled when its branch is done; a branch task that ends cancelled while the run was
 not leaves its slot unfilled, and that is a ``NodeCancelledError``, never a ``None``.
 """
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from .scheduler import Run
 
 YIELD_INTERVAL = 0.002  # how long inline work may hold the loop before handing it back
-BATCH_WAIT = 0.001  # a thread batch leaves once its first item has waited this long
 BATCH_MOST = 64  # the largest automatic thread batch
 
 _UNFILLED: Any = object()  # a branch's slot in a Collect list until the branch is done
@@ -71,14 +72,15 @@ class Fan:
         slots = self.slots
         one: Callable[[int, Any], Any] | None = None
         many: Callable[[Batch], Any] = self.ship
-        size, fixed = 1, True
+        size, gathering = 1, None
         only = frame.steps[0] if len(frame.steps) == 1 else None
         if block.shipped:
             size = (remote.batch_size if remote else None) or 1
         elif block.threaded:
             many = self.on_thread
             batch_size = remote.batch_size if remote else None
-            size, fixed = batch_size or 1, batch_size is not None
+            size = batch_size or BATCH_MOST
+            gathering = slots if batch_size is None else None
         elif only is not None and only.mode == ASYNC:
             one = self.async_branch(only)
         else:
@@ -88,13 +90,14 @@ class Fan:
         clock = time.perf_counter
         # Tasks: hand the loop over after the first item, so that branch 0 starts at once.
         deadline = clock() + YIELD_INTERVAL if here else 0.0
+        # A slot per task (per batch); gathered batches take theirs when they leave.
+        first_slot = slots if gathering is None else None
         index = 0
         async with asyncio.TaskGroup() as tg:
             batch: Batch = []
-            batch_due = 0.0
             while True:
-                if slots is not None and not batch:
-                    await slots.acquire()
+                if first_slot is not None and not batch:
+                    await first_slot.acquire()
                 try:
                     if sync_items is not None:
                         item = next(sync_items, END)
@@ -120,22 +123,27 @@ class Fan:
                     if one is not None:
                         tg.create_task(one(index, item))
                     else:
-                        if not batch:
-                            batch_due = now + BATCH_WAIT
                         batch.append((index, item))
-                        if len(batch) >= size or now > batch_due:
+                        if gathering is None:
+                            if len(batch) >= size:
+                                tg.create_task(many(batch))
+                                batch = []
+                        elif len(batch) >= size or not gathering.locked():
+                            # A free thread takes the batch at once; while all are busy,
+                            # items gather (up to ``size``) instead of waiting one by one.
+                            await gathering.acquire()
                             tg.create_task(many(batch))
                             batch = []
-                            if not fixed:
-                                size = min(2 * size, BATCH_MOST)
                 index += 1
                 if now > deadline:
                     await let_others_run()
                     deadline = clock() + YIELD_INTERVAL
             if batch:
+                if gathering is not None:
+                    await gathering.acquire()
                 tg.create_task(many(batch))
-            elif slots is not None:
-                slots.release()
+            elif first_slot is not None:
+                first_slot.release()
         if not here and self.filled != index:  # a branch task ended cancelled, not by us
             node, where = self.holes[0] if self.holes else (name, self.path)
             raise run.hole(node, where)
