@@ -208,8 +208,9 @@ def _ratio_target(
 def _scheduler_targets(rows: Sequence[Row]) -> list[Row]:
     """Thread fan-out and chain, async fan-out: the scheduler's own per-item cost.
 
-    The async fan-out is judged at N = 100: at larger N the floor holds every task alive at
-    once (one gather) and pays for it in garbage collection, which would flatter asyncdag.
+    The async fan-out is judged at N = 1,000: at N = 100 an execution's fixed cost (planning
+    lookup, task groups) still weighs on each item; from N = 10,000 the floor holds every task
+    alive at once (one gather) and pays for it in garbage collection, which flatters asyncdag.
     """
     return [
         _ratio_target(
@@ -235,7 +236,7 @@ def _scheduler_targets(rows: Sequence[Row]) -> list[Row]:
             ASYNC_INLINE,
             FLOOR,
             1.1,
-            100,
+            1_000,
         ),
         _ratio_target(
             rows,
@@ -244,7 +245,7 @@ def _scheduler_targets(rows: Sequence[Row]) -> list[Row]:
             ASYNC_INLINE_UV,
             "asyncio floor (uvloop)",
             1.1,
-            100,
+            1_000,
         ),
     ]
 
