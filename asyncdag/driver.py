@@ -78,6 +78,7 @@ class Driver(AsyncClosing):
         }
         self._result_builder: ResultBuilder = adapter or DictResult()
         self._inline = frozenset(k for k, e in self._executors.items() if e.runs_inline)
+        self._ships = frozenset(k for k, e in self._executors.items() if e.runs_branches)
         self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str]], Plan] = {}
         self._checks: dict[int, tuple[Plan, RequestChecks]] = {}  # by id of the plan it holds
         self._in_flight = InFlight()  # what aclose() waits for
@@ -323,7 +324,7 @@ class Driver(AsyncClosing):
         key = (outputs, frozenset(inputs), frozenset(overrides))
         plan = self._plans.get(key)
         if plan is None:
-            plan = build_plan(self.graph, outputs, inputs, overrides, self._inline)
+            plan = build_plan(self.graph, outputs, inputs, overrides, self._inline, self._ships)
             if len(self._plans) >= _PLANS_KEPT:  # bounded: a service may vary its requests
                 self._plans.pop(next(iter(self._plans)), None)  # another thread may be first
             self._plans[key] = plan

@@ -6,6 +6,7 @@ AsyncDagError
  ├── UnknownNodeError      a requested name is neither a node nor an input
  ├── InputTypeError        an input's value does not match a parameter reading it (a TypeError)
  ├── DataValidationError   a ``@check_output(importance="fail")`` check rejected a node's value
+ ├── NodeCancelledError    a node raised ``CancelledError`` although its run was not cancelled
  └── ExecutorError         infrastructure failed while running a node
       ├── SerializationError   a value could not be pickled for another process
       ├── WorkerCrashedError   a worker process died while running a node
@@ -29,6 +30,7 @@ __all__ = [
     "GraphError",
     "InputTypeError",
     "MissingInputError",
+    "NodeCancelledError",
     "NodeTimeoutError",
     "SerializationError",
     "UnknownNodeError",
@@ -104,6 +106,20 @@ class DataValidationError(AsyncDagError):
         super().__init__(
             f"node {node!r} failed {len(self.failures)} data check(s): {checks}. Fix the data "
             'upstream, or relax the check (importance="warn" only logs it).'
+        )
+
+
+class NodeCancelledError(AsyncDagError):
+    """A node raised ``CancelledError`` while its execution was not being cancelled."""
+
+    def __init__(self, node: str, branch: str) -> None:
+        self._fields = (node, branch)
+        self.node, self.branch = node, branch
+        where = f" in branch {branch}" if branch else ""
+        super().__init__(
+            f"node {node!r}{where} raised CancelledError, but its execution was not cancelled "
+            "(it may have awaited a task or future that something else cancelled). Catch it in "
+            "the node, or raise another exception, so that its result does not go missing."
         )
 
 

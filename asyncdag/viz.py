@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from .errors import AsyncDagError, MissingInputError
 from .graph.analysis import Scope
 from .graph.graph import FunctionGraph
 from .graph.node import Node, Param
-from .graph.plan import Frame, build_plan
+from .graph.plan import Frame, Step, build_plan
 from .graph.types import describe
 
 __all__ = ["display_all_functions", "visualize_execution"]
@@ -98,7 +98,7 @@ def visualize_execution(
 
 def _walk(frame: Frame, view: _View) -> None:
     """Collect the nodes of ``frame`` and of its blocks, and the parameters each step reads."""
-    for step in frame.steps:
+    for step in _calls(frame.steps):
         name = step.node.name
         view.functions[name] = (step.node, frame.scope)
         used = {p for p, _ in step.args}
@@ -107,6 +107,15 @@ def _walk(frame: Frame, view: _View) -> None:
             if step.block.given:
                 view.overrides.add(name)
             _walk(step.block.frame, view)
+
+
+def _calls(steps: tuple[Step, ...]) -> Iterator[Step]:
+    """Each node call: a thread job's calls one by one."""
+    for step in steps:
+        if step.calls:
+            yield from step.calls
+        else:
+            yield step
 
 
 def _draw(

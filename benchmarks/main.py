@@ -12,14 +12,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from . import cpu, first_result, hamilton_runs, memory, plot, report, responsiveness, throughput
+from . import (
+    branches,
+    cpu,
+    first_result,
+    hamilton_runs,
+    memory,
+    plot,
+    report,
+    responsiveness,
+    throughput,
+)
 from .asyncdag_runs import asyncdag, inline, threads
 from .floor import floor
 from .measure import Budget
 from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loop
 
 RESULTS = Path(__file__).parent / "results"
-SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness", "planning")
+SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness", "branches", "planning")
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ def contenders(with_hamilton: bool) -> list[Contender]:
         floor(report.FLOOR, asyncio_loop),
         floor(floor_uv, uvloop_loop),
         floor(report.THREAD_FLOOR, asyncio_loop, threads=8),
+        floor(report.THREAD_FLOOR_2, asyncio_loop, threads=2),
         asyncdag(
             report.SYNC_INLINE,
             use_async=False,
@@ -87,6 +98,13 @@ def contenders(with_hamilton: bool) -> list[Contender]:
             make_executor=threads(8),
             loop_factory=asyncio_loop,
             floor=report.THREAD_FLOOR,
+        ),
+        asyncdag(
+            report.SYNC_THREAD_2,
+            use_async=False,
+            make_executor=threads(2),
+            loop_factory=asyncio_loop,
+            floor=report.THREAD_FLOOR_2,
         ),
         asyncdag(
             "asyncdag async inline",
@@ -177,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
             plan.loop_branches_per_core, plan.loop_branch_s, plan.loop_repeats
         )
 
+    if "branches" in suites:
+        print("\nShipped branches: per item, in worker processes")
+        results["branches"] = branches.run(2_000, plan.loop_repeats + 1)
     if "planning" in suites:
         from . import planning
 

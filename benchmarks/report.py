@@ -17,6 +17,9 @@ Results = dict[str, Any]
 
 FLOOR = "asyncio floor"
 THREAD_FLOOR = "asyncio floor (8 threads)"
+THREAD_FLOOR_2 = "asyncio floor (2 threads)"
+SYNC_THREAD_2 = "asyncdag sync thread (2 threads)"
+ASYNC_INLINE, ASYNC_INLINE_UV = "asyncdag async inline", "asyncdag async inline (uvloop)"
 SYNC_INLINE, SYNC_THREAD = "asyncdag sync inline", "asyncdag sync thread"
 HAMILTON_SYNC, HAMILTON_THREADS = "hamilton v2 sync", "hamilton v2 threads"
 
@@ -82,6 +85,7 @@ def verdicts(results: Results) -> list[Row]:
         out.append(_overhead(rows))
         out.append(_flat(rows))
         out.extend(_against_hamilton(rows, ours, theirs) for ours, theirs in _PAIRS)
+        out.extend(_scheduler_targets(rows))
     first = [r for r in results.get("first_result", []) if r["kind"] == "asyncdag"]
     if first:
         limit = 2 * first[0]["interval_ms"]
@@ -183,6 +187,70 @@ def _against_hamilton(rows: Sequence[Row], ours_name: str, theirs_name: str) -> 
         f"{theirs_name} {seconds:.2f} s ({how}) vs {ours_name} {ours['total_s'] * 1e3:.1f} ms: "
         f"{ratio:,.0f}x",
     )
+
+
+def _ratio_target(
+    rows: Sequence[Row],
+    target: str,
+    workload: str,
+    ours: str,
+    base: str,
+    limit: float,
+    n: int | None = None,
+) -> Row:
+    n = n or _largest_common(rows, workload, ours, base)
+    if n is None or not (_point(rows, workload, n, ours) and _point(rows, workload, n, base)):
+        return _verdict(target, None, "not measured")
+    a, b = _point(rows, workload, n, ours), _point(rows, workload, n, base)
+    assert a and b
+    ratio = a["median_us"] / b["median_us"]
+    detail = f"{workload} N={n:,}: {a['median_us']:.2f} vs {b['median_us']:.2f} us ({ratio:.2f}x)"
+    return _verdict(target, ratio <= limit, detail)
+
+
+def _scheduler_targets(rows: Sequence[Row]) -> list[Row]:
+    """Thread fan-out and chain, async fan-out: the scheduler's own per-item cost.
+
+    The async fan-out is judged at N = 1,000: at N = 100 an execution's fixed cost (planning
+    lookup, task groups) still weighs on each item; from N = 10,000 the floor holds every task
+    alive at once (one gather) and pays for it in garbage collection, which flatters asyncdag.
+    """
+    return [
+        _ratio_target(
+            rows,
+            "thread fan-out per item <= 1.0x run_in_executor + gather on the same 2 threads",
+            FANOUT,
+            SYNC_THREAD_2,
+            THREAD_FLOOR_2,
+            1.0,
+        ),
+        _ratio_target(
+            rows,
+            "thread chain per node <= 3x the inline chain",
+            CHAIN,
+            SYNC_THREAD_2,
+            SYNC_INLINE,
+            3.0,
+        ),
+        _ratio_target(
+            rows,
+            "async def fan-out <= 1.1x create_task + gather",
+            FANOUT,
+            ASYNC_INLINE,
+            FLOOR,
+            1.1,
+            1_000,
+        ),
+        _ratio_target(
+            rows,
+            "async def fan-out <= 1.1x create_task + gather (uvloop)",
+            FANOUT,
+            ASYNC_INLINE_UV,
+            "asyncio floor (uvloop)",
+            1.1,
+            1_000,
+        ),
+    ]
 
 
 def print_verdicts(found: Sequence[Row]) -> None:

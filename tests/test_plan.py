@@ -19,7 +19,17 @@ from hypothesis import strategies as st
 
 from asyncdag import Collect, Parallelizable, executors, tag, timeout
 from asyncdag.graph.graph import FunctionGraph
-from asyncdag.graph.plan import ASYNC, BLOCK, EXECUTOR, INLINE, Frame, Plan, _is_chain, build_plan
+from asyncdag.graph.plan import (
+    ASYNC,
+    BLOCK,
+    EXECUTOR,
+    INLINE,
+    JOB,
+    Frame,
+    Plan,
+    _is_chain,
+    build_plan,
+)
 
 INLINE_EXECUTORS = frozenset({"local", "remote"})  # the defaults: InlineExecutor both
 
@@ -188,7 +198,7 @@ def test_an_async_node_reading_an_earlier_one_through_a_sync_node_is_sequential(
     assert plan_of(a, side, via, b, outputs=["b"]).root.sequential
 
 
-def test_thread_routed_def_nodes_in_a_chain_are_sequential() -> None:
+def test_thread_routed_def_nodes_in_a_chain_are_one_thread_job_in_a_sequential_frame() -> None:
     @tag(executor="threads")
     def a(x: int) -> int:
         return x
@@ -198,7 +208,7 @@ def test_thread_routed_def_nodes_in_a_chain_are_sequential() -> None:
         return a
 
     root = plan_of(a, b, outputs=["b"]).root
-    assert set(modes(root).values()) == {EXECUTOR}
+    assert [(s.mode, s.key) for s in root.steps] == [(JOB, "b")]
     assert root.sequential
 
 

@@ -205,3 +205,34 @@ def test_timeout_rejects_a_non_positive_number(seconds: Any) -> None:
 def test_retry_rejects_bad_settings(attempts: int, backoff: float) -> None:
     with pytest.raises(ValueError, match="retry"):
         retry(attempts, backoff=backoff)
+
+
+async def test_inline_sync_nodes_under_a_timeout_run_on_a_bounded_number_of_threads() -> None:
+    from asyncdag.execution.policy import TIMEOUT_THREADS
+
+    release = threading.Event()
+    lock = threading.Lock()
+    running = most = 0
+
+    def item() -> Parallelizable[int]:
+        yield from range(TIMEOUT_THREADS + 8)
+
+    @timeout(NEVER)
+    def held(item: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            if running > TIMEOUT_THREADS:
+                release.set()  # past the bound: no need to wait any longer
+        release.wait(0.3)  # each holds its thread a while, so that calls overlap
+        with lock:
+            running -= 1
+        return item
+
+    def total(held: Collect[int]) -> int:
+        return sum(held)
+
+    n = TIMEOUT_THREADS + 8
+    assert await build(item, held, total).execute(["total"]) == {"total": n * (n - 1) // 2}
+    assert most == TIMEOUT_THREADS

@@ -104,7 +104,7 @@ NOT_YET: dict[str, list[str]] = {
     ],
     "asyncdag.execution.executors": ["DaskExecutor", "RayExecutor"],
     "asyncdag.executors": ["DaskExecutor", "RayExecutor"],
-    "asyncdag.errors": ["NodeCancelledError", "RemoteError", "BranchFailuresError"],
+    "asyncdag.errors": ["RemoteError", "BranchFailuresError"],
 }
 
 # DESIGN section 1 modules of later issues: not importable until delivered.

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..graph.plan import Frame
-from .executors.base import Executor
-from .executors.inline import InlineExecutor
 from .paths import Path, format_path
 
 
@@ -17,7 +15,8 @@ class BranchBatch:
     """Branches of one block for a few items: the branch frame, the outer values, the items.
 
     Outer values are carried once per batch, not once per node. Calling it returns a
-    coroutine that runs the branches on the worker's loop, every node inline there, and
+    coroutine that runs the branches on the worker's loop, every node in place there (the
+    planner planned the frame for the worker), and
     returns one row of produced values per item.
     """
 
@@ -54,19 +53,3 @@ class BranchBatch:
         for (index, _), row in zip(self.items, result, strict=True):
             for name, value in zip(self.produces, row, strict=True):
                 yield name, f"the return value in branch {self.node}[{index}]", value
-
-
-class Everywhere(Mapping[str, Executor]):
-    """Every executor name maps to one inline executor: inside a worker, all runs in place."""
-
-    def __init__(self) -> None:
-        self._inline = InlineExecutor()
-
-    def __getitem__(self, key: str) -> Executor:
-        return self._inline
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0

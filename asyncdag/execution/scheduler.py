@@ -4,74 +4,99 @@ Cost is paid only where something awaits. A frame of inline sync calls is a plai
 frame whose awaitable steps form a chain awaits them in order, with no task; only a frame
 with independent awaitable steps gets a task per such step. A block whose branches are all
 inline sync calls runs each branch as plain calls; otherwise each branch is one task, at most
-``max_tasks`` at once, started as soon as its item is yielded.
+``max_tasks`` at once, started as soon as its item is yielded. Where each step runs was
+decided by the planner (``graph/plan.py``); nothing here asks an executor.
 
 Every task has an owner (an ``asyncio.TaskGroup`` per concurrent frame and per block), so a
-failure or a cancellation stops everything the run started before ``run_plan`` returns.
+failure or a cancellation stops everything the run started before ``run_plan`` returns. A
+node's ``SystemExit`` or ``KeyboardInterrupt`` travels through the task groups as ``_Halt``
+(asyncio would end the event loop with it) and is raised as itself once all has stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import reprlib
-import time
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Iterator,
-    Mapping,
-    MutableMapping,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterator, Mapping
+from collections.abc import MutableMapping as Values
 from functools import partial
-from typing import Any
+from types import CoroutineType
+from typing import Any, TypeVar
 
+from ..errors import NodeCancelledError
 from ..graph.plan import (
     ASYNC,
     BLOCK,
     GUARDED,
     INLINE,
-    REMOTE,
+    JOB,
+    SHIP,
     Frame,
     Plan,
     Step,
     collected_key,
 )
 from .executors.base import Call, Executor
+from .fanout import Fan
+from .jobs import CallRun
+from .mistakes import items_of, returned_coroutine
 from .paths import Path, format_path
-from .policy import run_with_policy
-from .remote import BranchBatch, Everywhere
-from .sources import END, iterate_on, listed, split, started
+from .policy import TimeoutThreads, policed_items, run_with_policy
+from .sources import iterate_on, listed, started
 
-# How long inline sync work may hold the loop before handing it back for one iteration.
-YIELD_INTERVAL = 0.002
+_T = TypeVar("_T")
 
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 60
 
 
-class _Run:
+class _Halt(Exception):
+    """A node's ``SystemExit`` / ``KeyboardInterrupt`` on its way out (the run's first error)."""
+
+
+class Run:
     """One execution: its executors and the first failure, which is what ``execute`` raises."""
 
-    __slots__ = ("executors", "first_error")
+    __slots__ = ("executors", "first_error", "timeout_threads")
 
     def __init__(self, executors: Mapping[str, Executor]) -> None:
         self.executors = executors
         self.first_error: BaseException | None = None
+        self.timeout_threads = TimeoutThreads()
 
     # -- failures ---------------------------------------------------------------------------
 
-    def fail(self, exc: BaseException, node: str, path: Path, producing: int = -1) -> None:
-        """Note where ``exc`` came from, once, and remember the run's first failure."""
-        if self.first_error is None:
+    def fail(self, exc: BaseException, node: str | None, path: Path, producing: int = -1) -> None:
+        """Remember the run's first failure (a ``SystemExit`` beats any other) and note where
+        ``exc`` came from (``node`` None: it was noted where it was raised)."""
+        first = self.first_error
+        if first is None or (isinstance(first, Exception) and not isinstance(exc, Exception)):
             self.first_error = exc
+        if node is None:
+            return
         where = f" in branch {format_path(path)} (item {_short.repr(path[-1][2])})" if path else ""
         if producing >= 0:
             where += f" while producing item {producing}"
         exc.add_note(f"asyncdag: raised by node {node!r}{where}")
 
+    def caught(
+        self, exc: BaseException, node: str, path: Path, producing: int = -1
+    ) -> BaseException:
+        """What to raise for ``exc``, which came out of ``node``: noted and remembered.
+
+        A ``CancelledError`` is a cancellation only when this task is being cancelled;
+        otherwise the node raised it and it becomes ``NodeCancelledError``.
+        """
+        if isinstance(exc, asyncio.CancelledError):
+            if _being_cancelled():
+                return exc
+            exc = _cancelled_by(node, format_path(path), exc)
+        self.fail(exc, node, path, producing)
+        return exc if isinstance(exc, Exception) else _Halt()
+
     # -- frames -----------------------------------------------------------------------------
 
-    async def frame(self, frame: Frame, vals: MutableMapping[str, Any], path: Path) -> None:
+    async def frame(self, frame: Frame, vals: Values[str, Any], path: Path) -> None:
         """Run every step of ``frame``, writing results into ``vals``."""
         if frame.sync_only:
             self.sync_frame(frame, vals, path)
@@ -84,55 +109,69 @@ class _Run:
         else:
             await self.concurrent_frame(frame, vals, path)
 
-    def sync_frame(self, frame: Frame, vals: MutableMapping[str, Any], path: Path) -> None:
+    def sync_frame(self, frame: Frame, vals: Values[str, Any], path: Path) -> None:
         call = self.call
         for step in frame.steps:
             call(step, vals, path)
 
-    def call(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
+    def call(self, step: Step, vals: Values[str, Any], path: Path) -> None:
         """One inline sync node call."""
         try:
-            vals[step.key] = step.node.fn(**{p: vals[k] for p, k in step.args})
-        except Exception as exc:
-            self.fail(exc, step.node.name, path)
-            raise
+            value = step.node.fn(**{p: vals[k] for p, k in step.args})
+            if type(value) is CoroutineType:
+                raise returned_coroutine(step.node.name, value)
+        except BaseException as exc:
+            error = self.caught(exc, step.node.name, path)
+            if error is exc:
+                raise
+            raise error from exc
+        vals[step.key] = value
 
-    async def awaitable(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
-        if step.mode == BLOCK:
+    async def awaitable(self, step: Step, vals: Values[str, Any], path: Path) -> None:
+        """A step that awaits: a coroutine, an executor's job, a guarded node or a block."""
+        mode = step.mode
+        if mode == BLOCK:
             await self.block(step, vals, path)
             return
-        if step.mode == GUARDED:
-            await self.guarded(step, vals, path)
-            return
-        kwargs = {p: vals[k] for p, k in step.args}
-        try:
-            if step.mode == ASYNC:
-                vals[step.key] = await step.node.fn(**kwargs)
-            else:
-                executor = self.executors[step.executor or ""]
-                unit = Call(step.node.name, format_path(path), step.node.fn, kwargs)
-                vals[step.key] = await executor.submit(unit)
-        except Exception as exc:
-            self.fail(exc, step.node.name, path)
-            raise
-
-    async def guarded(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
-        """A node with a ``@timeout`` / ``@retry`` policy."""
         node = step.node
-        kwargs = {p: vals[k] for p, k in step.args}
-        executor = self.executors[step.executor or ""]
         try:
-            vals[step.key] = await run_with_policy(node, kwargs, executor, format_path(path))
-        except Exception as exc:
-            self.fail(exc, node.name, path)
-            raise
+            if mode == JOB:
+                given = {k: vals[k] for _, k in step.args}
+                task = asyncio.current_task()
+                assert task is not None
+                job = CallRun(step, given, format_path(path), task)
+                try:
+                    values = await self.executors[step.executor or ""].submit(job)
+                finally:
+                    node = job.calls[job.at].node
+                for call, value in zip(step.calls, values, strict=True):
+                    vals[call.key] = value
+                return
+            kwargs = {p: vals[k] for p, k in step.args}
+            if mode == ASYNC:
+                value = await node.fn(**kwargs)
+            elif mode == GUARDED:
+                executor = self.executors[step.executor] if step.executor else None
+                value = await run_with_policy(
+                    node, kwargs, executor, format_path(path), self.timeout_threads
+                )
+            else:
+                unit = Call(node.name, format_path(path), node.fn, kwargs)
+                value = await self.executors[step.executor or ""].submit(unit)
+            if type(value) is CoroutineType and not node.is_async:
+                raise returned_coroutine(node.name, value)
+        except BaseException as exc:
+            error = self.caught(exc, node.name, path)
+            if error is exc:
+                raise
+            raise error from exc
+        vals[step.key] = value
 
-    async def concurrent_frame(
-        self, frame: Frame, vals: MutableMapping[str, Any], path: Path
-    ) -> None:
+    async def concurrent_frame(self, frame: Frame, vals: Values[str, Any], path: Path) -> None:
         """Start each step when its last in-frame dependency is done; awaitables as tasks."""
         steps, dependents = frame.steps, frame.dependents
         remaining = [len(w) for w in frame.waits_on]
+        done = [False] * len(steps)
 
         async with asyncio.TaskGroup() as tg:
 
@@ -144,6 +183,7 @@ class _Run:
                         tg.create_task(run_awaitable(i))
                         continue
                     self.call(step, vals, path)
+                    done[i] = True
                     ready.extend(unblock(i))
 
             def unblock(i: int) -> list[int]:
@@ -156,24 +196,52 @@ class _Run:
 
             async def run_awaitable(i: int) -> None:
                 await self.awaitable(steps[i], vals, path)
+                done[i] = True
                 release(unblock(i))
 
             release([i for i, n in enumerate(remaining) if n == 0])
+        if not all(done):  # a task that ended cancelled, not by us, left its step undone
+            raise self.hole(steps[done.index(False)].node.name, path)
+
+    def arrived(self, exc: BaseException, node: str, branch: str, path: Path) -> BaseException:
+        """What to raise for ``exc`` from a batch of branches run elsewhere (noted there)."""
+        if isinstance(exc, asyncio.CancelledError):
+            if _being_cancelled():
+                return exc
+            exc = _cancelled_by(node, branch, exc)
+        self.fail(exc, None, path)
+        return exc if isinstance(exc, Exception) else _Halt()
+
+    def hole(self, node: str, path: Path) -> NodeCancelledError:
+        """The error for a step or branch that ended cancelled though the run was not."""
+        error = NodeCancelledError(node, format_path(path))
+        self.fail(error, node, path)
+        return error
 
     # -- blocks -----------------------------------------------------------------------------
 
-    async def block(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
+    async def block(self, step: Step, vals: Values[str, Any], path: Path) -> None:
         """Fan out over the expander's items, one branch each, and gather in yield order."""
         block = step.block
         assert block is not None
-        source = await self.open_source(step, vals, path)
-        outer = {k: vals[k] for k in block.outer}
+        node = step.node
+        source: Iterator[Any] | AsyncIterator[Any]
+        if node.policy is not None and not block.given:
+            on_loop = block.source == INLINE and not node.is_async
+            opening = partial(self.open_source, step, vals, path)
+            threads = self.timeout_threads if on_loop else None
+            source = policed_items(node, format_path(path), opening, threads)
+        else:
+            try:
+                source = await self.open_source(step, vals, path)
+            except BaseException as exc:
+                error = self.caught(exc, node.name, path)
+                if error is exc:
+                    raise
+                raise error from exc
         lists: list[list[Any]] = [[] for _ in block.produces]
         try:
-            if block.frame.sync_only and isinstance(source, Iterator):
-                await self.inline_branches(step, source, outer, lists, path)
-            else:
-                await self.task_branches(step, source, outer, lists, path)
+            await Fan(self, step, {k: vals[k] for k in block.outer}, lists, path).pump(source)
         finally:
             close = getattr(source, "aclose", None)
             if close is not None:
@@ -184,32 +252,17 @@ class _Run:
             vals[collected_key(name)] = values
 
     async def open_source(
-        self, step: Step, vals: MutableMapping[str, Any], path: Path
+        self, step: Step, vals: Values[str, Any], path: Path
     ) -> Iterator[Any] | AsyncIterator[Any]:
         """The expander's items: a sync iterator to step on the loop, or an async one."""
-        node = step.node
-        try:
-            produced = await self.produce(step, vals, path)
-        except Exception as exc:
-            self.fail(exc, node.name, path)
-            raise
-        if isinstance(produced, AsyncIterator):
+        produced = await self.produce(step, vals, path)
+        if isinstance(produced, Iterator | AsyncIterator):
             return produced
         if isinstance(produced, AsyncIterable):
             return aiter(produced)
-        try:
-            items: Iterator[Any] = iter(produced)
-        except TypeError as exc:
-            error = TypeError(
-                f"node {node.name!r} is Parallelizable but returned a "
-                f"{type(produced).__name__}, which is not iterable. Return a list or another "
-                "iterable, or write it as a generator or an async generator."
-            )
-            self.fail(error, node.name, path)
-            raise error from exc
-        return items
+        return items_of(step.node.name, produced)
 
-    async def produce(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> Any:
+    async def produce(self, step: Step, vals: Values[str, Any], path: Path) -> Any:
         """Call the expander (or take its override); generators are returned unstarted."""
         node, block = step.node, step.block
         assert block is not None
@@ -220,183 +273,57 @@ class _Run:
             return node.fn(**kwargs)
         if node.is_async:
             return await node.fn(**kwargs)
+        timed = node.policy is not None and node.policy.timeout is not None
+        if block.source == INLINE:
+            return await self.timeout_threads.call(node.fn, kwargs) if timed else node.fn(**kwargs)
         executor = self.executors[step.executor or ""]
-        if executor.runs_inline:
-            return node.fn(**kwargs)
         branch = format_path(path)
-        if executor.runs_branches:  # another process: a generator cannot come back, its items can
-            return await executor.submit(Call(node.name, branch, partial(listed, node.fn), kwargs))
-        items = await executor.submit(Call(node.name, branch, partial(started, node.fn), kwargs))
-        return iterate_on(executor, node.name, branch, items)
-
-    async def inline_branches(
-        self,
-        step: Step,
-        source: Iterator[Any] | AsyncIterator[Any],
-        outer: dict[str, Any],
-        lists: list[list[Any]],
-        path: Path,
-    ) -> None:
-        """All-inline branches: plain calls per item, handing the loop back every few ms."""
-        block = step.block
-        assert block is not None
-        name, frame, produces = step.node.name, block.frame, block.produces
-        appends = [values.append for values in lists]
-        sync_items, async_items = split(source)
-        clock = time.perf_counter
-        deadline = clock() + YIELD_INTERVAL
-        index = 0
-        while True:
-            try:
-                if sync_items is not None:
-                    item = next(sync_items, END)
-                else:
-                    item = await anext(async_items, END)
-            except Exception as exc:
-                self.fail(exc, name, path, producing=index)
-                raise
-            if item is END:
-                return
-            branch = outer.copy()
-            branch[name] = item
-            self.sync_frame(frame, branch, (*path, (name, index, item)))
-            for append, key in zip(appends, produces, strict=True):
-                append(branch[key])
-            index += 1
-            if sync_items is not None and clock() > deadline:
-                await _let_others_run()
-                deadline = clock() + YIELD_INTERVAL
-
-    async def task_branches(
-        self,
-        step: Step,
-        source: Iterator[Any] | AsyncIterator[Any],
-        outer: dict[str, Any],
-        lists: list[list[Any]],
-        path: Path,
-    ) -> None:
-        """Branches as tasks, started as soon as their item is yielded, ``max_tasks`` at once.
-
-        An executor that runs branches (processes, clusters) gets each batch of items as one
-        unit; otherwise every branch is one task on this loop.
-        """
-        remote = self.executors[REMOTE]
-        ship = remote.runs_branches
-        size = (remote.batch_size or 1) if ship else 1
-        slots = asyncio.Semaphore(remote.max_tasks) if remote.max_tasks else None
-        run = self.ship_batch if ship else self.local_branch
-        sync_items, async_items = split(source)
-        clock = time.perf_counter
-        deadline = 0.0  # hand the loop over after the first item, so branch 0 starts at once
-
-        async def start(batch: list[tuple[int, Any]]) -> None:
-            try:
-                await run(step, outer, batch, lists, path)
-            finally:
-                if slots is not None:
-                    slots.release()
-
-        async with asyncio.TaskGroup() as tg:
-            batch: list[tuple[int, Any]] = []
-            index = 0
-            while True:
-                if slots is not None and not batch:
-                    await slots.acquire()
-                try:
-                    if sync_items is not None:
-                        item = next(sync_items, END)
-                    else:
-                        item = await anext(async_items, END)
-                except Exception as exc:
-                    self.fail(exc, step.node.name, path, producing=index)
-                    raise
-                if item is END:
-                    if batch:
-                        tg.create_task(start(batch))
-                    elif slots is not None:
-                        slots.release()
-                    return
-                for values_list in lists:
-                    values_list.append(None)
-                batch.append((index, item))
-                index += 1
-                if len(batch) >= size:
-                    tg.create_task(start(batch))
-                    batch = []
-                if sync_items is not None and clock() > deadline:
-                    await asyncio.sleep(0)
-                    deadline = clock() + YIELD_INTERVAL
-
-    async def local_branch(
-        self,
-        step: Step,
-        outer: dict[str, Any],
-        batch: list[tuple[int, Any]],
-        lists: list[list[Any]],
-        path: Path,
-    ) -> None:
-        """Run one branch here, on this loop (``batch`` holds its one item)."""
-        block = step.block
-        assert block is not None
-        (index, item), name, frame = batch[0], step.node.name, block.frame
-        values = outer.copy()
-        values[name] = item
-        await self.frame(frame, values, (*path, (name, index, item)))
-        for values_list, key in zip(lists, block.produces, strict=True):
-            values_list[index] = values[key]
-
-    async def ship_batch(
-        self,
-        step: Step,
-        outer: dict[str, Any],
-        batch: list[tuple[int, Any]],
-        lists: list[list[Any]],
-        path: Path,
-    ) -> None:
-        """Send branches to the remote executor as one unit; its errors come back noted."""
-        block = step.block
-        assert block is not None
-        unit = BranchBatch(step.node.name, block.frame, outer, tuple(batch), block.produces, path)
-        try:
-            rows = await self.executors[REMOTE].submit(unit)
-        except Exception as exc:
-            if self.first_error is None:
-                self.first_error = exc
-            raise
-        for (index, _), row in zip(batch, rows, strict=True):
-            for values_list, value in zip(lists, row, strict=True):
-                values_list[index] = value
+        if block.source == SHIP:  # another process: a generator cannot come back, its items can
+            unit = Call(node.name, branch, partial(listed, node.name, node.fn), kwargs, timed)
+            return await executor.submit(unit)
+        unit = Call(node.name, branch, partial(started, node.name, node.fn), kwargs, timed)
+        return iterate_on(executor, node.name, branch, await executor.submit(unit), timed)
 
 
-async def _let_others_run() -> None:
-    """Hand the loop over after inline work: two iterations, because a task sleeping on a
-    timer needs one to see the timer fire and another to run."""
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+def _being_cancelled() -> bool:
+    """Whether the running task has a cancellation requested (not a node's own CancelledError)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
-async def run_plan(
-    plan: Plan, vals: MutableMapping[str, Any], executors: Mapping[str, Executor]
-) -> dict[str, Any]:
-    """Run ``plan`` with ``vals`` holding config, inputs and overrides; return the outputs.
+def _cancelled_by(node: str, branch: str, exc: BaseException) -> NodeCancelledError:
+    error = NodeCancelledError(node, branch)
+    error.__cause__ = exc
+    return error
+
+
+async def _settled(run: Run, work: Coroutine[Any, Any, _T]) -> _T:
+    """Await ``work``; a failure from inside task groups comes out as the run's first one.
 
     A node's exception propagates as itself (with a note), never as an ``ExceptionGroup``.
     """
-    run = _Run(executors)
-    for name in plan.absent:
-        vals[name] = None
     try:
-        await run.frame(plan.root, vals, ())
-    except BaseExceptionGroup as group:
-        error = run.first_error or _first_leaf(group)
-    else:
-        return {name: vals[key] for name, key in plan.outputs}
+        return await work
+    except (BaseExceptionGroup, _Halt) as failure:
+        error = run.first_error or _first_leaf(failure)
     raise error
 
 
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+def _first_leaf(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+async def run_plan(
+    plan: Plan, vals: Values[str, Any], executors: Mapping[str, Executor]
+) -> dict[str, Any]:
+    """Run ``plan`` with ``vals`` holding config, inputs and overrides; return the outputs."""
+    run = Run(executors)
+    for name in plan.absent:
+        vals[name] = None
+    await _settled(run, run.frame(plan.root, vals, ()))
+    return {name: vals[key] for name, key in plan.outputs}
 
 
 async def run_branches(
@@ -407,17 +334,20 @@ async def run_branches(
     produces: tuple[str, ...],
     path: Path,
 ) -> list[tuple[Any, ...]]:
-    """Run one block's branch ``frame`` for ``items`` in this process (a worker's side)."""
-    run = _Run(Everywhere())
-    rows = []
-    try:
+    """Run one block's branch ``frame`` for ``items`` in this process (a worker's side).
+
+    The planner planned ``frame`` for a worker: every sync call runs in place, so no
+    executor is ever looked up.
+    """
+    run = Run({})
+
+    async def branches() -> list[tuple[Any, ...]]:
+        rows = []
         for index, item in items:
             values = dict(outer)
             values[name] = item
             await run.frame(frame, values, (*path, (name, index, item)))
             rows.append(tuple(values[key] for key in produces))
-    except BaseExceptionGroup as group:
-        error = run.first_error or _first_leaf(group)
-    else:
         return rows
-    raise error
+
+    return await _settled(run, branches())

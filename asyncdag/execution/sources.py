@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, cast
 
 from .executors.base import Call, Executor
+from .mistakes import items_of
 
 END = object()  # what a source gives when it has no more items
 
@@ -22,16 +23,17 @@ def split(
     return None, source
 
 
-def started(fn: Callable[..., Any], /, **kwargs: Any) -> Iterator[Any]:
+def started(node: str, fn: Callable[..., Any], /, **kwargs: Any) -> Iterator[Any]:
     """Call a sync expander on a thread; its items are then stepped there one by one."""
-    return iter(fn(**kwargs))
+    return items_of(node, fn(**kwargs))
 
 
-def listed(fn: Callable[..., Any], /, **kwargs: Any) -> list[Any]:
+def listed(node: str, fn: Callable[..., Any], /, **kwargs: Any) -> list[Any]:
     """Call a sync expander in another process and list its items (a generator cannot travel)."""
+    produced = items_of(node, fn(**kwargs))
     items: list[Any] = []
     try:
-        items.extend(fn(**kwargs))
+        items.extend(produced)
     except Exception as exc:
         exc.add_note(f"asyncdag: while producing item {len(items)}")
         raise
@@ -43,13 +45,23 @@ def _next(it: Iterator[Any]) -> Any:
 
 
 async def iterate_on(
-    executor: Executor, node: str, branch: str, it: Iterator[Any]
+    executor: Executor, node: str, branch: str, it: Iterator[Any], abandon: bool = False
 ) -> AsyncIterator[Any]:
-    """Step a sync iterator on ``executor`` (a thread), one item per ``submit``."""
+    """Step a sync iterator on ``executor`` (a thread), one item per ``submit``.
+
+    ``abandon``: a step cut off by a ``@timeout`` is not waited for.
+    """
+    step = Call(node, branch, _next, {"it": it}, abandon)
+    stepping = False
     try:
-        while (item := await executor.submit(Call(node, branch, _next, {"it": it}))) is not END:
+        while True:
+            stepping = True
+            item = await executor.submit(step)
+            stepping = False
+            if item is END:
+                return
             yield item
     finally:
         close: Callable[[], Any] | None = getattr(it, "close", None)
-        if close is not None:
+        if close is not None and not (abandon and stepping):  # never close it under a step
             await executor.submit(Call(node, branch, close, {}))

@@ -23,7 +23,9 @@ INLINE = 0  # a sync call on the loop thread
 ASYNC = 1  # a coroutine awaited on the loop
 EXECUTOR = 2  # a sync call submitted to an executor
 BLOCK = 3  # a parallel block
-GUARDED = 4  # a node with a @timeout or @retry policy, whatever it runs on
+GUARDED = 4  # a node with a @timeout or @retry policy (``executor`` None: on the loop thread)
+JOB = 5  # consecutive sync calls bound for one thread executor, run there as one job
+SHIP = 6  # (a block's source) the expander runs in another process, which lists its items
 
 LOCAL, REMOTE = "local", "remote"
 
@@ -43,6 +45,7 @@ class Step:
     mode: int
     executor: str | None
     block: Block | None = None
+    calls: tuple[Step, ...] = ()  # a JOB's calls, in order; ``args`` are what they read outside
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,9 @@ class Block:
     frame: Frame
     outer: tuple[str, ...]  # keys copied from the enclosing frame into every branch
     produces: tuple[str, ...]  # names whose per-branch values are gathered into "<name>[]"
+    source: int = INLINE  # how the expander is called: INLINE, EXECUTOR (items stepped there), SHIP
+    shipped: bool = False  # branches go whole, in batches, to the remote executor's processes
+    threaded: bool = False  # each branch is one job for a thread executor: batches of them
 
 
 @dataclass(frozen=True)
@@ -96,13 +102,17 @@ def build_plan(
     inputs: Collection[str],
     overrides: Collection[str],
     inline: Collection[str],
+    ships: Collection[str] = (),
 ) -> Plan:
     """Plan the run of ``outputs`` given the names of ``inputs`` and ``overrides``.
 
     Config keys count as inputs. An input named like a node overrides it, and an input may be
     requested as an output, as in Hamilton.
 
-    ``inline`` names the executors that run sync calls directly on the loop thread.
+    ``inline`` names the executors that run sync calls directly on the loop thread, ``ships``
+    those that run a block's branches whole in other processes. This is the one place that
+    decides where each step runs: a frame shipped to a worker is planned as it runs there,
+    every sync call a plain call.
 
     Raises:
         UnknownNodeError: an output is not a node or an input.
@@ -150,7 +160,9 @@ def build_plan(
 
     available = set(given) | set(overrides) | set(needed)
     requested = set(outputs)
-    builder = _FrameBuilder(needed, scopes, constants, available, requested, frozenset(inline))
+    builder = _FrameBuilder(
+        needed, scopes, constants, available, requested, frozenset(inline), frozenset(ships)
+    )
     root = builder.frame((), analysis.order)
     # A requested Parallelizable node gives the list of its items, overridden or not.
     keys = tuple((n, collected_key(n) if n in needed and needed[n].expands else n) for n in outputs)
@@ -184,26 +196,30 @@ class _FrameBuilder:
         available: Collection[str],
         requested: Collection[str],
         inline: frozenset[str],
+        ships: frozenset[str],
     ) -> None:
         self.needed, self.scopes, self.constants = needed, scopes, constants
-        self.available, self.requested, self.inline = available, requested, inline
+        self.available, self.requested = available, requested
+        self.inline, self.ships = inline, ships
 
-    def frame(self, scope: Scope, order: tuple[str, ...]) -> Frame:
+    def frame(self, scope: Scope, order: tuple[str, ...], in_worker: bool = False) -> Frame:
+        """The frame of ``scope``; ``in_worker``: it runs in a worker process, all in place."""
         steps: list[Step] = []
         for name in order:
             node = self.needed.get(name)
             if node is None or self.scopes[name] != scope:
                 continue
             if node.expands:
-                steps.append(self._block_step(node, scope, order))
+                steps.append(self._block_step(node, scope, order, in_worker))
             elif name not in self.constants:
-                steps.append(self._call_step(node, scope))
+                steps.append(self._call_step(node, scope, in_worker))
         steps = _in_dependency_order(steps)
         produced_by = _producers(steps)
         waits_on = tuple(
             tuple(sorted({produced_by[k] for k in _step_reads(s) if k in produced_by}))
             for s in steps
         )
+        steps, waits_on = _in_jobs(steps, waits_on, bool(scope), self.ships)
         dependents: list[list[int]] = [[] for _ in steps]
         for i, deps in enumerate(waits_on):
             for d in deps:
@@ -218,21 +234,23 @@ class _FrameBuilder:
             sequential=_is_chain(awaitable, waits_on),
         )
 
-    def _call_step(self, node: Node, scope: Scope) -> Step:
+    def _call_step(self, node: Node, scope: Scope, in_worker: bool) -> Step:
         args = tuple(
             (p.name, collected_key(p.name) if p.collect else p.name)
             for p in node.params
             if p.name in self.available
         )
         executor = str(node.tags.get("executor") or (REMOTE if scope else LOCAL))
+        here = in_worker or executor in self.inline
         if node.policy is not None:
-            return Step(node.name, node, args, GUARDED, executor)
+            return Step(node.name, node, args, GUARDED, None if here else executor)
         if node.is_async:
             return Step(node.name, node, args, ASYNC, None)
-        mode = INLINE if executor in self.inline else EXECUTOR
-        return Step(node.name, node, args, mode, executor)
+        return Step(node.name, node, args, INLINE if here else EXECUTOR, executor)
 
-    def _block_step(self, expander: Node, scope: Scope, order: tuple[str, ...]) -> Step:
+    def _block_step(
+        self, expander: Node, scope: Scope, order: tuple[str, ...], in_worker: bool
+    ) -> Step:
         inner_scope = (*scope, expander.name)
         produces = {expander.name} if expander.name in self.requested else set()
         for n in self.needed.values():
@@ -243,15 +261,33 @@ class _FrameBuilder:
                 for p in n.params
                 if p.collect and p.name in self.needed and self._branch_of(p.name) == inner_scope
             )
-        inner = self.frame(inner_scope, order)
+        shipped = not in_worker and REMOTE in self.ships
+        inner = self.frame(inner_scope, order, in_worker or shipped)
         given = expander.name in self.constants
         outer = inner.reads() - {expander.name}
-        block = Block(expander, given, inner, tuple(sorted(outer)), tuple(sorted(produces)))
+        executor = str(expander.tags.get("executor") or (REMOTE if scope else LOCAL))
+        if in_worker or executor in self.inline or expander.is_async:
+            source = INLINE
+        else:
+            source = SHIP if executor in self.ships else EXECUTOR
+        only = inner.steps[0] if len(inner.steps) == 1 else None
+        threaded = (
+            only is not None and only.mode in (EXECUTOR, JOB) and only.executor not in self.ships
+        )
+        block = Block(
+            expander,
+            given,
+            inner,
+            tuple(sorted(outer)),
+            tuple(sorted(produces)),
+            source,
+            shipped,
+            threaded,
+        )
         if given:
             args: tuple[tuple[str, str], ...] = ()
         else:
             args = tuple((p.name, p.name) for p in expander.params if p.name in self.available)
-        executor = str(expander.tags.get("executor") or (REMOTE if scope else LOCAL))
         return Step(collected_key(expander.name), expander, args, BLOCK, executor, block)
 
     def _branch_of(self, name: str) -> Scope:
@@ -259,6 +295,62 @@ class _FrameBuilder:
         node = self.needed[name]
         scope = self.scopes[name]
         return (*scope, name) if node.expands and name not in self.constants else scope
+
+
+def _in_jobs(
+    steps: list[Step], waits_on: tuple[tuple[int, ...], ...], whole: bool, ships: frozenset[str]
+) -> tuple[list[Step], tuple[tuple[int, ...], ...]]:
+    """Merge runs of sync calls bound for one thread executor into JOB steps.
+
+    (Not for executors in ``ships``: a process job is one node call, so that a crash or an
+    error names its node.)
+
+    A run is a whole branch (``whole``) whose steps all go to one such executor, or a stretch
+    of a chain: each call reads the one before, which nothing else reads. Steps are in
+    dependency order, so a run of consecutive steps can never wait on itself.
+    """
+    if len(steps) < 2:
+        return steps, waits_on
+    readers = [0] * len(steps)
+    for deps in waits_on:
+        for d in deps:
+            readers[d] += 1
+    first = steps[0]
+    everything = whole and all(s.mode == EXECUTOR and s.executor == first.executor for s in steps)
+    runs: list[list[int]] = []
+    for i, step in enumerate(steps):
+        run = runs[-1] if runs else None
+        if run is not None and step.executor not in ships and _joins(steps[run[-1]], step):
+            chained = run[-1] in waits_on[i] and readers[run[-1]] == 1
+            if everything or chained:
+                run.append(i)
+                continue
+        runs.append([i])
+    if len(runs) == len(steps):
+        return steps, waits_on
+    run_of = [0] * len(steps)
+    for r, run in enumerate(runs):
+        for i in run:
+            run_of[i] = r
+    merged = [steps[run[0]] if len(run) == 1 else _job([steps[i] for i in run]) for run in runs]
+    merged_waits = tuple(
+        tuple(sorted({run_of[d] for i in run for d in waits_on[i]} - {r}))
+        for r, run in enumerate(runs)
+    )
+    return merged, merged_waits
+
+
+def _joins(last: Step, step: Step) -> bool:
+    return last.mode == EXECUTOR == step.mode and last.executor == step.executor
+
+
+def _job(calls: list[Step]) -> Step:
+    """One JOB step running ``calls`` in order; its args are what they read from outside."""
+    inside = {c.key for c in calls}
+    reads = dict.fromkeys(k for c in calls for _, k in c.args if k not in inside)
+    args = tuple((k, k) for k in reads)
+    last = calls[-1]
+    return Step(last.key, calls[0].node, args, JOB, last.executor, calls=tuple(calls))
 
 
 def _producers(steps: list[Step]) -> dict[str, int]:

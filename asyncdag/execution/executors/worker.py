@@ -15,9 +15,13 @@ import signal
 import struct
 import sys
 import traceback
+import types
+from collections.abc import Awaitable
 from typing import Any
 
 import cloudpickle
+
+from .base import Call
 
 HEADER = struct.Struct("!Q")
 OK, ERROR = b"\x00", b"\x01"
@@ -89,8 +93,15 @@ def _run(
             kept[key] = cloudpickle.loads(part)
         unit = _Unpickler(io.BytesIO(payload), kept).load()
         result = unit()
+        if type(result) is types.CoroutineType and isinstance(unit, Call):
+            from ..mistakes import returned_coroutine
+
+            raise returned_coroutine(unit.node, result)  # a def node's mistake: never run it
         if inspect.isawaitable(result):
-            result = loop.run_until_complete(result)
+            # The outcome comes back as a value: a SystemExit out of a task would end the loop.
+            result, error = loop.run_until_complete(_outcome(result))
+            if error is not None:
+                raise error
     except BaseException as exc:
         return _error(exc, _traceback_text(exc))
     try:
@@ -100,6 +111,13 @@ def _run(
 
         return _error(explain_unpicklable(unit.result_parts(result), unit.node, exc), "")
     return OK + body
+
+
+async def _outcome(work: Awaitable[Any]) -> tuple[Any, BaseException | None]:
+    try:
+        return await work, None
+    except BaseException as exc:  # every kind, SystemExit included: it is the node's to report
+        return None, exc
 
 
 def _traceback_text(exc: BaseException) -> str:
