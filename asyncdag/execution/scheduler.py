@@ -37,6 +37,7 @@ from ..graph.plan import (
     collected_key,
 )
 from .executors.base import Call, Executor
+from .observe import Observer, RunInfo
 from .paths import Path, format_path
 from .policy import run_with_policy
 from .remote import BranchBatch, Everywhere
@@ -52,11 +53,18 @@ _short.maxstring = _short.maxother = 60
 class _Run:
     """One execution: its executors and the first failure, which is what ``execute`` raises."""
 
-    __slots__ = ("executors", "first_error")
+    __slots__ = ("executors", "first_error", "info", "observer")
 
-    def __init__(self, executors: Mapping[str, Executor]) -> None:
+    def __init__(
+        self,
+        executors: Mapping[str, Executor],
+        observer: Observer | None = None,
+        info: RunInfo | None = None,
+    ) -> None:
         self.executors = executors
         self.first_error: BaseException | None = None
+        self.observer = observer  # None: nothing listens, and nothing is paid for it
+        self.info = info
 
     # -- failures ---------------------------------------------------------------------------
 
@@ -73,7 +81,9 @@ class _Run:
 
     async def frame(self, frame: Frame, vals: MutableMapping[str, Any], path: Path) -> None:
         """Run every step of ``frame``, writing results into ``vals``."""
-        if frame.sync_only:
+        if self.observer is not None:  # every step reports: no plain-call fast path
+            await self.concurrent_frame(frame, vals, path)
+        elif frame.sync_only:
             self.sync_frame(frame, vals, path)
         elif frame.sequential:
             for step in frame.steps:
@@ -101,6 +111,13 @@ class _Run:
         if step.mode == BLOCK:
             await self.block(step, vals, path)
             return
+        if self.observer is not None:
+            await self.observed(step, vals, path)
+        else:
+            await self.node_call(step, vals, path)
+
+    async def node_call(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
+        """A node that awaits: a coroutine, an executor's job, or one under a policy."""
         if step.mode == GUARDED:
             await self.guarded(step, vals, path)
             return
@@ -115,6 +132,22 @@ class _Run:
         except Exception as exc:
             self.fail(exc, step.node.name, path)
             raise
+
+    async def observed(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
+        """A node call told to the run's observers before and after."""
+        observer, info, node = self.observer, self.info, step.node
+        assert observer is not None and info is not None
+        kwargs = {p: vals[k] for p, k in step.args}
+        await observer.node_started(info, node, path, kwargs)
+        try:
+            if step.mode == INLINE:
+                self.call(step, vals, path)
+            else:
+                await self.node_call(step, vals, path)
+        except Exception as exc:
+            await observer.node_finished(info, node, path, kwargs, None, exc)
+            raise
+        await observer.node_finished(info, node, path, kwargs, vals[step.key], None)
 
     async def guarded(self, step: Step, vals: MutableMapping[str, Any], path: Path) -> None:
         """A node with a ``@timeout`` / ``@retry`` policy."""
@@ -140,7 +173,7 @@ class _Run:
                 while ready:
                     i = ready.pop()
                     step = steps[i]
-                    if step.mode != INLINE:
+                    if step.mode != INLINE or self.observer is not None:
                         tg.create_task(run_awaitable(i))
                         continue
                     self.call(step, vals, path)
@@ -170,7 +203,7 @@ class _Run:
         outer = {k: vals[k] for k in block.outer}
         lists: list[list[Any]] = [[] for _ in block.produces]
         try:
-            if block.frame.sync_only and isinstance(source, Iterator):
+            if block.frame.sync_only and isinstance(source, Iterator) and not self.observer:
                 await self.inline_branches(step, source, outer, lists, path)
             else:
                 await self.task_branches(step, source, outer, lists, path)
@@ -182,6 +215,10 @@ class _Run:
                 source.close()
         for name, values in zip(block.produces, lists, strict=True):
             vals[collected_key(name)] = values
+        if self.observer is not None:
+            assert self.info is not None
+            count = len(lists[0]) if lists else -1
+            await self.observer.block_finished(self.info, step.node, path, count)
 
     async def open_source(
         self, step: Step, vals: MutableMapping[str, Any], path: Path
@@ -318,6 +355,11 @@ class _Run:
                     return
                 for values_list in lists:
                     values_list.append(None)
+                if self.observer is not None:
+                    assert self.info is not None
+                    await self.observer.item_yielded(
+                        self.info, step.node, (*path, (step.node.name, index, item))
+                    )
                 batch.append((index, item))
                 index += 1
                 if len(batch) >= size:
@@ -341,7 +383,17 @@ class _Run:
         (index, item), name, frame = batch[0], step.node.name, block.frame
         values = outer.copy()
         values[name] = item
-        await self.frame(frame, values, (*path, (name, index, item)))
+        here = (*path, (name, index, item))
+        if self.observer is None:
+            await self.frame(frame, values, here)
+        else:
+            assert self.info is not None
+            try:
+                await self.frame(frame, values, here)
+            except Exception as exc:
+                await self.observer.branch_finished(self.info, step.node, here, exc)
+                raise
+            await self.observer.branch_finished(self.info, step.node, here, None)
         for values_list, key in zip(lists, block.produces, strict=True):
             values_list[index] = values[key]
 
@@ -366,6 +418,11 @@ class _Run:
         for (index, _), row in zip(batch, rows, strict=True):
             for values_list, value in zip(lists, row, strict=True):
                 values_list[index] = value
+        if self.observer is not None:
+            assert self.info is not None
+            for index, item in batch:
+                here = (*path, (step.node.name, index, item))
+                await self.observer.branch_finished(self.info, step.node, here, None)
 
 
 async def _let_others_run() -> None:
@@ -376,13 +433,31 @@ async def _let_others_run() -> None:
 
 
 async def run_plan(
-    plan: Plan, vals: MutableMapping[str, Any], executors: Mapping[str, Executor]
+    plan: Plan,
+    vals: MutableMapping[str, Any],
+    executors: Mapping[str, Executor],
+    observer: Observer | None = None,
+    info: RunInfo | None = None,
 ) -> dict[str, Any]:
     """Run ``plan`` with ``vals`` holding config, inputs and overrides; return the outputs.
 
     A node's exception propagates as itself (with a note), never as an ``ExceptionGroup``.
+    ``observer`` (with ``info``) is told about every node, branch and block as the run goes.
     """
-    run = _Run(executors)
+    if observer is None:
+        return await _run_plan(_Run(executors), plan, vals)
+    assert info is not None
+    await observer.run_started(info)
+    try:
+        results = await _run_plan(_Run(executors, observer, info), plan, vals)
+    except Exception as exc:
+        await observer.run_finished(info, None, exc)
+        raise
+    await observer.run_finished(info, results, None)
+    return results
+
+
+async def _run_plan(run: _Run, plan: Plan, vals: MutableMapping[str, Any]) -> dict[str, Any]:
     for name in plan.absent:
         vals[name] = None
     try:
