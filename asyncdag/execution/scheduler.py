@@ -81,8 +81,12 @@ class _Run:
 
     async def frame(self, frame: Frame, vals: MutableMapping[str, Any], path: Path) -> None:
         """Run every step of ``frame``, writing results into ``vals``."""
-        if self.observer is not None:  # every step reports: no plain-call fast path
-            await self.concurrent_frame(frame, vals, path)
+        if self.observer is not None:  # every step reports: awaited, even plain calls
+            if frame.sync_only or frame.sequential:
+                for step in frame.steps:
+                    await self.awaitable(step, vals, path)
+            else:
+                await self.concurrent_frame(frame, vals, path)
         elif frame.sync_only:
             self.sync_frame(frame, vals, path)
         elif frame.sequential:

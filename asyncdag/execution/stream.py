@@ -1,4 +1,4 @@
-"""``Driver.stream``: a run reported as events through a small bounded buffer."""
+"""``Driver.stream``: a run reported as events through a small bounded queue."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
-import anyio
-from anyio.streams.memory import MemoryObjectSendStream
-
 from ..events import Event
 from ..graph.node import Node
 from .observe import Observer, RunInfo
 from .paths import Path
 
 # Events waiting for the consumer; past this many the run waits for it.
-BUFFER = 16
+BUFFER = 64
+
+_END = Event("done", None, (), None)  # marks the end of the queue (never yielded)
 
 
 def _index(path: Path) -> tuple[int, ...]:
@@ -24,13 +23,19 @@ def _index(path: Path) -> tuple[int, ...]:
 
 
 class _Listener(Observer):
-    """Sends the run's events into the stream; ``send`` waits while the buffer is full."""
+    """Puts the run's events on the queue; waits only while the queue is full."""
 
-    def __init__(self, send: MemoryObjectSendStream[Event]) -> None:
-        self._send = send
+    def __init__(self, queue: asyncio.Queue[Event]) -> None:
+        self._queue = queue
 
     def describe(self, method: str) -> str:
         return "Driver.stream"
+
+    async def _put(self, event: Event) -> None:
+        if self._queue.full():
+            await self._queue.put(event)
+        else:  # room: no trip round the loop per event
+            self._queue.put_nowait(event)
 
     async def node_finished(
         self,
@@ -42,24 +47,28 @@ class _Listener(Observer):
         error: BaseException | None,
     ) -> None:
         if error is None:
-            await self._send.send(Event("node", node.name, _index(path), result))
+            await self._put(Event("node", node.name, _index(path), result))
 
     async def branch_finished(
         self, run: RunInfo, expander: Node, path: Path, error: BaseException | None
     ) -> None:
         if error is None:
-            await self._send.send(Event("branch", expander.name, _index(path), None))
+            await self._put(Event("branch", expander.name, _index(path), None))
 
     async def block_finished(self, run: RunInfo, expander: Node, path: Path, branches: int) -> None:
-        await self._send.send(Event("block", expander.name, _index(path), branches))
+        await self._put(Event("block", expander.name, _index(path), branches))
 
 
 async def _produce(
-    run: Callable[[Observer], Coroutine[Any, Any, Any]], send: MemoryObjectSendStream[Event]
+    run: Callable[[Observer], Coroutine[Any, Any, Any]], queue: asyncio.Queue[Event]
 ) -> None:
-    async with send:
-        result = await run(_Listener(send))
-        await send.send(Event("done", None, (), result))
+    listener = _Listener(queue)
+    try:
+        result = await run(listener)
+        await listener._put(Event("done", None, (), result))
+    finally:
+        if not queue.full():
+            queue.put_nowait(_END)  # a full queue: the consumer left, or learns from the task
 
 
 class EventStream(AsyncIterator[Event]):
@@ -70,31 +79,47 @@ class EventStream(AsyncIterator[Event]):
     """
 
     def __init__(self, run: Callable[[Observer], Coroutine[Any, Any, Any]]) -> None:
-        self._send, self._receive = anyio.create_memory_object_stream[Event](BUFFER)
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(BUFFER + 1)  # + room for the end
         self._run = run
         self._task: asyncio.Task[None] | None = None
+        self._finished = False
 
     def __aiter__(self) -> EventStream:
         return self
 
     async def __anext__(self) -> Event:
-        if self._task is None:
+        if self._finished:
+            raise StopAsyncIteration
+        task = self._task
+        if task is None:
             # The run must not hold this object: dropping the stream is what cancels it.
-            self._task = asyncio.get_running_loop().create_task(_produce(self._run, self._send))
+            task = self._task = asyncio.get_running_loop().create_task(
+                _produce(self._run, self._queue)
+            )
         try:
-            return await self._receive.receive()
-        except anyio.EndOfStream:
-            task, self._task = self._task, None
-            self._receive.close()
-            await task  # the run's own exception, if it failed
-            raise StopAsyncIteration from None
+            event = self._queue.get_nowait() if self._queue.qsize() else await self._next(task)
         except BaseException:
             await self.aclose()
             raise
+        if event is _END:
+            self._finished = True
+            await task  # the run's own exception, if it failed
+            raise StopAsyncIteration
+        return event
+
+    async def _next(self, task: asyncio.Task[None]) -> Event:
+        """The next event, or the end when the run stopped without saying so."""
+        getter = asyncio.ensure_future(self._queue.get())
+        try:
+            await asyncio.wait((getter, task), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()
+        return getter.result() if getter.done() and not getter.cancelled() else _END
 
     async def aclose(self) -> None:
         """Stop the run if it is still going, and wait until everything it started stopped."""
-        self._receive.close()
+        self._finished = True
         task = self._task
         if task is None:
             return
@@ -124,5 +149,4 @@ class EventStream(AsyncIterator[Event]):
     def __del__(self) -> None:
         task = self._task
         if task is not None and not task.done():
-            self._receive.close()
             task.cancel()
