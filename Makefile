@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean graphviz
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "asyncdag needs Python 3.11 or newer"'
@@ -30,7 +30,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check asyncdag tests examples benchmarks
 	$(BIN)/mypy
 
-test: lint
+# The picture tests render with Graphviz's `dot` (Debian package graphviz).
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update && apt-get install -y graphviz; } \
+		|| echo "Graphviz's dot is missing and could not be installed (apt-get needs root: run" \
+			"'sudo apt-get install graphviz'); the picture tests will be skipped."
+
+test: lint graphviz
 	$(BIN)/pytest
 
 # BENCH_ARGS=--quick for a run under a minute; results go to benchmarks/results/.

@@ -181,6 +181,81 @@ class Driver(AsyncClosing):
         """The named nodes and everything that depends on them."""
         return [self._variable(n) for n in sorted(self.graph.downstream(node_names))]
 
+    def display_all_functions(
+        self,
+        output_file_path: str | None = None,
+        render_kwargs: Mapping[str, Any] | None = None,
+        graphviz_kwargs: Mapping[str, Any] | None = None,
+        show_legend: bool = True,
+        orient: str = "LR",
+        hide_inputs: bool = False,
+        deduplicate_inputs: bool = False,
+        show_schema: bool = True,
+        custom_style_function: Callable[..., Any] | None = None,
+        keep_dot: bool = False,
+    ) -> Any:
+        """Draw every function (Hamilton's arguments); return the ``graphviz.Digraph``.
+
+        The file's suffix picks the format (``.png``, ``.svg``...); see ``asyncdag.viz``.
+        ``show_schema`` is accepted for Hamilton compatibility (asyncdag nodes carry no schema).
+        """
+        from . import viz
+
+        return viz.display_all_functions(
+            self.graph,
+            output_file_path,
+            render_kwargs,
+            graphviz_kwargs,
+            show_legend=show_legend,
+            orient=orient,
+            hide_inputs=hide_inputs,
+            deduplicate_inputs=deduplicate_inputs,
+            custom_style_function=custom_style_function,
+            describe_node=self._variable,
+            keep_dot=keep_dot,
+        )
+
+    def visualize_execution(
+        self,
+        final_vars: Iterable[str | Callable[..., Any]],
+        output_file_path: str | None = None,
+        render_kwargs: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        graphviz_kwargs: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        show_legend: bool = True,
+        orient: str = "LR",
+        hide_inputs: bool = False,
+        deduplicate_inputs: bool = False,
+        show_schema: bool = True,
+        custom_style_function: Callable[..., Any] | None = None,
+        bypass_validation: bool = False,
+        keep_dot: bool = False,
+    ) -> Any:
+        """Draw only the nodes ``execute`` would run for this request; inputs and overrides marked.
+
+        Raises what ``execute`` raises before running (unknown names, missing inputs).
+        """
+        from . import viz
+
+        return viz.visualize_execution(
+            self.graph,
+            (v if isinstance(v, str) else v.__name__ for v in final_vars),
+            output_file_path,
+            render_kwargs,
+            inputs,
+            graphviz_kwargs,
+            overrides,
+            bypass_validation,
+            show_legend=show_legend,
+            orient=orient,
+            hide_inputs=hide_inputs,
+            deduplicate_inputs=deduplicate_inputs,
+            custom_style_function=custom_style_function,
+            describe_node=self._variable,
+            keep_dot=keep_dot,
+        )
+
     def _variable(self, name: str) -> Variable:
         node = self.graph.nodes.get(name)
         if node is None:

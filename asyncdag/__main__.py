@@ -1,0 +1,5 @@
+"""``python -m asyncdag``: the ``asyncdag`` command."""
+
+from .cli import main
+
+raise SystemExit(main())
