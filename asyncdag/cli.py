@@ -164,7 +164,7 @@ def _adapters(args: argparse.Namespace) -> list[Any]:
     from .lifecycle import ProgressBar
 
     try:
-        return [ProgressBar(args.module, file=sys.stderr)]
+        return [ProgressBar(Path(args.module).stem, file=sys.stderr)]
     except ImportError:
         if args.progress:  # asked for by name: say what is missing
             raise

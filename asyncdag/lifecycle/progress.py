@@ -90,7 +90,7 @@ class ProgressBar(Observer):
         total = sum(1 for n in run.execution_path if not scopes.get(n))
         state = self._runs[run.run_id] = _RunState(time.monotonic(), total)
         if self.drawing:
-            state.bar = self._open_bar(self.desc, total, "nodes")
+            state.bar = self._open_bar(self.desc, total, "nodes", 0)
 
     async def node_finished(
         self,
@@ -118,7 +118,7 @@ class ProgressBar(Observer):
         if block is None:
             block = state.blocks[expander.name] = _Block()
             if state.bar is not None:
-                block.bar = self._open_bar(expander.name, None, "branches")
+                block.bar = self._open_bar(expander.name, None, "branches", len(state.blocks))
         block.yielded += 1
 
     async def branch_finished(
@@ -156,10 +156,10 @@ class ProgressBar(Observer):
             seconds = time.monotonic() - state.started
             self._write(f"{self.desc}: {outcome} in {seconds:.2f}s; {self._summary(state)}")
             return
+        self._advance(state.bar, 0, f"{self.desc} -> execution {outcome}")
+        self._close_bar(state.bar)  # tqdm: the top bar first, or the lower ones overwrite it
         for block in state.blocks.values():
             self._close_bar(block.bar)
-        self._advance(state.bar, 0, f"{self.desc} -> execution {outcome}")
-        self._close_bar(state.bar)
 
     # -- drawing ----------------------------------------------------------------------------
 
@@ -178,11 +178,12 @@ class ProgressBar(Observer):
         self.file.write(line + "\n")
         self.file.flush()
 
-    def _open_bar(self, desc: str, total: int | None, unit: str) -> Any:
+    def _open_bar(self, desc: str, total: int | None, unit: str, line: int) -> Any:
         if self.backend == "tqdm":
             from tqdm.auto import tqdm
 
-            return tqdm(desc=desc, total=total, unit=unit, file=self.file, **self.kwargs)
+            options = {"position": line, "leave": True, "file": self.file, **self.kwargs}
+            return tqdm(desc=desc, total=total, unit=" " + unit, **options)
         progress = self._progress()
         return (progress, progress.add_task(desc, total=total))
 
