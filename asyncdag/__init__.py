@@ -4,6 +4,7 @@ from . import executors as executors
 from ._version import __version__ as __version__
 from .driver import Builder as Builder
 from .driver import Driver as Driver
+from .events import Event as Event
 from .function_modifiers import check_output as check_output
 from .function_modifiers import config as config
 from .function_modifiers import extract_fields as extract_fields
@@ -20,6 +21,7 @@ __all__ = [
     "Builder",
     "Collect",
     "Driver",
+    "Event",
     "Parallelizable",
     "__version__",
     "check_output",

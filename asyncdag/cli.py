@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
         help="where the sync nodes of parallel blocks run (Builder.with_remote_executor)",
     )
     run.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    run.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="draw a progress bar on stderr (default: when stderr is a terminal)",
+    )
     run.set_defaults(command=_run)
     return parser
 
@@ -149,8 +155,20 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _adapters(args: argparse.Namespace) -> list[Any]:
-    """Adapters for every command's Driver: the place for a progress bar on a TTY, later."""
-    return []
+    """A progress bar for ``run`` when asked, or when stderr is a terminal (tqdm installed)."""
+    wanted = getattr(args, "progress", False)
+    if wanted is None:
+        wanted = sys.stderr.isatty()
+    if not wanted:
+        return []
+    from .lifecycle import ProgressBar
+
+    try:
+        return [ProgressBar(Path(args.module).stem, file=sys.stderr)]
+    except ImportError:
+        if args.progress:  # asked for by name: say what is missing
+            raise
+        return []
 
 
 # -- building the Driver ---------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol, Self, TypeVar
@@ -12,14 +13,16 @@ from typing import Any, Protocol, Self, TypeVar
 from ._closing import AsyncClosing, InFlight
 from .base import DictResult
 from .errors import AsyncDagError, GraphError
+from .events import Event
 from .execution.executors import Executor, InlineExecutor
 from .execution.grouping import _GroupingStrategy
+from .execution.observe import Observer, Observers, RunInfo
 from .execution.scheduler import run_plan
 from .graph.crawl import node_name
 from .graph.graph import FunctionGraph
 from .graph.meta import modifiers_of
 from .graph.node import Node
-from .graph.plan import LOCAL, REMOTE, Plan, build_plan
+from .graph.plan import LOCAL, REMOTE, Frame, Plan, build_plan
 from .graph.request import RequestChecks, check_inputs, request_checks
 from .io.materialization import Extractor, Materializer, apply_materializers
 
@@ -69,6 +72,7 @@ class Driver(AsyncClosing):
         *modules: ModuleType,
         adapter: ResultBuilder | None = None,
         executors: Mapping[str, Executor] | None = None,
+        observers: Iterable[Observer] = (),
     ) -> None:
         self.graph = FunctionGraph.from_modules(modules, config)
         self._executors: dict[str, Executor] = {
@@ -77,6 +81,7 @@ class Driver(AsyncClosing):
             **(executors or {}),
         }
         self._result_builder: ResultBuilder = adapter or DictResult()
+        self._observers = tuple(observers)
         self._inline = frozenset(k for k, e in self._executors.items() if e.runs_inline)
         self._ships = frozenset(k for k, e in self._executors.items() if e.runs_branches)
         self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str]], Plan] = {}
@@ -100,6 +105,37 @@ class Driver(AsyncClosing):
             TypeError: ``final_vars`` is not a list of names or functions.
             Exception: a node's own exception, as itself, with a note naming node and branch.
         """
+        results = await self._run(final_vars, inputs, overrides, self._observers)
+        return self._result_builder.build_result(**results)
+
+    def stream(
+        self,
+        final_vars: Iterable[str | Callable[..., Any]],
+        inputs: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[Event]:
+        """Run like ``execute``, yielding an ``Event`` as each node, branch and block finishes.
+
+        The last event is ``"done"`` with the result as its value. The consumer sets the pace:
+        events wait in a small buffer, so a slow consumer slows the run. Leaving the
+        ``async for`` early (``break``, an exception, a cancellation) cancels the run;
+        ``async with contextlib.aclosing(dr.stream(...)) as events:`` waits until it stopped.
+        """
+        from .execution.stream import EventStream
+
+        async def run(listener: Observer) -> Any:
+            results = await self._run(final_vars, inputs, overrides, (*self._observers, listener))
+            return self._result_builder.build_result(**results)
+
+        return EventStream(run)
+
+    async def _run(
+        self,
+        final_vars: Iterable[str | Callable[..., Any]],
+        inputs: Mapping[str, Any] | None,
+        overrides: Mapping[str, Any] | None,
+        observers: tuple[Observer, ...],
+    ) -> dict[str, Any]:
         inputs = dict(inputs or {})
         overrides = dict(overrides or {})
         outputs = _requested(final_vars)
@@ -107,8 +143,17 @@ class Driver(AsyncClosing):
         self._check_request(plan, inputs, overrides)
         vals = {**self.graph.config, **inputs, **overrides}
         with self._in_flight.running():
-            results = await run_plan(plan, vals, self._executors)
-        return self._result_builder.build_result(**results)
+            if not observers:
+                return await run_plan(plan, vals, self._executors)
+            info = RunInfo(
+                str(uuid.uuid4()),
+                self.graph,
+                outputs,
+                inputs,
+                overrides,
+                _execution_path(plan.root),
+            )
+            return await run_plan(plan, vals, self._executors, Observers(observers), info)
 
     def execute_sync(
         self,
@@ -370,6 +415,19 @@ def _requested(final_vars: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _execution_path(frame: Frame) -> tuple[str, ...]:
+    """The nodes a plan runs, outermost frame first."""
+    names: list[str] = []
+    for step in frame.steps:
+        if step.calls:  # a thread job: its calls
+            names.extend(call.node.name for call in step.calls)
+        elif step.block is None or not step.block.given:
+            names.append(step.node.name)
+        if step.block is not None:
+            names.extend(_execution_path(step.block.frame))
+    return tuple(names)
+
+
 def _matches(tags: Mapping[str, Any], tag_filter: Mapping[str, Any]) -> bool:
     """Hamilton's tag query: every key present; a value, or a list, meets the tag's value(s)."""
     for key, wanted in tag_filter.items():
@@ -446,7 +504,7 @@ class Builder:
         self._config: dict[str, Any] = {}
         self._executors: dict[str, Executor] = {}
         self._result_builder: ResultBuilder | None = None
-        self._adapters: list[Any] = []
+        self._observers: list[Observer] = []
         self._adapter_set = False
         self._grouping: _GroupingStrategy | None = None
         self._module_overrides = False
@@ -483,14 +541,22 @@ class Builder:
         return self
 
     def with_adapters(self, *adapters: Any) -> Self:
-        """Add adapters; one with ``build_result(**outputs)`` shapes what ``execute`` returns."""
+        """Add adapters: lifecycle hooks, progress bars and tracers watch every run; one with
+        ``build_result(**outputs)`` shapes what ``execute`` returns."""
+        from .lifecycle._adapt import as_observer, is_hook
+
         for adapter in adapters:
+            known = False
             if callable(getattr(adapter, "build_result", None)):
-                self._result_builder = adapter
-            else:
+                self._result_builder, known = adapter, True
+            if isinstance(adapter, Observer) or is_hook(adapter):
+                self._observers.append(as_observer(adapter))
+                known = True
+            if not known:
                 raise TypeError(
-                    f"{adapter!r} is not an adapter asyncdag knows: result builders need a "
-                    "build_result(**outputs) method."
+                    f"{adapter!r} is not an adapter asyncdag knows: pass a lifecycle hook "
+                    "(asyncdag.lifecycle.NodeExecutionHook, GraphExecutionHook), a ProgressBar, "
+                    "a tracer, or a result builder with a build_result(**outputs) method."
                 )
         return self
 
@@ -548,7 +614,7 @@ class Builder:
         new._modules = list(self._modules)
         new._config = dict(self._config)
         new._executors = dict(self._executors)
-        new._adapters = list(self._adapters)
+        new._observers = list(self._observers)
         return new
 
     def build(self) -> Driver:
@@ -565,6 +631,7 @@ class Builder:
             *modules,
             adapter=self._result_builder,
             executors=self._executors,
+            observers=self._observers,
         )
 
 

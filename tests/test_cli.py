@@ -137,6 +137,18 @@ def test_every_executor_gives_the_same_result(executor: str) -> None:
     assert run_json("total", TEXTS, "--executor", executor) == {"total": 5}
 
 
+def test_progress_flag_reports_the_run_on_stderr_as_plain_lines_off_a_terminal() -> None:
+    done = asyncdag("run", str(WORDS), "total", TEXTS, "--progress")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["total: 5"]
+    assert "complete in" in done.stderr and "\r" not in done.stderr
+
+
+def test_no_progress_off_a_terminal_unless_asked() -> None:
+    done = asyncdag("run", str(WORDS), "total", TEXTS)
+    assert done.returncode == 0 and done.stderr == ""
+
+
 def test_an_unknown_executor_is_refused_by_the_parser() -> None:
     done = asyncdag("run", str(WORDS), "total", "--executor", "gpu")
     assert done.returncode == 2 and "invalid choice: 'gpu'" in done.stderr

@@ -61,11 +61,15 @@ class Fan:
         self.holes: list[tuple[str, Path]] = []  # (node, branch) of branch tasks cancelled
         self.slots: asyncio.Semaphore | None = None
 
-    async def pump(self, source: Iterator[Any] | AsyncIterator[Any]) -> None:
-        """Start a branch per item as it comes; return when every branch is done."""
+    async def pump(self, source: Iterator[Any] | AsyncIterator[Any]) -> int:
+        """Start a branch per item as it comes; return the number of branches once all are done.
+
+        With observers, every branch is a task (or a shipped batch) that reports.
+        """
         block, run, name, frame = self.step.block, self.run, self.name, self.frame
         assert block is not None
-        here = frame.sync_only and not block.shipped
+        observer, info = run.observer, run.info
+        here = frame.sync_only and not block.shipped and observer is None
         remote = None if here else run.executors.get(REMOTE)
         if remote is not None and remote.max_tasks:
             self.slots = asyncio.Semaphore(remote.max_tasks)
@@ -76,6 +80,8 @@ class Fan:
         only = frame.steps[0] if len(frame.steps) == 1 else None
         if block.shipped:
             size = (remote.batch_size if remote else None) or 1
+        elif observer is not None:
+            one = self.local
         elif block.threaded:
             many = self.on_thread
             batch_size = remote.batch_size if remote else None
@@ -111,6 +117,11 @@ class Fan:
                 if item is END:
                     break
                 now = clock()
+                if observer is not None:
+                    assert info is not None
+                    await observer.item_yielded(
+                        info, self.step.node, (*self.path, (name, index, item))
+                    )
                 if here:
                     branch = self.outer.copy()
                     branch[name] = item
@@ -147,6 +158,7 @@ class Fan:
         if not here and self.filled != index:  # a branch task ended cancelled, not by us
             node, where = self.holes[0] if self.holes else (name, self.path)
             raise run.hole(node, where)
+        return index
 
     def _release(self) -> None:
         if self.slots is not None:
@@ -162,14 +174,23 @@ class Fan:
         values = self.outer.copy()
         values[self.name] = item
         where = (*self.path, (self.name, index, item))
+        observer, info = self.run.observer, self.run.info
         try:
             await self.run.frame(self.frame, values, where)
         except asyncio.CancelledError:
             undone = next((s.node.name for s in self.frame.steps if s.key not in values), "")
             self.holes.append((undone or self.name, where))
             raise
+        except BaseException as exc:
+            if observer is not None:
+                assert info is not None
+                await observer.branch_finished(info, self.step.node, where, exc)
+            raise
         finally:
             self._release()
+        if observer is not None:
+            assert info is not None
+            await observer.branch_finished(info, self.step.node, where, None)
         self._fill(index, values)
 
     def async_branch(self, only: Step) -> Callable[[int, Any], Any]:
@@ -248,6 +269,13 @@ class Fan:
         finally:
             self._release()
         self._rows(batch, rows)
+
+        observer, info = run.observer, run.info
+        if observer is not None:
+            assert info is not None
+            for index, item in batch:
+                where = (*self.path, (self.name, index, item))
+                await observer.branch_finished(info, self.step.node, where, None)
 
     def _rows(self, batch: Batch, rows: list[tuple[Any, ...]]) -> None:
         for (index, _), row in zip(batch, rows, strict=True):

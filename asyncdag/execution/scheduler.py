@@ -40,6 +40,7 @@ from .executors.base import Call, Executor
 from .fanout import Fan
 from .jobs import CallRun
 from .mistakes import items_of, returned_coroutine
+from .observe import Observer, RunInfo
 from .paths import Path, format_path
 from .policy import TimeoutThreads, policed_items, run_with_policy
 from .sources import iterate_on, listed, started
@@ -57,12 +58,19 @@ class _Halt(Exception):
 class Run:
     """One execution: its executors and the first failure, which is what ``execute`` raises."""
 
-    __slots__ = ("executors", "first_error", "timeout_threads")
+    __slots__ = ("executors", "first_error", "info", "observer", "timeout_threads")
 
-    def __init__(self, executors: Mapping[str, Executor]) -> None:
+    def __init__(
+        self,
+        executors: Mapping[str, Executor],
+        observer: Observer | None = None,
+        info: RunInfo | None = None,
+    ) -> None:
         self.executors = executors
         self.first_error: BaseException | None = None
         self.timeout_threads = TimeoutThreads()
+        self.observer = observer  # None: nothing listens, and nothing is paid for it
+        self.info = info
 
     # -- failures ---------------------------------------------------------------------------
 
@@ -98,7 +106,13 @@ class Run:
 
     async def frame(self, frame: Frame, vals: Values[str, Any], path: Path) -> None:
         """Run every step of ``frame``, writing results into ``vals``."""
-        if frame.sync_only:
+        if self.observer is not None:  # every step reports, so every step is awaited
+            if frame.sync_only or frame.sequential:
+                for step in frame.steps:
+                    await self.observed(step, vals, path)
+            else:
+                await self.concurrent_frame(frame, vals, path)
+        elif frame.sync_only:
             self.sync_frame(frame, vals, path)
         elif frame.sequential:
             for step in frame.steps:
@@ -167,6 +181,28 @@ class Run:
             raise error from exc
         vals[step.key] = value
 
+    async def observed(self, step: Step, vals: Values[str, Any], path: Path) -> None:
+        """A step told to the run's observers: each node call before and after it (a thread
+        job's calls are submitted one by one, so that each reports); a block reports itself."""
+        if step.mode == BLOCK:
+            await self.block(step, vals, path)
+            return
+        observer, info = self.observer, self.info
+        assert observer is not None and info is not None
+        for call in step.calls or (step,):
+            node = call.node
+            kwargs = {p: vals[k] for p, k in call.args}
+            await observer.node_started(info, node, path, kwargs)
+            try:
+                if call.mode == INLINE:
+                    self.call(call, vals, path)
+                else:
+                    await self.awaitable(call, vals, path)
+            except BaseException as exc:
+                await observer.node_finished(info, node, path, kwargs, None, exc)
+                raise
+            await observer.node_finished(info, node, path, kwargs, vals[call.key], None)
+
     async def concurrent_frame(self, frame: Frame, vals: Values[str, Any], path: Path) -> None:
         """Start each step when its last in-frame dependency is done; awaitables as tasks."""
         steps, dependents = frame.steps, frame.dependents
@@ -179,7 +215,7 @@ class Run:
                 while ready:
                     i = ready.pop()
                     step = steps[i]
-                    if step.mode != INLINE:
+                    if step.mode != INLINE or self.observer is not None:
                         tg.create_task(run_awaitable(i))
                         continue
                     self.call(step, vals, path)
@@ -195,7 +231,10 @@ class Run:
                 return ready
 
             async def run_awaitable(i: int) -> None:
-                await self.awaitable(steps[i], vals, path)
+                if self.observer is None:
+                    await self.awaitable(steps[i], vals, path)
+                else:
+                    await self.observed(steps[i], vals, path)
                 done[i] = True
                 release(unblock(i))
 
@@ -241,7 +280,8 @@ class Run:
                 raise error from exc
         lists: list[list[Any]] = [[] for _ in block.produces]
         try:
-            await Fan(self, step, {k: vals[k] for k in block.outer}, lists, path).pump(source)
+            fan = Fan(self, step, {k: vals[k] for k in block.outer}, lists, path)
+            branches = await fan.pump(source)
         finally:
             close = getattr(source, "aclose", None)
             if close is not None:
@@ -250,6 +290,9 @@ class Run:
                 source.close()
         for name, values in zip(block.produces, lists, strict=True):
             vals[collected_key(name)] = values
+        if self.observer is not None:
+            assert self.info is not None
+            await self.observer.block_finished(self.info, node, path, branches)
 
     async def open_source(
         self, step: Step, vals: Values[str, Any], path: Path
@@ -316,14 +359,33 @@ def _first_leaf(error: BaseException) -> BaseException:
 
 
 async def run_plan(
-    plan: Plan, vals: Values[str, Any], executors: Mapping[str, Executor]
+    plan: Plan,
+    vals: Values[str, Any],
+    executors: Mapping[str, Executor],
+    observer: Observer | None = None,
+    info: RunInfo | None = None,
 ) -> dict[str, Any]:
-    """Run ``plan`` with ``vals`` holding config, inputs and overrides; return the outputs."""
-    run = Run(executors)
+    """Run ``plan`` with ``vals`` holding config, inputs and overrides; return the outputs.
+
+    ``observer`` (with ``info``) is told about every node, branch and block as the run goes.
+    """
     for name in plan.absent:
         vals[name] = None
-    await _settled(run, run.frame(plan.root, vals, ()))
-    return {name: vals[key] for name, key in plan.outputs}
+    if observer is None:
+        run = Run(executors)
+        await _settled(run, run.frame(plan.root, vals, ()))
+        return {name: vals[key] for name, key in plan.outputs}
+    assert info is not None
+    await observer.run_started(info)
+    run = Run(executors, observer, info)
+    try:
+        await _settled(run, run.frame(plan.root, vals, ()))
+    except BaseException as exc:
+        await observer.run_finished(info, None, exc)
+        raise
+    results = {name: vals[key] for name, key in plan.outputs}
+    await observer.run_finished(info, results, None)
+    return results
 
 
 async def run_branches(
