@@ -357,3 +357,37 @@ def test_a_block_step_comes_after_the_outer_values_its_branches_read() -> None:
 async def test_a_branch_reading_an_outer_value_planned_after_its_expander_gets_it() -> None:
     dr = build(*_block_reading_a_late_outer_value())
     assert await dr.execute(["total"], inputs={"x": 3}) == {"total": 0 + 1 + 2 + 3 * 30}
+
+
+def test_planning_blocks_in_a_row_looks_at_each_collect_parameter_a_bounded_number_of_times(
+    monkeypatch: Any,
+) -> None:
+    from asyncdag.graph import plan as plan_module
+
+    def blocks(count: int) -> list[Callable[..., Any]]:
+        functions: list[Callable[..., Any]] = []
+        previous = "x"
+        for i in range(count):
+            namespace: dict[str, Any] = {"Parallelizable": Parallelizable, "Collect": Collect}
+            exec(
+                f"def e{i}({previous}: int) -> Parallelizable[int]:\n    yield {previous}\n"
+                f"def b{i}(e{i}: int) -> int:\n    return e{i}\n"
+                f"def c{i}(b{i}: Collect[int]) -> int:\n    return sum(b{i})\n",
+                namespace,
+            )
+            functions += [namespace[f"e{i}"], namespace[f"b{i}"], namespace[f"c{i}"]]
+            previous = f"c{i}"
+        return functions
+
+    looked: list[str] = []
+    original = plan_module._FrameBuilder._branch_of
+
+    def counting(self: Any, name: str) -> Any:
+        looked.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(plan_module._FrameBuilder, "_branch_of", counting)
+    for count in (20, 80):
+        looked.clear()
+        plan_of(*blocks(count), outputs=[f"c{count - 1}"])
+        assert len(looked) <= 2 * count, f"{len(looked)} look-ups for {count} blocks"

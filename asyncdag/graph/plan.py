@@ -201,14 +201,30 @@ class _FrameBuilder:
         self.needed, self.scopes, self.constants = needed, scopes, constants
         self.available, self.requested = available, requested
         self.inline, self.ships = inline, ships
+        # Computed once, so that planning stays linear in the graph however many blocks it has.
+        self.in_scope: dict[Scope, list[str]] = {}  # filled on the first frame, in graph order
+        # (collector's scope, block scope) -> names collected out of that block
+        self.gathered: dict[tuple[Scope, Scope], set[str]] = {}
+        for name, node in needed.items():
+            if name not in constants:
+                for p in node.params:
+                    if p.collect and p.name in needed:
+                        key = (scopes[name], self._branch_of(p.name))
+                        self.gathered.setdefault(key, set()).add(p.name)
+
+    def _names(self, scope: Scope, order: tuple[str, ...]) -> list[str]:
+        """The needed nodes of ``scope``, in ``order``."""
+        if not self.in_scope:
+            for name in order:
+                if name in self.needed:
+                    self.in_scope.setdefault(self.scopes[name], []).append(name)
+        return self.in_scope.get(scope, [])
 
     def frame(self, scope: Scope, order: tuple[str, ...], in_worker: bool = False) -> Frame:
         """The frame of ``scope``; ``in_worker``: it runs in a worker process, all in place."""
         steps: list[Step] = []
-        for name in order:
-            node = self.needed.get(name)
-            if node is None or self.scopes[name] != scope:
-                continue
+        for name in self._names(scope, order):
+            node = self.needed[name]
             if node.expands:
                 steps.append(self._block_step(node, scope, order, in_worker))
             elif name not in self.constants:
@@ -253,14 +269,7 @@ class _FrameBuilder:
     ) -> Step:
         inner_scope = (*scope, expander.name)
         produces = {expander.name} if expander.name in self.requested else set()
-        for n in self.needed.values():
-            if self.scopes[n.name] != scope or n.name in self.constants:
-                continue
-            produces.update(
-                p.name
-                for p in n.params
-                if p.collect and p.name in self.needed and self._branch_of(p.name) == inner_scope
-            )
+        produces.update(self.gathered.get((scope, inner_scope), ()))
         shipped = not in_worker and REMOTE in self.ships
         inner = self.frame(inner_scope, order, in_worker or shipped)
         given = expander.name in self.constants
