@@ -29,7 +29,16 @@ from .measure import Budget
 from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loop
 
 RESULTS = Path(__file__).parent / "results"
-SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness", "branches", "planning")
+SUITES = (
+    "throughput",
+    "first_result",
+    "memory",
+    "cpu",
+    "responsiveness",
+    "branches",
+    "planning",
+    "observing",
+)
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     if "branches" in suites:
         print("\nShipped branches: per item, in worker processes")
         results["branches"] = branches.run(2_000, plan.loop_repeats + 1)
+    if "observing" in suites:
+        from . import observing
+
+        print(f"\nWhat watching a run costs ({observing.N:,}-item fan-out)")
+        results["observing"] = observing.run(plan.loop_repeats + 1)
     if "planning" in suites:
         from . import planning
 

@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from . import planning
+from . import observing, planning
 from .main import RESULTS
 
 Row = dict[str, Any]
@@ -113,6 +113,7 @@ def main(argv: list[str]) -> int:
         ("cpu", cpu_table),
         ("responsiveness", responsiveness_table),
         ("planning", planning.table),
+        ("observing", observing.table),
         ("verdicts", verdict_list),
     ]
     for key, render in sections:

@@ -92,3 +92,13 @@ def run(repeats: int, n: int = N) -> list[dict[str, Any]]:
             print(f"  {label:13} {way:32} {per_item:8.2f} us/item  {row['ratio']:5.2f}x")
             rows.append(row)
     return rows
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: microseconds per item for each way of running, and its ratio to execute."""
+    lines = ["| fan-out | way of running | us/item | ratio |", "| --- | --- | ---: | ---: |"]
+    for r in rows:
+        lines.append(
+            f"| {r['workload']} | {r['way']} | {r['us_per_item']:.2f} | {r['ratio']:.2f}x |"
+        )
+    return lines
