@@ -6,11 +6,12 @@ import asyncio
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from functools import partial
 from types import ModuleType
 from typing import Any, Protocol, Self, TypeVar
 
 from ._closing import AsyncClosing, InFlight
+from ._variables import Variable, matches, variable_of
 from .base import DictResult
 from .errors import AsyncDagError, GraphError
 from .events import Event
@@ -38,26 +39,6 @@ class ResultBuilder(Protocol):
     """Anything with Hamilton's ``build_result(**outputs)``."""
 
     def build_result(self, **outputs: Any) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Variable:
-    """A node or an input of the graph, as listed by ``Driver.list_available_variables``.
-
-    As in Hamilton: ``documentation`` is the function's docstring (``""`` for none and for
-    inputs); ``required_dependencies`` and ``optional_dependencies`` are the names the node
-    reads without and with a default; an input's ``originating_functions`` are those of the
-    first node that reads it.
-    """
-
-    name: str
-    type: Any
-    tags: Mapping[str, Any] = field(default_factory=dict)
-    is_external_input: bool = False
-    originating_functions: tuple[Callable[..., Any], ...] = ()
-    documentation: str = ""
-    required_dependencies: frozenset[str] = frozenset()
-    optional_dependencies: frozenset[str] = frozenset()
 
 
 class Driver(AsyncClosing):
@@ -235,18 +216,18 @@ class Driver(AsyncClosing):
         As in Hamilton, a node's tags include ``module``, the module that defined it.
         """
         names = dict.fromkeys([*self.graph.nodes, *self.graph.inputs, *self.graph.config])
-        variables = [self._variable(n) for n in names]
+        variables = [variable_of(self.graph, n) for n in names]
         if tag_filter:
-            variables = [v for v in variables if _matches(v.tags, tag_filter)]
+            variables = [v for v in variables if matches(v.tags, tag_filter)]
         return variables
 
     def what_is_upstream_of(self, *node_names: str) -> list[Variable]:
         """The named nodes and everything they depend on."""
-        return [self._variable(n) for n in sorted(self.graph.upstream(node_names))]
+        return [variable_of(self.graph, n) for n in sorted(self.graph.upstream(node_names))]
 
     def what_is_downstream_of(self, *node_names: str) -> list[Variable]:
         """The named nodes and everything that depends on them."""
-        return [self._variable(n) for n in sorted(self.graph.downstream(node_names))]
+        return [variable_of(self.graph, n) for n in sorted(self.graph.downstream(node_names))]
 
     def display_all_functions(
         self,
@@ -278,7 +259,7 @@ class Driver(AsyncClosing):
             hide_inputs=hide_inputs,
             deduplicate_inputs=deduplicate_inputs,
             custom_style_function=custom_style_function,
-            describe_node=self._variable,
+            describe_node=partial(variable_of, self.graph),
             keep_dot=keep_dot,
         )
 
@@ -319,33 +300,8 @@ class Driver(AsyncClosing):
             hide_inputs=hide_inputs,
             deduplicate_inputs=deduplicate_inputs,
             custom_style_function=custom_style_function,
-            describe_node=self._variable,
+            describe_node=partial(variable_of, self.graph),
             keep_dot=keep_dot,
-        )
-
-    def _variable(self, name: str) -> Variable:
-        node = self.graph.nodes.get(name)
-        if node is None:
-            types = {
-                p.annotation
-                for consumer in self.graph.inputs.get(name, ())
-                for p in self.graph.nodes[consumer].params
-                if p.name == name
-            }
-            tp = types.pop() if len(types) == 1 else Any
-            readers = self.graph.inputs.get(name, ())
-            origin = (self.graph.nodes[readers[0]].fn,) if readers else ()
-            return Variable(name, tp, {}, True, origin)
-        tags = {"module": node.fn.__module__, **node.tags}
-        return Variable(
-            name,
-            node.returns,
-            tags,
-            False,
-            (node.fn,),
-            documentation=node.fn.__doc__ or "",
-            required_dependencies=frozenset(p.name for p in node.params if not p.optional),
-            optional_dependencies=frozenset(p.name for p in node.params if p.optional),
         )
 
     def validate_execution(
@@ -426,25 +382,6 @@ def _execution_path(frame: Frame) -> tuple[str, ...]:
         if step.block is not None:
             names.extend(_execution_path(step.block.frame))
     return tuple(names)
-
-
-def _matches(tags: Mapping[str, Any], tag_filter: Mapping[str, Any]) -> bool:
-    """Hamilton's tag query: every key present; a value, or a list, meets the tag's value(s)."""
-    for key, wanted in tag_filter.items():
-        if key not in tags:
-            return False
-        if wanted is None:
-            continue
-        options = wanted if isinstance(wanted, list | tuple | set) else [wanted]
-        if not options:
-            raise ValueError(
-                f"tag_filter[{key!r}] is an empty list, which matches nothing; give at least "
-                "one value, or None to match any value of the tag."
-            )
-        have = tags[key] if isinstance(tags[key], list) else [tags[key]]
-        if not any(option in have for option in options):
-            return False
-    return True
 
 
 def _check_executor_tags(nodes: Iterable[Node], executors: Mapping[str, Executor]) -> None:
