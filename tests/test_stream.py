@@ -112,6 +112,7 @@ async def test_a_slow_consumer_holds_the_run_back_instead_of_buffering_events() 
 
 async def test_leaving_the_stream_early_cancels_the_run() -> None:
     cancelled = asyncio.Event()
+    waiting = asyncio.Event()
     release = asyncio.Event()
 
     def url() -> Parallelizable[int]:
@@ -119,8 +120,11 @@ async def test_leaving_the_stream_early_cancels_the_run() -> None:
 
     async def page(url: int) -> int:
         if url == 0:
+            await wait_patiently(waiting)  # report branch 0 once branch 2 is waiting
             return 0
         try:
+            if url == 2:
+                waiting.set()
             await release.wait()
         except asyncio.CancelledError:
             cancelled.set()
@@ -144,12 +148,20 @@ async def test_closing_the_stream_waits_until_the_run_has_stopped() -> None:
     def url() -> Parallelizable[int]:
         yield from range(3)
 
+    both_waiting = asyncio.Event()
+    waiting: list[int] = []
+
     async def page(url: int) -> int:
-        if url:
-            try:
-                await asyncio.sleep(PATIENCE * 10)
-            finally:
-                stopped.append(url)
+        if not url:
+            await wait_patiently(both_waiting)  # report branch 0 once 1 and 2 are waiting
+            return url
+        try:
+            waiting.append(url)
+            if len(waiting) == 2:
+                both_waiting.set()
+            await asyncio.sleep(PATIENCE * 10)
+        finally:
+            stopped.append(url)
         return url
 
     def total(page: Collect[int]) -> int:

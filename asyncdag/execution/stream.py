@@ -108,14 +108,14 @@ class EventStream(AsyncIterator[Event]):
         return event
 
     async def _next(self, task: asyncio.Task[None]) -> Event:
-        """The next event, or the end when the run stopped without saying so."""
-        getter = asyncio.ensure_future(self._queue.get())
-        try:
-            await asyncio.wait((getter, task), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not getter.done():
-                getter.cancel()
-        return getter.result() if getter.done() and not getter.cancelled() else _END
+        """The next event, or the end when the run stopped without saying so.
+
+        The run puts the end on the queue when it stops, unless the queue is full; then the
+        consumer is not waiting, and finds the task done once it has drained the queue.
+        """
+        if task.done():
+            return _END
+        return await self._queue.get()
 
     async def aclose(self) -> None:
         """Stop the run if it is still going, and wait until everything it started stopped."""
