@@ -35,6 +35,7 @@ from .graph.node import Node
 from .graph.plan import LOCAL, REMOTE, Frame, Plan, build_plan
 from .graph.request import RequestChecks, check_inputs, request_checks
 from .io.materialization import Extractor, Materializer, apply_materializers
+from .lifecycle.graceful import GracefulErrorAdapter
 
 __all__ = ["Builder", "Driver", "Variable"]
 
@@ -84,8 +85,11 @@ class Driver(AsyncClosing):
         executors: Mapping[str, Executor] | None = None,
         observers: Iterable[Observer] = (),
         cache: CacheAdapter | None = None,
+        rewriters: Iterable[GracefulErrorAdapter] = (),
     ) -> None:
         self.graph = FunctionGraph.from_modules(modules, config)
+        for rewriter in rewriters:  # adapters that change how every node runs
+            self.graph = rewriter.rewrite(self.graph)
         self._cache = cache
         self._executors: dict[str, Executor] = {
             LOCAL: InlineExecutor(),
@@ -536,6 +540,7 @@ class Builder:
         self._grouping: _GroupingStrategy | None = None
         self._module_overrides = False
         self._cache: dict[str, Any] | None = None
+        self._rewriters: list[GracefulErrorAdapter] = []
 
     def with_modules(self, *modules: ModuleType) -> Self:
         """Add modules whose public functions become nodes."""
@@ -575,6 +580,9 @@ class Builder:
 
         for adapter in adapters:
             known = False
+            if isinstance(adapter, GracefulErrorAdapter):
+                self._rewriters.append(adapter)
+                continue
             if callable(getattr(adapter, "build_result", None)):
                 self._result_builder, known = adapter, True
             if isinstance(adapter, Observer) or is_hook(adapter):
@@ -668,6 +676,7 @@ class Builder:
         new._config = dict(self._config)
         new._executors = dict(self._executors)
         new._observers = list(self._observers)
+        new._rewriters = list(self._rewriters)
         return new
 
     def build(self) -> Driver:
@@ -686,6 +695,7 @@ class Builder:
             executors=self._executors,
             observers=self._observers,
             cache=None if self._cache is None else CacheAdapter(**self._cache),
+            rewriters=self._rewriters,
         )
 
 

@@ -411,7 +411,7 @@ def test_a_missing_result_file_is_recomputed(tmp_path: Path) -> None:
 
 
 async def test_logs_give_hamiltons_events_by_node_and_by_branch(tmp_path: Path) -> None:
-    calls, called = counting()
+    _, called = counting()
     dr = cached(tmp_path, *_block(called)).build()
     await dr.execute(["total"], inputs={"items": [1]})
     first = dr.cache.last_run_id

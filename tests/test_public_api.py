@@ -117,7 +117,6 @@ NOT_YET: dict[str, list[str]] = {
     "asyncdag.execution.executors": ["DaskExecutor", "RayExecutor"],
     "asyncdag.executors": ["DaskExecutor", "RayExecutor"],
     "asyncdag.errors": ["RemoteError", "BranchFailuresError"],
-    "asyncdag.lifecycle": ["GracefulErrorAdapter", "accept_error_sentinels"],
 }
 
 # DESIGN section 1 modules of later issues: not importable until delivered.

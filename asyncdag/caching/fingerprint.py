@@ -110,11 +110,11 @@ def code_version(fn: Callable[..., Any]) -> str:
 
 
 def _unwrapped(fn: Callable[..., Any]) -> Callable[..., Any]:
-    while True:
-        if isinstance(fn, functools.partial):
-            fn = fn.func
-        elif hasattr(fn, "__wrapped__"):
+    while True:  # __wrapped__ first: a wrapper made with functools.update_wrapper
+        if hasattr(fn, "__wrapped__"):
             fn = fn.__wrapped__
+        elif isinstance(fn, functools.partial):
+            fn = fn.func
         else:
             return fn
 
