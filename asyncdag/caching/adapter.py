@@ -9,7 +9,6 @@ its own key (its item is one of its inputs), so a new item computes only its own
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import enum
 import logging
@@ -22,8 +21,9 @@ from typing import Any, Literal
 from ..execution.observe import Observer, RunInfo
 from ..execution.paths import Path, format_path
 from ..graph.node import Node
+from .batches import Batches, Outcome
 from .fingerprint import UNHASHABLE, code_version, data_version, digest
-from .store import Store
+from .store import Link, Store
 
 log = logging.getLogger("asyncdag")
 
@@ -122,6 +122,7 @@ class CacheAdapter(Observer):
         self._logs: dict[str, list[CachingEvent]] = {}
         self._runs: dict[str, _RunState] = {}
         self._code: dict[str, str] = {}  # node name -> code version (a built graph's code)
+        self._batches: Batches[_Look | _Keep] = Batches(self._work)
 
     @property
     def last_run_id(self) -> str:
@@ -223,7 +224,11 @@ class CacheAdapter(Observer):
         where: Where = tuple((n, i) for n, i, _ in path)
         known, unknown = self._dependencies(state, where, kwargs)
         read = behavior is CachingBehavior.DEFAULT
-        key, found, seen = await asyncio.to_thread(self._look_up, node, known, unknown, read)
+        try:
+            key, found, seen = await self._batches.ask(_Look(node, known, unknown, read))
+        except Exception as exc:
+            exc.add_note(f"asyncdag: the cache at {self.path!r} failed for node {node.name!r}")
+            raise
         for name, version in seen.items():
             state.versions[(name, where)] = version
         if found is not None:
@@ -233,7 +238,7 @@ class CacheAdapter(Observer):
         value = await compute()
         self.log(run.run_id, CachingEventType.EXECUTE_NODE, node.name, task)
         fmt = str(node.tags.get(FORMAT_KEY, "pickle"))
-        version, problem = await asyncio.to_thread(self._keep, key, node.name, value, fmt)
+        version, problem = await self._batches.ask(_Keep(key, node.name, value, fmt))
         state.versions[(node.name, where)] = version
         if problem is not None:
             self.log(run.run_id, problem[0], node.name, task, msg=problem[1])
@@ -260,34 +265,68 @@ class CacheAdapter(Observer):
                 known[name] = version
         return known, unknown
 
-    def _look_up(
-        self, node: Node, known: dict[str, str], unknown: dict[str, Any], read: bool
-    ) -> tuple[str, tuple[str, Any] | None, dict[str, str]]:
-        """On a thread: fingerprint what is new, make the key, and read it when asked."""
-        seen = {name: data_version(value) for name, value in unknown.items()}
-        versions = {**known, **seen}
+    def _work(self, requests: list[_Look | _Keep]) -> list[Outcome]:
+        """On a thread: a batch of lookups and stores; the stores' keys in one commit."""
+        outcomes: list[Outcome] = []
+        links: list[Link] = []
+        for request in requests:
+            try:
+                if isinstance(request, _Look):
+                    outcomes.append((True, self._look_up(request)))
+                else:
+                    outcomes.append((True, self._keep(request, links)))
+            except Exception as exc:
+                outcomes.append((False, exc))
+        if links:
+            try:
+                self.store.link(links)
+            except Exception as exc:  # the run goes on without these results in the cache
+                log.warning("asyncdag: could not record results in the cache: %r", exc)
+        return outcomes
+
+    def _look_up(self, look: _Look) -> tuple[str, tuple[str, Any] | None, dict[str, str]]:
+        """Fingerprint what is new, make the key, and read it when asked."""
+        seen = {name: data_version(value) for name, value in look.unknown.items()}
+        versions = {**look.known, **seen}
         for name, version in versions.items():
             if version == UNHASHABLE:
                 versions[name] = f"{UNHASHABLE}_{uuid.uuid4()}"  # never a false hit
-        key = cache_key(node.name, self.code_version(node), versions)
-        return key, self.store.get(key) if read else None, seen
+        key = cache_key(look.node.name, self.code_version(look.node), versions)
+        return key, self.store.get(key) if look.read else None, seen
 
     def _keep(
-        self, key: str, name: str, value: Any, fmt: str
+        self, keep: _Keep, links: list[Link]
     ) -> tuple[str, tuple[CachingEventType, str] | None]:
-        """On a thread: version ``value`` and store it; a value that cannot be is not kept."""
-        version = data_version(value)
+        """Version the value and write it; its key is linked with the batch's others."""
+        version = data_version(keep.value)
         if version == UNHASHABLE:
             return f"{UNHASHABLE}_{uuid.uuid4()}", (
                 CachingEventType.UNHASHABLE_DATA_VERSION,
-                f"{type(value).__qualname__} cannot be fingerprinted; its readers recompute",
+                f"{type(keep.value).__qualname__} cannot be fingerprinted; its readers recompute",
             )
         try:
-            self.store.set(key, name, version, value, fmt)
+            stored = self.store.put(version, keep.value, keep.fmt)
         except Exception as exc:  # the run goes on without this result in the cache
-            log.warning("asyncdag: could not cache the result of node %r: %r", name, exc)
+            log.warning("asyncdag: could not cache the result of node %r: %r", keep.name, exc)
             return version, (CachingEventType.FAILED_STORAGE, repr(exc))
+        links.append((keep.key, keep.name, version, *stored))
         return version, None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Look:
+    node: Node
+    known: dict[str, str]
+    unknown: dict[str, Any]
+    read: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Keep:
+    key: str
+    name: str
+    value: Any
+    fmt: str
 
 
 _INFO = (CachingEventType.GET_RESULT, CachingEventType.EXECUTE_NODE)

@@ -29,6 +29,7 @@ from .adapter import (
     version_seen,
 )
 from .fingerprint import UNHASHABLE, data_version
+from .store import Link
 
 
 class CachedBranches(Executor):
@@ -91,13 +92,17 @@ class CachedBranches(Executor):
         return looked
 
     def _keep(self, expander: str, kept: list[tuple[str, tuple[Any, ...]]]) -> None:
+        links: list[Link] = []
         for key, row in kept:
             version = data_version(row)
             if key and version != UNHASHABLE:
                 try:
-                    self.cache.store.set(key, f"{expander}.branch", version, row, "pickle")
+                    stored = self.cache.store.put(version, row, "pickle")
                 except Exception:  # an unpicklable row: the run goes on uncached
                     continue
+                links.append((key, f"{expander}.branch", version, *stored))
+        if links:
+            self.cache.store.link(links)
 
     def _log(
         self, unit: BranchBatch, nodes: tuple[Node, ...], index: int, item: Any, hit: bool

@@ -1,10 +1,12 @@
-"""The cache on disk: SQLite for metadata, one file per result (content-addressed).
+"""The cache on disk: SQLite for metadata and small results, files for the others.
 
 ``metadata.db`` maps a cache key (node, code version, input data versions) to the data
-version of the result; ``results/<data version>.<format>`` holds the value. SQLite (WAL
-mode, a connection per thread) serializes writers of any process; a result file is written
-under a temporary name and renamed into place, so a reader sees a whole file or none. A
-result is written before its metadata row, so a row always points at a complete file.
+version of the result. Results are content-addressed by data version: a pickle of at most
+``INLINE_MAX`` bytes is a row of ``metadata.db``; bigger ones, and the ``json``, ``parquet``
+and ``csv`` formats, are files ``results/<data version>.<format>``. SQLite (WAL mode, a
+connection per thread) serializes writers of any process; a file is written under a
+temporary name and renamed into place, so a reader sees a whole file or none, and it is
+written before the row pointing at it. An inline result and its key commit together.
 
 Every method blocks: the cache adapter calls them on a thread, never on the event loop.
 """
@@ -22,6 +24,10 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("pickle", "json", "parquet", "csv")
+INLINE = "inline"  # a small pickle, kept in the database
+INLINE_MAX = 64 * 1024
+
+Link = tuple[str, str, str, str, bytes | None]  # (key, node, data version, format, inline)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cache_metadata (
@@ -29,7 +35,11 @@ CREATE TABLE IF NOT EXISTS cache_metadata (
     node_name TEXT NOT NULL,
     data_version TEXT NOT NULL,
     format TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS cache_results (
+    data_version TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 """
 
 
@@ -52,8 +62,7 @@ class Store:
             connection = sqlite3.connect(self.path / "metadata.db", timeout=60.0)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(_SCHEMA)
-            connection.commit()
+            connection.executescript(_SCHEMA)
             self._local.connection = connection
         return connection
 
@@ -62,15 +71,21 @@ class Store:
         row = (
             self._connection()
             .execute(
-                "SELECT data_version, format FROM cache_metadata WHERE cache_key = ?",
+                "SELECT m.data_version, m.format, r.value FROM cache_metadata AS m "
+                "LEFT JOIN cache_results AS r ON r.data_version = m.data_version "
+                "WHERE m.cache_key = ?",
                 (cache_key,),
             )
             .fetchone()
         )
         if row is None:
             return None
-        version, fmt = row
+        version, fmt, inline = row
         try:
+            if fmt == INLINE:
+                if inline is None:
+                    raise ResultRetrievalError(version)
+                return version, _unpickled(inline)
             return version, self._read(self._file(version, fmt), fmt)
         except ResultRetrievalError:
             self.delete(cache_key)
@@ -78,14 +93,31 @@ class Store:
 
     def set(self, cache_key: str, node_name: str, version: str, value: Any, fmt: str) -> None:
         """Store ``value`` as ``version`` and point ``cache_key`` at it."""
+        self.link([(cache_key, node_name, version, *self.put(version, value, fmt))])
+
+    def put(self, version: str, value: Any, fmt: str) -> tuple[str, bytes | None]:
+        """Write ``value``'s file (unless that version has one), or return its small pickle:
+        ``(format, inline bytes or None)`` for ``link``."""
+        self._connection()  # the first connection makes the directories
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL) if fmt == "pickle" else None
+        if data is not None and len(data) <= INLINE_MAX:
+            return INLINE, data
         target = self._file(version, fmt)
         if not target.exists():
-            self._write(target, value, fmt)
+            self._write(target, value, fmt, data)
+        return fmt, None
+
+    def link(self, links: list[Link]) -> None:
+        """Point cache keys at stored versions (with their inline results), in one commit."""
         connection = self._connection()
         with connection:
-            connection.execute(
+            connection.executemany(
+                "INSERT OR IGNORE INTO cache_results VALUES (?, ?)",
+                [(version, data) for _, _, version, _, data in links if data is not None],
+            )
+            connection.executemany(
                 "INSERT OR REPLACE INTO cache_metadata VALUES (?, ?, ?, ?)",
-                (cache_key, node_name, version, fmt),
+                [link[:4] for link in links],
             )
 
     def delete(self, cache_key: str) -> None:
@@ -96,12 +128,12 @@ class Store:
     def _file(self, version: str, fmt: str) -> Path:
         return self.results / f"{version}.{fmt}"
 
-    def _write(self, target: Path, value: Any, fmt: str) -> None:
+    def _write(self, target: Path, value: Any, fmt: str, data: bytes | None) -> None:
         fd, temporary = tempfile.mkstemp(dir=self.results, prefix=".", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as file:
-                if fmt == "pickle":
-                    pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
+                if data is not None:
+                    file.write(data)
                 elif fmt == "json":
                     file.write(json.dumps(value).encode())
                 elif fmt == "parquet":
@@ -116,8 +148,7 @@ class Store:
     def _read(self, source: Path, fmt: str) -> Any:
         try:
             if fmt == "pickle":
-                with source.open("rb") as file:
-                    return pickle.load(file)
+                return _unpickled(source.read_bytes())
             if fmt == "json":
                 return json.loads(source.read_bytes())
             pd = importlib.import_module("pandas")
@@ -126,3 +157,10 @@ class Store:
             return pd.read_csv(source, index_col=0)
         except Exception as exc:  # missing, truncated or unreadable: recompute instead
             raise ResultRetrievalError(str(source)) from exc
+
+
+def _unpickled(data: bytes) -> Any:
+    try:
+        return pickle.loads(data)
+    except Exception as exc:  # a class that moved or changed: recompute instead
+        raise ResultRetrievalError("an unreadable pickle") from exc

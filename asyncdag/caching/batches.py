@@ -1,0 +1,76 @@
+"""Store requests gathered into batches: one thread hop (and one transaction) per batch.
+
+A 10,000-branch block asks the store 10,000 times at once; a thread hop each would cost
+more than the lookups. Requests made while a batch is on its thread wait for the next one,
+which starts as soon as the batch returns. The thread's future resolves every request of
+its batch, so a cancelled requester leaves the others served (and, like
+``asyncio.to_thread``, its thread finishes the short batch it is running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+_R = TypeVar("_R")
+
+Outcome = tuple[bool, Any]  # (ok, value or exception)
+
+
+class Batches(Generic[_R]):
+    """Run ``work`` (blocking, on a thread) over the requests gathered on each event loop."""
+
+    def __init__(self, work: Callable[[list[_R]], list[Outcome]]) -> None:
+        self._work = work
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopBatches[_R]]
+        self._loops = weakref.WeakKeyDictionary()
+
+    async def ask(self, request: _R) -> Any:
+        """``request``'s result, computed with the others of its batch; its error raised."""
+        loop = asyncio.get_running_loop()
+        batches = self._loops.get(loop)
+        if batches is None:
+            batches = self._loops[loop] = _LoopBatches(loop, self._work)
+        return await batches.ask(request)
+
+
+class _LoopBatches(Generic[_R]):
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, work: Callable[[list[_R]], list[Outcome]]
+    ) -> None:
+        self._loop, self._work = loop, work
+        self._pending: list[tuple[_R, asyncio.Future[Any]]] = []
+        self._running = False
+
+    def ask(self, request: _R) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._pending.append((request, future))
+        if not self._running:
+            self._start()
+        return future
+
+    def _start(self) -> None:
+        batch, self._pending = self._pending, []
+        self._running = True
+        running = self._loop.run_in_executor(None, self._work, [r for r, _ in batch])
+        running.add_done_callback(lambda done: self._finished(batch, done))
+
+    def _finished(self, batch: list[tuple[_R, asyncio.Future[Any]]], done: Any) -> None:
+        self._running = False
+        error = None if done.cancelled() else done.exception()
+        outcomes: list[Outcome] = (
+            [(False, error or asyncio.CancelledError())] * len(batch)
+            if error is not None or done.cancelled()
+            else done.result()
+        )
+        for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            if future.done():  # its requester was cancelled
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        if self._pending:
+            self._start()
