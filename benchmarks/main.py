@@ -30,6 +30,7 @@ from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loo
 
 RESULTS = Path(__file__).parent / "results"
 SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness", "branches", "planning")
+SUITES += ("caching",)
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\nPlan building: build + first execute, one child process each")
         sizes = planning.QUICK_SIZES if args.quick else planning.SIZES
         results["planning"] = planning.run(sizes, timeout_s=600)
+
+    if "caching" in suites:
+        from . import caching
+
+        print(f"\nCaching: the {caching.N:,}-item fan-out without and with Builder.with_cache()")
+        results["caching"] = caching.run(3)
 
     if "throughput" in results:
         report.print_table(results["throughput"])

@@ -454,3 +454,34 @@ def test_execute_sync_reads_the_cache_too(tmp_path: Path) -> None:
 
 def test_script_helper_is_dedented() -> None:
     assert textwrap.dedent(_SCRIPT) == _SCRIPT
+
+
+async def test_a_failing_branch_stops_the_run_and_the_cache_stays_usable(tmp_path: Path) -> None:
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    async def slow(item: int, bad: int) -> int:
+        if item == bad:
+            raise ValueError(f"item {item}")
+        await asyncio.sleep(0)
+        return item
+
+    def every(slow: Collect[int]) -> list[int]:
+        return slow
+
+    dr = cached(tmp_path, item, slow, every).build()
+    with pytest.raises(ValueError, match="item 50"):
+        await asyncio.wait_for(dr.execute(["every"], inputs={"n": 200, "bad": 50}), HANG_GUARD)
+    run = dr.execute(["every"], inputs={"n": 200, "bad": -1})
+    assert await asyncio.wait_for(run, HANG_GUARD) == {"every": list(range(200))}
+
+
+async def test_stream_reads_the_cache_and_reports_every_node(tmp_path: Path) -> None:
+    def a(x: int) -> int:
+        return x + 1
+
+    dr = cached(tmp_path, a).build()
+    await dr.execute(["a"], inputs={"x": 1})
+    events = [e async for e in dr.stream(["a"], inputs={"x": 1})]
+    assert [(e.kind, e.node, e.value) for e in events if e.kind == "node"] == [("node", "a", 2)]
+    assert dr.cache.hits() == ["a"]

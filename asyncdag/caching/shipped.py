@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Iterator
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from ..execution.executors.base import Executor, Unit
+from ..execution.executors.base import Executor, Unit, uninterrupted
 from ..execution.observe import RunInfo
 from ..execution.paths import format_path
 from ..execution.remote import BranchBatch
@@ -30,6 +31,8 @@ from .adapter import (
 )
 from .fingerprint import UNHASHABLE, data_version
 from .store import Link
+
+_T = TypeVar("_T")
 
 
 class CachedBranches(Executor):
@@ -49,7 +52,7 @@ class CachedBranches(Executor):
         default = CachingBehavior.DEFAULT
         if any(not n.expands and self.cache.behavior_of(n) is not default for n in nodes):
             return await self.inner.submit(unit)
-        looked = await asyncio.to_thread(self._look_up, unit, nodes)
+        looked = await _on_thread(self._look_up, unit, nodes)
         rows: dict[int, tuple[Any, ...]] = {}
         missing: list[tuple[int, Any]] = []
         for (index, item), (_, found) in zip(unit.items, looked, strict=True):
@@ -63,7 +66,7 @@ class CachedBranches(Executor):
             computed = await self.inner.submit(shipped)
             keys = {index: key for (index, _), (key, _) in zip(unit.items, looked, strict=True)}
             kept = [(keys[index], row) for (index, _), row in zip(missing, computed, strict=True)]
-            await asyncio.to_thread(self._keep, unit.node, kept)
+            await _on_thread(self._keep, unit.node, kept)
             for (index, _), row in zip(missing, computed, strict=True):
                 rows[index] = row
         return [rows[index] for index, _ in unit.items]
@@ -111,6 +114,16 @@ class CachedBranches(Executor):
         kind = CachingEventType.GET_RESULT if hit else CachingEventType.EXECUTE_NODE
         for node in nodes:
             self.cache.log(self.run.run_id, kind, node.name, task, msg="hit" if hit else None)
+
+
+async def _on_thread(fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` on a thread; a cancellation waits for the thread (it cannot be stopped)."""
+    running = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await uninterrupted(running)
+        raise
 
 
 def _nodes(frame: Frame) -> Iterator[Node]:
