@@ -485,3 +485,39 @@ async def test_stream_reads_the_cache_and_reports_every_node(tmp_path: Path) -> 
     events = [e async for e in dr.stream(["a"], inputs={"x": 1})]
     assert [(e.kind, e.node, e.value) for e in events if e.kind == "node"] == [("node", "a", 2)]
     assert dr.cache.hits() == ["a"]
+
+
+def _module_file(tmp_path: Path, name: str, source: str) -> Any:
+    import importlib.util
+
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_TAXED = """
+def _rate() -> float:
+    return {rate}
+
+
+def taxed(price: float) -> float:
+    return price * (1 + _rate())
+"""
+
+
+def test_a_changed_helper_function_recomputes_the_nodes_calling_it(tmp_path: Path) -> None:
+    first = _module_file(tmp_path, "prices_v1", _TAXED.format(rate=0.5))
+    dr = Builder().with_modules(first).with_cache(tmp_path / "c").build()
+    assert dr.execute_sync(["taxed"], inputs={"price": 10.0}) == {"taxed": 15.0}
+    same = _module_file(tmp_path, "prices_v1_again", _TAXED.format(rate=0.5))
+    again = Builder().with_modules(same).with_cache(tmp_path / "c").build()
+    again.execute_sync(["taxed"], inputs={"price": 10.0})
+    assert again.cache.hits() == ["taxed"]
+    changed = _module_file(tmp_path, "prices_v2", _TAXED.format(rate=0.25))
+    dr = Builder().with_modules(changed).with_cache(tmp_path / "c").build()
+    assert dr.execute_sync(["taxed"], inputs={"price": 10.0}) == {"taxed": 12.5}
+    assert dr.cache.misses() == ["taxed"]

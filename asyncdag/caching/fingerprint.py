@@ -13,6 +13,7 @@ import functools
 import hashlib
 import inspect
 import sys
+import types
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
@@ -95,18 +96,57 @@ def _numpy_version(value: Any) -> str | None:
 
 
 def code_version(fn: Callable[..., Any]) -> str:
-    """The version of a node's code: a hash of its source without docstrings and comments.
+    """The version of a node's code: a hash of its source without docstrings and comments,
+    and of the sources of the helper functions of its own module that it calls (Hamilton
+    hashes the node's function alone, so a changed helper went unnoticed).
 
     Functions whose source cannot be read (built-ins, generated callables) are versioned by
     their qualified name.
     """
     fn = _unwrapped(fn)
+    parts = [_source_part(fn)]
+    for helper in _helpers(fn):
+        parts.append(_source_part(helper))
+    return digest(*parts)
+
+
+def _source_part(fn: Callable[..., Any]) -> bytes:
     try:
-        source = inspect.getsource(fn)
+        return b"source:" + _stripped(inspect.getsource(fn)).encode()
     except (OSError, TypeError):
         name = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
-        return digest(b"name", name.encode())
-    return digest(b"source", _stripped(source).encode())
+        return b"name:" + name.encode()
+
+
+def _helpers(fn: Callable[..., Any]) -> list[types.FunctionType]:
+    """Functions of ``fn``'s module that ``fn`` reads by name, and theirs, in a fixed order."""
+    found: dict[str, types.FunctionType] = {}
+    todo = [fn]
+    while todo:
+        current = todo.pop()
+        code = getattr(current, "__code__", None)
+        scope = getattr(current, "__globals__", None)
+        if code is None or scope is None:
+            continue
+        for name in sorted(_names(code)):
+            helper = scope.get(name)
+            if (
+                isinstance(helper, types.FunctionType)
+                and helper is not fn
+                and helper.__module__ == fn.__module__
+                and name not in found
+            ):
+                found[name] = helper
+                todo.append(helper)
+    return [found[name] for name in sorted(found)]
+
+
+def _names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):  # nested functions, comprehensions
+            names |= _names(constant)
+    return names
 
 
 def _unwrapped(fn: Callable[..., Any]) -> Callable[..., Any]:
