@@ -521,3 +521,22 @@ def test_a_changed_helper_function_recomputes_the_nodes_calling_it(tmp_path: Pat
     dr = Builder().with_modules(changed).with_cache(tmp_path / "c").build()
     assert dr.execute_sync(["taxed"], inputs={"price": 10.0}) == {"taxed": 12.5}
     assert dr.cache.misses() == ["taxed"]
+
+
+async def test_behaviors_follow_the_node_a_renamed_parameter_reads(tmp_path: Path) -> None:
+    from asyncdag import parameterize, source
+
+    calls, called = counting()
+
+    def client(token: str) -> str:
+        return f"client-{token}"
+
+    @parameterize(fetched={"conn": source("client")})
+    def fetch(conn: str, x: int) -> int:
+        called("fetched")
+        return x
+
+    dr = cached(tmp_path, client, fetch, ignore=["client"]).build()
+    await dr.execute(["fetched"], inputs={"token": "t1", "x": 1})
+    await dr.execute(["fetched"], inputs={"token": "t2", "x": 1})
+    assert calls == ["fetched"]

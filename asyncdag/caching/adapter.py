@@ -210,10 +210,14 @@ class CacheAdapter(Observer):
         run: RunInfo,
         node: Node,
         path: Path,
-        kwargs: Mapping[str, Any],
+        inputs: Mapping[str, Any],
         compute: Callable[[], Awaitable[Any]],
     ) -> Any:
-        """The value of one node call: from the cache when its key is known, else computed."""
+        """The value of one node call: from the cache when its key is known, else computed.
+
+        ``inputs`` holds the call's values by the node (or input) each comes from; a
+        ``Collect`` list comes as ``"name[]"``.
+        """
         state = self._runs[run.run_id]
         behavior = state.behaviors.get(node.name, self.default_behavior)
         task = format_path(path)
@@ -222,7 +226,7 @@ class CacheAdapter(Observer):
             self.log(run.run_id, CachingEventType.EXECUTE_NODE, node.name, task)
             return value
         where: Where = tuple((n, i) for n, i, _ in path)
-        known, unknown = self._dependencies(state, where, kwargs)
+        known, unknown = self._dependencies(state, where, inputs)
         read = behavior is CachingBehavior.DEFAULT
         try:
             key, found, seen = await self._batches.ask(_Look(node, known, unknown, read))
@@ -245,13 +249,13 @@ class CacheAdapter(Observer):
         return value
 
     def _dependencies(
-        self, state: _RunState, where: Where, kwargs: Mapping[str, Any]
+        self, state: _RunState, where: Where, inputs: Mapping[str, Any]
     ) -> tuple[dict[str, str], dict[str, Any]]:
-        """Data versions known for ``kwargs`` (from this run), and the values to fingerprint."""
+        """Data versions known for ``inputs`` (from this run), and the values to fingerprint."""
         known: dict[str, str] = {}
         unknown: dict[str, Any] = {}
-        for name, value in kwargs.items():
-            behavior = state.behaviors.get(name)
+        for name, value in inputs.items():
+            behavior = state.behaviors.get(name.removesuffix("[]"))
             if behavior is CachingBehavior.IGNORE:
                 known[name] = "<ignore>"  # the dependency looks constant to its readers
                 continue

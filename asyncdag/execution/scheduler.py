@@ -68,10 +68,11 @@ class NodeCache(Protocol):
         run: RunInfo,
         node: Node,
         path: Path,
-        kwargs: Mapping[str, Any],
+        inputs: Mapping[str, Any],
         compute: Callable[[], Awaitable[Any]],
     ) -> Any:
-        """The stored value, or ``await compute()`` (the node's call)."""
+        """The stored value, or ``await compute()`` (the node's call); ``inputs`` are the
+        call's values by frame key (the name of the node each comes from)."""
 
 
 class _Halt(Exception):
@@ -220,8 +221,9 @@ class Run:
             await observer.node_started(info, node, path, kwargs)
             try:
                 if self.cache is not None:
+                    inputs = {k: vals[k] for _, k in call.args}  # by the node each comes from
                     vals[call.key] = await self.cache.around(
-                        info, node, path, kwargs, partial(self.computed, call, vals, path)
+                        info, node, path, inputs, partial(self.computed, call, vals, path)
                     )
                 elif call.mode == INLINE:
                     self.call(call, vals, path)
