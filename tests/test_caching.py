@@ -540,3 +540,24 @@ async def test_behaviors_follow_the_node_a_renamed_parameter_reads(tmp_path: Pat
     await dr.execute(["fetched"], inputs={"token": "t1", "x": 1})
     await dr.execute(["fetched"], inputs={"token": "t2", "x": 1})
     assert calls == ["fetched"]
+
+
+def test_execute_sync_from_several_threads_at_once_shares_the_cache(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def square(item: int) -> int:
+        return item * item
+
+    def squares(square: Collect[int]) -> list[int]:
+        return square
+
+    dr = cached(tmp_path, item, square, squares).build()
+    with ThreadPoolExecutor(4) as pool:
+        runs = [pool.submit(dr.execute_sync, ["squares"], {"n": 20 + i % 3}) for i in range(8)]
+        results = [run.result(timeout=HANG_GUARD) for run in runs]
+    assert [r["squares"] for r in results] == [[k * k for k in range(20 + i % 3)] for i in range(8)]
+    dr.execute_sync(["squares"], {"n": 22})
+    assert ("square", "item[21]") in dr.cache.hits()

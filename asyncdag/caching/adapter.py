@@ -180,6 +180,13 @@ class CacheAdapter(Observer):
         # a Parallelizable always runs (its items are versioned one by one, in the branches)
         self.log(run.run_id, CachingEventType.EXECUTE_NODE, expander.name, format_path(path))
 
+    def run_state(
+        self, run_id: str
+    ) -> tuple[dict[tuple[str, Where], str], dict[str, CachingBehavior]]:
+        """The data versions seen so far and the behaviors of a running run."""
+        state = self._runs.get(run_id)
+        return ({}, {}) if state is None else (state.versions, state.behaviors)
+
     def behavior_of(self, node: Node) -> CachingBehavior:
         """Hamilton's precedence: the Builder's lists, then ``@cache(behavior=)``, then the
         default; a ``Parallelizable`` always runs, so that its items are versioned one by one."""

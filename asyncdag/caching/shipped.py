@@ -75,13 +75,17 @@ class CachedBranches(Executor):
         self, unit: BranchBatch, nodes: tuple[Node, ...]
     ) -> list[tuple[str, tuple[Any, ...] | None]]:
         """On a thread: each branch's key, and its stored row when there is one."""
-        state = self.cache._runs.get(self.run.run_id)
-        seen = state.versions if state is not None else {}
+        seen, behaviors = self.cache.run_state(self.run.run_id)
         where: Where = tuple((n, i) for n, i, _ in unit.path)
-        outer = {
-            name: version_seen(seen, name, where) or data_version(value)
-            for name, value in unit.outer.items()
-        }
+        outer = {}
+        for name, value in unit.outer.items():
+            behavior = behaviors.get(name.removesuffix("[]"))
+            if behavior is CachingBehavior.IGNORE:
+                outer[name] = "<ignore>"
+            elif behavior is CachingBehavior.DISABLE:
+                outer[name] = UNHASHABLE  # its readers always recompute
+            else:
+                outer[name] = version_seen(seen, name, where) or data_version(value)
         code = ",".join(self.cache.code_version(n) for n in nodes)
         looked: list[tuple[str, tuple[Any, ...] | None]] = []
         for _, item in unit.items:
