@@ -277,17 +277,32 @@ class CacheAdapter(Observer):
         return known, unknown
 
     def _work(self, requests: list[_Look | _Keep]) -> list[Outcome]:
-        """On a thread: a batch of lookups and stores; the stores' keys in one commit."""
+        """On a thread: a batch of lookups and stores; the lookups read in a few queries, the
+        stores' keys linked in one commit."""
         outcomes: list[Outcome] = []
         links: list[Link] = []
+        keyed: list[tuple[int, str]] = []  # (outcome index, key) of lookups that read
         for request in requests:
             try:
                 if isinstance(request, _Look):
-                    outcomes.append((True, self._look_up(request)))
+                    key, seen = self._key_of(request)
+                    if request.read:
+                        keyed.append((len(outcomes), key))
+                    outcomes.append((True, (key, None, seen)))
                 else:
                     outcomes.append((True, self._keep(request, links)))
             except Exception as exc:
                 outcomes.append((False, exc))
+        if keyed:
+            try:
+                found = self.store.get_many([key for _, key in keyed])
+            except Exception as exc:
+                for i, _ in keyed:
+                    outcomes[i] = (False, exc)
+            else:
+                for i, key in keyed:
+                    _, (_, _, seen) = outcomes[i]
+                    outcomes[i] = (True, (key, found.get(key), seen))
         if links:
             try:
                 self.store.link(links)
@@ -295,15 +310,14 @@ class CacheAdapter(Observer):
                 log.warning("asyncdag: could not record results in the cache: %r", exc)
         return outcomes
 
-    def _look_up(self, look: _Look) -> tuple[str, tuple[str, Any] | None, dict[str, str]]:
-        """Fingerprint what is new, make the key, and read it when asked."""
+    def _key_of(self, look: _Look) -> tuple[str, dict[str, str]]:
+        """Fingerprint what is new and make the key."""
         seen = {name: data_version(value) for name, value in look.unknown.items()}
         versions = {**look.known, **seen}
         for name, version in versions.items():
             if version == UNHASHABLE:
                 versions[name] = f"{UNHASHABLE}_{uuid.uuid4()}"  # never a false hit
-        key = cache_key(look.node.name, self.code_version(look.node), versions)
-        return key, self.store.get(key) if look.read else None, seen
+        return cache_key(look.node.name, self.code_version(look.node), versions), seen
 
     def _keep(
         self, keep: _Keep, links: list[Link]

@@ -87,16 +87,15 @@ class CachedBranches(Executor):
             else:
                 outer[name] = version_seen(seen, name, where) or data_version(value)
         code = ",".join(self.cache.code_version(n) for n in nodes)
-        looked: list[tuple[str, tuple[Any, ...] | None]] = []
+        keys: list[str] = []
         for _, item in unit.items:
             versions = {**outer, unit.node: data_version(item)}
             if UNHASHABLE in versions.values():
-                looked.append(("", None))  # something cannot be fingerprinted: always ship
-                continue
-            key = cache_key(f"{unit.node}.branch", code, versions)
-            found = self.cache.store.get(key)
-            looked.append((key, None if found is None else tuple(found[1])))
-        return looked
+                keys.append("")  # something cannot be fingerprinted: always ship
+            else:
+                keys.append(cache_key(f"{unit.node}.branch", code, versions))
+        found = self.cache.store.get_many([key for key in keys if key])
+        return [(key, tuple(found[key][1]) if key in found else None) for key in keys]
 
     def _keep(self, expander: str, kept: list[tuple[str, tuple[Any, ...]]]) -> None:
         links: list[Link] = []

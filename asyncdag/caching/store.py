@@ -26,6 +26,7 @@ from typing import Any
 FORMATS = ("pickle", "json", "parquet", "csv")
 INLINE = "inline"  # a small pickle, kept in the database
 INLINE_MAX = 64 * 1024
+_CHUNK = 500  # keys per lookup query (SQLite allows 32,766 parameters)
 
 Link = tuple[str, str, str, str, bytes | None]  # (key, node, data version, format, inline)
 
@@ -68,28 +69,31 @@ class Store:
 
     def get(self, cache_key: str) -> tuple[str, Any] | None:
         """``(data version, value)`` stored under ``cache_key``, or None (a miss)."""
-        row = (
-            self._connection()
-            .execute(
-                "SELECT m.data_version, m.format, r.value FROM cache_metadata AS m "
+        return self.get_many([cache_key]).get(cache_key)
+
+    def get_many(self, cache_keys: list[str]) -> dict[str, tuple[str, Any]]:
+        """``{key: (data version, value)}`` for the keys stored (a few queries for many keys)."""
+        connection = self._connection()
+        found: dict[str, tuple[str, Any]] = {}
+        for start in range(0, len(cache_keys), _CHUNK):
+            chunk = cache_keys[start : start + _CHUNK]
+            rows = connection.execute(
+                "SELECT m.cache_key, m.data_version, m.format, r.value FROM cache_metadata AS m "
                 "LEFT JOIN cache_results AS r ON r.data_version = m.data_version "
-                "WHERE m.cache_key = ?",
-                (cache_key,),
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        version, fmt, inline = row
-        try:
-            if fmt == INLINE:
-                if inline is None:
-                    raise ResultRetrievalError(version)
-                return version, _unpickled(inline)
-            return version, self._read(self._file(version, fmt), fmt)
-        except ResultRetrievalError:
-            self.delete(cache_key)
-            return None
+                f"WHERE m.cache_key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            for key, version, fmt, inline in rows:
+                try:
+                    if fmt == INLINE:
+                        if inline is None:
+                            raise ResultRetrievalError(version)
+                        found[key] = version, _unpickled(inline)
+                    else:
+                        found[key] = version, self._read(self._file(version, fmt), fmt)
+                except ResultRetrievalError:
+                    self.delete(key)
+        return found
 
     def set(self, cache_key: str, node_name: str, version: str, value: Any, fmt: str) -> None:
         """Store ``value`` as ``version`` and point ``cache_key`` at it."""
