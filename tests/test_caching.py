@@ -561,3 +561,45 @@ def test_execute_sync_from_several_threads_at_once_shares_the_cache(tmp_path: Pa
     assert [r["squares"] for r in results] == [[k * k for k in range(20 + i % 3)] for i in range(8)]
     dr.execute_sync(["squares"], {"n": 22})
     assert ("square", "item[21]") in dr.cache.hits()
+
+
+async def test_nodes_on_a_local_process_executor_are_cached_in_the_parent(
+    tmp_path: Path,
+) -> None:
+    marks = tmp_path / "marks"
+
+    def heavy(x: int, marks: str) -> int:
+        import pathlib
+
+        pathlib.Path(marks, str(x)).mkdir(parents=True)  # fails if called twice
+        return x * 10
+
+    builder = cached(tmp_path, heavy).with_local_executor(executors.ProcessExecutor(max_tasks=1))
+    async with builder.build() as dr:
+        inputs = {"x": 4, "marks": str(marks)}
+        await asyncio.wait_for(dr.execute(["heavy"], inputs=inputs), HANG_GUARD)
+        again = await asyncio.wait_for(dr.execute(["heavy"], inputs=inputs), HANG_GUARD)
+    assert again == {"heavy": 40}
+    assert dr.cache.hits() == ["heavy"]
+
+
+async def test_leaving_a_cached_stream_early_cancels_the_run_cleanly(tmp_path: Path) -> None:
+    import contextlib
+
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    async def slow(item: int) -> int:
+        await asyncio.sleep(0)
+        return item
+
+    def every(slow: Collect[int]) -> list[int]:
+        return slow
+
+    dr = cached(tmp_path, item, slow, every).build()
+    async with contextlib.aclosing(dr.stream(["every"], inputs={"n": 300})) as events:
+        async for event in events:
+            if event.kind == "node" and event.node == "slow":
+                break
+    run = dr.execute(["every"], inputs={"n": 300})
+    assert await asyncio.wait_for(run, HANG_GUARD) == {"every": list(range(300))}
