@@ -641,8 +641,8 @@ class Builder:
     ) -> Self:
         """Reuse a node's stored result while its code and its inputs' data are unchanged.
 
-        As Hamilton's: results and metadata live under ``path`` (SQLite plus one file per
-        result), shared by every Driver and process using that path. ``recompute``,
+        As Hamilton's: results and metadata live under ``path`` (SQLite, and files for big
+        results), shared by every Driver and process using that path. ``recompute``,
         ``disable`` and ``ignore`` name nodes (or ``True`` for all) with that behavior;
         ``default_behavior`` is the behavior of the others (``"default"``); ``@cache(...)``
         sets it per function. ``dr.cache`` tells what each run read from the cache.
