@@ -603,3 +603,25 @@ async def test_leaving_a_cached_stream_early_cancels_the_run_cleanly(tmp_path: P
                 break
     run = dr.execute(["every"], inputs={"n": 300})
     assert await asyncio.wait_for(run, HANG_GUARD) == {"every": list(range(300))}
+
+
+_DOES = """
+from asyncdag.function_modifiers import does
+
+
+def _combine(**values: int) -> int:
+    return {body}
+
+
+@does(_combine)
+def total(a: int, b: int) -> int: ...
+"""
+
+
+def test_a_changed_does_replacement_recomputes_the_node(tmp_path: Path) -> None:
+    first = _module_file(tmp_path, "does_v1", _DOES.format(body="sum(values.values())"))
+    dr = Builder().with_modules(first).with_cache(tmp_path / "c").build()
+    assert dr.execute_sync(["total"], inputs={"a": 2, "b": 3}) == {"total": 5}
+    changed = _module_file(tmp_path, "does_v2", _DOES.format(body="max(values.values())"))
+    dr = Builder().with_modules(changed).with_cache(tmp_path / "c").build()
+    assert dr.execute_sync(["total"], inputs={"a": 2, "b": 3}) == {"total": 3}

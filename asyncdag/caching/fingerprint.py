@@ -96,18 +96,16 @@ def _numpy_version(value: Any) -> str | None:
 
 
 def code_version(fn: Callable[..., Any]) -> str:
-    """The version of a node's code: a hash of its source without docstrings and comments,
-    and of the sources of the helper functions of its own module that it calls (Hamilton
-    hashes the node's function alone, so a changed helper went unnoticed).
+    """The version of a node's code: a hash of the sources (docstrings and comments left out)
+    of every function it runs: the function, what it wraps, the functions decorators hold
+    (``@does``'s replacement, ``@pipe_input``'s steps) and the helper functions of the
+    user's module that these call. Hamilton hashes the node's function alone, so a changed
+    helper went unnoticed there.
 
     Functions whose source cannot be read (built-ins, generated callables) are versioned by
     their qualified name.
     """
-    fn = _unwrapped(fn)
-    parts = [_source_part(fn)]
-    for helper in _helpers(fn):
-        parts.append(_source_part(helper))
-    return digest(*parts)
+    return digest(*(_source_part(f) for f in _functions_of(fn)))
 
 
 def _source_part(fn: Callable[..., Any]) -> bytes:
@@ -118,27 +116,58 @@ def _source_part(fn: Callable[..., Any]) -> bytes:
         return b"name:" + name.encode()
 
 
-def _helpers(fn: Callable[..., Any]) -> list[types.FunctionType]:
-    """Functions of ``fn``'s module that ``fn`` reads by name, and theirs, in a fixed order."""
-    found: dict[str, types.FunctionType] = {}
-    todo = [fn]
+def _functions_of(fn: Callable[..., Any]) -> list[Callable[..., Any]]:
+    """Every function ``fn`` runs that is not a library's, in a fixed order."""
+    order: list[Callable[..., Any]] = []
+    seen: set[int] = set()
+    todo: list[Any] = [fn]
     while todo:
-        current = todo.pop()
-        code = getattr(current, "__code__", None)
-        scope = getattr(current, "__globals__", None)
-        if code is None or scope is None:
+        current = todo.pop(0)
+        if id(current) in seen:
             continue
-        for name in sorted(_names(code)):
-            helper = scope.get(name)
-            if (
-                isinstance(helper, types.FunctionType)
-                and helper is not fn
-                and helper.__module__ == fn.__module__
-                and name not in found
-            ):
-                found[name] = helper
-                todo.append(helper)
-    return [found[name] for name in sorted(found)]
+        seen.add(id(current))
+        if isinstance(current, functools.partial):
+            todo += [current.func, *_callables(current.args, current.keywords.values())]
+            continue
+        wrapped = getattr(current, "__wrapped__", None)
+        if callable(wrapped):
+            todo.append(wrapped)
+        order.append(current)
+        if not isinstance(current, types.FunctionType):
+            continue
+        cells = []
+        for cell in current.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                continue
+        todo += _callables(cells)
+        if not current.__module__.startswith(_OWN):  # asyncdag's wrappers: their code only
+            todo += _helpers(current)
+    return order
+
+
+_OWN = __name__.partition(".")[0] + "."
+
+
+def _callables(*groups: Any) -> list[Callable[..., Any]]:
+    """The functions among values (and one level into their lists, tuples and dicts)."""
+    found: list[Callable[..., Any]] = []
+    for group in groups:
+        for value in group:
+            items = value.values() if isinstance(value, dict) else value
+            inner = items if isinstance(value, list | tuple | dict) else [value]
+            found += [v for v in inner if isinstance(v, types.FunctionType | functools.partial)]
+    return found
+
+
+def _helpers(fn: types.FunctionType) -> list[types.FunctionType]:
+    """Functions of ``fn``'s module that ``fn`` reads by name, sorted by name."""
+    scope = fn.__globals__
+    helpers = (scope.get(name) for name in sorted(_names(fn.__code__)))
+    return [
+        h for h in helpers if isinstance(h, types.FunctionType) and h.__module__ == fn.__module__
+    ]
 
 
 def _names(code: types.CodeType) -> set[str]:
@@ -147,16 +176,6 @@ def _names(code: types.CodeType) -> set[str]:
         if isinstance(constant, types.CodeType):  # nested functions, comprehensions
             names |= _names(constant)
     return names
-
-
-def _unwrapped(fn: Callable[..., Any]) -> Callable[..., Any]:
-    while True:  # __wrapped__ first: a wrapper made with functools.update_wrapper
-        if hasattr(fn, "__wrapped__"):
-            fn = fn.__wrapped__
-        elif isinstance(fn, functools.partial):
-            fn = fn.func
-        else:
-            return fn
 
 
 def _stripped(source: str) -> str:
