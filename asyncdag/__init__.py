@@ -5,6 +5,7 @@ from ._version import __version__ as __version__
 from .driver import Builder as Builder
 from .driver import Driver as Driver
 from .events import Event as Event
+from .function_modifiers import cache as cache
 from .function_modifiers import check_output as check_output
 from .function_modifiers import config as config
 from .function_modifiers import extract_fields as extract_fields
@@ -24,6 +25,7 @@ __all__ = [
     "Event",
     "Parallelizable",
     "__version__",
+    "cache",
     "check_output",
     "config",
     "executors",

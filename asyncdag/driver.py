@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from functools import partial
 from types import ModuleType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Literal, Protocol, Self, TypeVar
 
 from ._closing import AsyncClosing, InFlight
 from ._variables import Variable, matches, variable_of
 from .base import DictResult
+from .caching.adapter import CacheAdapter
 from .errors import AsyncDagError, GraphError
 from .events import Event
 from .execution.executors import Executor, InlineExecutor
@@ -26,6 +36,7 @@ from .graph.node import Node
 from .graph.plan import LOCAL, REMOTE, Frame, Plan, build_plan
 from .graph.request import RequestChecks, check_inputs, request_checks
 from .io.materialization import Extractor, Materializer, apply_materializers
+from .lifecycle.graceful import GracefulErrorAdapter
 
 __all__ = ["Builder", "Driver", "Variable"]
 
@@ -54,8 +65,13 @@ class Driver(AsyncClosing):
         adapter: ResultBuilder | None = None,
         executors: Mapping[str, Executor] | None = None,
         observers: Iterable[Observer] = (),
+        cache: CacheAdapter | None = None,
+        rewriters: Iterable[GracefulErrorAdapter] = (),
     ) -> None:
         self.graph = FunctionGraph.from_modules(modules, config)
+        for rewriter in rewriters:  # adapters that change how every node runs
+            self.graph = rewriter.rewrite(self.graph)
+        self._cache = cache
         self._executors: dict[str, Executor] = {
             LOCAL: InlineExecutor(),
             REMOTE: InlineExecutor(),
@@ -123,9 +139,12 @@ class Driver(AsyncClosing):
         plan = self._plan(outputs, inputs, overrides)
         self._check_request(plan, inputs, overrides)
         vals = {**self.graph.config, **inputs, **overrides}
+        cache, executors = self._cache, self._executors
+        if cache is not None:
+            observers = (cache, *observers)
         with self._in_flight.running():
             if not observers:
-                return await run_plan(plan, vals, self._executors)
+                return await run_plan(plan, vals, executors)
             info = RunInfo(
                 str(uuid.uuid4()),
                 self.graph,
@@ -134,7 +153,19 @@ class Driver(AsyncClosing):
                 overrides,
                 _execution_path(plan.root),
             )
-            return await run_plan(plan, vals, self._executors, Observers(observers), info)
+            if cache is not None and executors[REMOTE].runs_branches:
+                from .caching.shipped import CachedBranches
+
+                executors = {**executors, REMOTE: CachedBranches(executors[REMOTE], cache, info)}
+            return await run_plan(plan, vals, executors, Observers(observers), info, cache)
+
+    @property
+    def cache(self) -> CacheAdapter:
+        """The cache of ``Builder.with_cache()``: ``dr.cache.last_run_id``, ``.logs(...)``,
+        ``.hits()`` and ``.misses()`` tell which nodes of a run were read from it."""
+        if self._cache is None:
+            raise AttributeError("this Driver has no cache: build it with Builder().with_cache()")
+        return self._cache
 
     def execute_sync(
         self,
@@ -445,6 +476,8 @@ class Builder:
         self._adapter_set = False
         self._grouping: _GroupingStrategy | None = None
         self._module_overrides = False
+        self._cache: dict[str, Any] | None = None
+        self._rewriters: list[GracefulErrorAdapter] = []
 
     def with_modules(self, *modules: ModuleType) -> Self:
         """Add modules whose public functions become nodes."""
@@ -484,6 +517,9 @@ class Builder:
 
         for adapter in adapters:
             known = False
+            if isinstance(adapter, GracefulErrorAdapter):
+                self._rewriters.append(adapter)
+                continue
             if callable(getattr(adapter, "build_result", None)):
                 self._result_builder, known = adapter, True
             if isinstance(adapter, Observer) or is_hook(adapter):
@@ -532,6 +568,31 @@ class Builder:
         self._grouping = grouping_strategy
         return self
 
+    def with_cache(
+        self,
+        path: str | os.PathLike[str] = ".asyncdag_cache",
+        recompute: Collection[str] | Literal[True] | None = None,
+        disable: Collection[str] | Literal[True] | None = None,
+        ignore: Collection[str] | Literal[True] | None = None,
+        default_behavior: str | None = None,
+    ) -> Self:
+        """Reuse a node's stored result while its code and its inputs' data are unchanged.
+
+        As Hamilton's: results and metadata live under ``path`` (SQLite, and files for big
+        results), shared by every Driver and process using that path. ``recompute``,
+        ``disable`` and ``ignore`` name nodes (or ``True`` for all) with that behavior;
+        ``default_behavior`` is the behavior of the others (``"default"``); ``@cache(...)``
+        sets it per function. ``dr.cache`` tells what each run read from the cache.
+        """
+        self._cache = {
+            "path": os.fspath(path),
+            "recompute": recompute,
+            "disable": disable,
+            "ignore": ignore,
+            "default_behavior": default_behavior,
+        }
+        return self
+
     def allow_module_overrides(self) -> Self:
         """A function of a later module replaces an earlier module's function of the same node.
 
@@ -552,6 +613,7 @@ class Builder:
         new._config = dict(self._config)
         new._executors = dict(self._executors)
         new._observers = list(self._observers)
+        new._rewriters = list(self._rewriters)
         return new
 
     def build(self) -> Driver:
@@ -569,6 +631,8 @@ class Builder:
             adapter=self._result_builder,
             executors=self._executors,
             observers=self._observers,
+            cache=None if self._cache is None else CacheAdapter(**self._cache),
+            rewriters=self._rewriters,
         )
 
 

@@ -46,6 +46,7 @@ from .io._decorators import dataloader, datasaver, load_from, save_to
 
 __all__ = [
     "InvalidDecoratorException",
+    "cache",
     "check_output",
     "check_output_custom",
     "config",
@@ -505,6 +506,40 @@ def retry(
         modifiers = record(fn)
         policy = Retry(attempts, float(backoff), kinds)
         modifiers.policy = dataclasses.replace(modifiers.policy or Policy(), retry=policy)
+        return fn
+
+    return decorate
+
+
+def cache(
+    *, behavior: str | None = None, format: str | None = None, target_: _TargetArg = ...
+) -> Callable[[_F], _F]:
+    """Hamilton's ``@cache``: a node's caching ``behavior`` and the ``format`` of its stored result.
+
+    ``behavior`` is ``"default"``, ``"recompute"`` (always run; downstream still hits while
+    the value is unchanged), ``"disable"`` (as without a cache) or ``"ignore"`` (as disable,
+    and left out of downstream keys); ``Builder.with_cache(...)``'s lists take precedence.
+    ``format`` is ``"pickle"`` (the default), ``"json"``, ``"parquet"`` or ``"csv"``
+    (pandas). Only ``Builder.with_cache()`` turns caching on.
+
+    Raises:
+        ValueError: an unknown behavior or format.
+    """
+    from .caching.adapter import BEHAVIOR_KEY, FORMAT_KEY, CachingBehavior
+    from .caching.store import FORMATS
+
+    tags: dict[str, str] = {}
+    if behavior:
+        CachingBehavior.from_string(behavior)
+        tags[BEHAVIOR_KEY] = behavior
+    if format:
+        if format not in FORMATS:
+            raise ValueError(f"@cache format must be one of {list(FORMATS)}, not {format!r}")
+        tags[FORMAT_KEY] = format
+    target = _target(target_)
+
+    def decorate(fn: _F) -> _F:
+        record(fn).decorations.append(Tagging(tags, target))
         return fn
 
     return decorate

@@ -38,6 +38,7 @@ SUITES = (
     "branches",
     "planning",
     "observing",
+    "caching",
 )
 
 
@@ -218,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\nPlan building: build + first execute, one child process each")
         sizes = planning.QUICK_SIZES if args.quick else planning.SIZES
         results["planning"] = planning.run(sizes, timeout_s=600)
+
+    if "caching" in suites:
+        from . import caching
+
+        print(f"\nCaching: the {caching.N:,}-item fan-out without and with Builder.with_cache()")
+        results["caching"] = caching.run(3)
 
     if "throughput" in results:
         report.print_table(results["throughput"])

@@ -17,13 +17,22 @@ from __future__ import annotations
 
 import asyncio
 import reprlib
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+)
 from collections.abc import MutableMapping as Values
 from functools import partial
 from types import CoroutineType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..errors import NodeCancelledError
+from ..graph.node import Node
 from ..graph.plan import (
     ASYNC,
     BLOCK,
@@ -51,6 +60,21 @@ _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 60
 
 
+class NodeCache(Protocol):
+    """What the scheduler asks of a cache (``asyncdag.caching``): a node call's value."""
+
+    async def around(
+        self,
+        run: RunInfo,
+        node: Node,
+        path: Path,
+        inputs: Mapping[str, Any],
+        compute: Callable[[], Awaitable[Any]],
+    ) -> Any:
+        """The stored value, or ``await compute()`` (the node's call); ``inputs`` are the
+        call's values by frame key (the name of the node each comes from)."""
+
+
 class _Halt(Exception):
     """A node's ``SystemExit`` / ``KeyboardInterrupt`` on its way out (the run's first error)."""
 
@@ -58,14 +82,16 @@ class _Halt(Exception):
 class Run:
     """One execution: its executors and the first failure, which is what ``execute`` raises."""
 
-    __slots__ = ("executors", "first_error", "info", "observer", "timeout_threads")
+    __slots__ = ("cache", "executors", "first_error", "info", "observer", "timeout_threads")
 
     def __init__(
         self,
         executors: Mapping[str, Executor],
         observer: Observer | None = None,
         info: RunInfo | None = None,
+        cache: NodeCache | None = None,
     ) -> None:
+        self.cache = cache  # None: no cache, and one ``is None`` test per observed call
         self.executors = executors
         self.first_error: BaseException | None = None
         self.timeout_threads = TimeoutThreads()
@@ -194,7 +220,12 @@ class Run:
             kwargs = {p: vals[k] for p, k in call.args}
             await observer.node_started(info, node, path, kwargs)
             try:
-                if call.mode == INLINE:
+                if self.cache is not None:
+                    inputs = {k: vals[k] for _, k in call.args}  # by the node each comes from
+                    vals[call.key] = await self.cache.around(
+                        info, node, path, inputs, partial(self.computed, call, vals, path)
+                    )
+                elif call.mode == INLINE:
                     self.call(call, vals, path)
                 else:
                     await self.awaitable(call, vals, path)
@@ -202,6 +233,14 @@ class Run:
                 await observer.node_finished(info, node, path, kwargs, None, exc)
                 raise
             await observer.node_finished(info, node, path, kwargs, vals[call.key], None)
+
+    async def computed(self, call: Step, vals: Values[str, Any], path: Path) -> Any:
+        """Call ``call``'s node (the cache's way in when it has no stored value)."""
+        if call.mode == INLINE:
+            self.call(call, vals, path)
+        else:
+            await self.awaitable(call, vals, path)
+        return vals[call.key]
 
     async def concurrent_frame(self, frame: Frame, vals: Values[str, Any], path: Path) -> None:
         """Start each step when its last in-frame dependency is done; awaitables as tasks."""
@@ -364,10 +403,12 @@ async def run_plan(
     executors: Mapping[str, Executor],
     observer: Observer | None = None,
     info: RunInfo | None = None,
+    cache: NodeCache | None = None,
 ) -> dict[str, Any]:
     """Run ``plan`` with ``vals`` holding config, inputs and overrides; return the outputs.
 
     ``observer`` (with ``info``) is told about every node, branch and block as the run goes.
+    ``cache`` (which needs an observer: only observed calls reach it) serves node calls.
     """
     for name in plan.absent:
         vals[name] = None
@@ -377,7 +418,7 @@ async def run_plan(
         return {name: vals[key] for name, key in plan.outputs}
     assert info is not None
     await observer.run_started(info)
-    run = Run(executors, observer, info)
+    run = Run(executors, observer, info, cache)
     try:
         await _settled(run, run.frame(plan.root, vals, ()))
     except BaseException as exc:
