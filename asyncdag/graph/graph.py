@@ -11,6 +11,7 @@ from ..errors import GraphError, UnknownNodeError
 from .analysis import Analysis, analyse
 from .crawl import crawl
 from .node import Node, element_type
+from .streams import window_of
 from .types import compatible, describe
 
 
@@ -94,9 +95,10 @@ def _check_types(nodes: Mapping[str, Node]) -> None:
             if dep is None:
                 continue
             required = element_type(p.annotation) if p.collect else p.annotation
-            if not compatible(dep.item_type, required):
+            produced = list[dep.item_type] if window_of(dep) else dep.item_type  # type: ignore[name-defined]
+            if not compatible(produced, required):
                 raise GraphError(
                     f"type mismatch: {dep.origin} produces {p.name!r} as "
-                    f"{describe(dep.item_type)}, but {node.origin} expects "
+                    f"{describe(produced)}, but {node.origin} expects "
                     f"{p.name}: {describe(required)}. Change one of the annotations so they agree."
                 )
