@@ -76,6 +76,11 @@ class Fan:
         self.skips = Skips(run, step.node, block.skip) if block.skip is not None else None
         self.failed: set[int] = set()
         self.picks = tuple(block.produces.index(k) for k in block.gathered)
+        self.streamed = tuple(
+            (node, block.produces.index(node.name))
+            for name in block.streamed
+            if (node := _node_named(block.frame.steps, name)) is not None
+        )
         self.vals = vals
 
     async def pump(self, source: Iterator[Any] | AsyncIterator[Any]) -> int:
@@ -328,6 +333,8 @@ class Fan:
             self._row(index, row)
             if observer is not None:
                 assert info is not None
+                for node, at in self.streamed:  # ran elsewhere: told here, from the row
+                    await observer.node_finished(info, node, where, {}, row[at], None)
                 await observer.branch_finished(info, self.step.node, where, None)
 
     async def _shipped(self, batch: Batch) -> list[Any]:

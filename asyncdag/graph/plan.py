@@ -91,6 +91,7 @@ class Block:
     windows: tuple[tuple[Step, Window], ...] = ()  # @window functions of this block, run by it
     kept: tuple[str, ...] | None = None  # of ``produces``, those gathered whole (None: all)
     skip: OnBranchError | None = None  # @on_branch_error("skip"): failed branches left out
+    streamed: tuple[str, ...] = ()  # requested branch nodes (stream()): reported, not kept
 
     @property
     def gathered(self) -> tuple[str, ...]:
@@ -292,6 +293,13 @@ class _FrameBuilder:
                 _check_window(n, mine, self._branch_of)
                 windows.append((self._call_step(n, scope, in_worker), spec))
         shipped = not in_worker and REMOTE in self.ships
+        # stream() of a node inside a shipped block: its values come back with the rows.
+        streamed = sorted(
+            n
+            for n in self.requested
+            if shipped and n in self.needed and self.scopes[n] == inner_scope and n not in kept
+        )
+        produces.update(streamed)
         inner = self.frame(inner_scope, order, in_worker or shipped)
         given = expander.name in self.constants
         outer = inner.reads() - {expander.name}
@@ -314,8 +322,9 @@ class _FrameBuilder:
             shipped,
             threaded,
             tuple(windows),
-            tuple(sorted(kept)) if windows else None,
+            tuple(sorted(kept)) if windows or streamed else None,
             skipping(expander),
+            tuple(streamed),
         )
         if given:
             args: tuple[tuple[str, str], ...] = ()
