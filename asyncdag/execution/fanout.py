@@ -217,10 +217,11 @@ class Fan:
         """Branch ``index`` failed under the skip policy: left out of every Collect and window."""
         assert self.skips is not None
         self.failed.add(index)
+        # Reported before its window may run: a sink can rely on a dead letter written first.
+        await self.skips.skipped(node, where, error)
         if self.windows is not None:
             self.windows.done(index, None)
         self.filled += 1
-        await self.skips.skipped(node, where, error)
 
     async def local(self, index: int, item: Any) -> None:
         """One branch as a task on this loop, running its frame."""
@@ -326,7 +327,8 @@ class Fan:
                 if observer is not None:
                     assert info is not None
                     node = _node_named(self.frame.steps, row.node) or self.step.node
-                    await observer.node_finished(info, node, where, {}, None, row.error)
+                    given = {self.name: item}  # its arguments stayed in the worker
+                    await observer.node_finished(info, node, where, given, None, row.error)
                     await observer.branch_finished(info, self.step.node, where, row.error)
                 await self._skip(index, row.node, where, row.error)
                 continue
