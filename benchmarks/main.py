@@ -29,7 +29,16 @@ from .measure import Budget
 from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loop
 
 RESULTS = Path(__file__).parent / "results"
-SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness", "branches", "planning")
+SUITES = (
+    "throughput",
+    "first_result",
+    "memory",
+    "cpu",
+    "responsiveness",
+    "branches",
+    "planning",
+    "ingest",
+)
 
 
 @dataclass(frozen=True)
@@ -204,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\nPlan building: build + first execute, one child process each")
         sizes = planning.QUICK_SIZES if args.quick else planning.SIZES
         results["planning"] = planning.run(sizes, timeout_s=600)
+    if "ingest" in suites:
+        from . import ingest
+
+        print("\nStreaming ingestion (examples/ingest): records/s and peak RSS, one child each")
+        results["ingest"] = ingest.run(ingest.QUICK_SIZES if args.quick else ingest.SIZES)
 
     if "throughput" in results:
         report.print_table(results["throughput"])

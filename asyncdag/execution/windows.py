@@ -12,6 +12,7 @@ bounded by the window size and the branches in flight, not by the stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -92,11 +93,9 @@ class Windows:
         if seconds is None:
             await wake.wait()
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await wake.wait()
-        except TimeoutError:
-            pass
 
     async def run_windows(self, j: int) -> None:
         """Form and run the windows of window function ``j`` until the source has ended."""
