@@ -219,6 +219,25 @@ async def test_windows_on_a_process_executor_are_formed_in_the_parent() -> None:
     assert {pid for pid, _ in out["batch"]} == {os.getpid()}
 
 
+async def test_windows_smaller_than_a_process_batch_do_not_wait_for_a_full_batch() -> None:
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def value(item: int) -> int:
+        return item
+
+    @window(size=2)
+    def batch(value: Collect[int]) -> list[int]:
+        return list(value)
+
+    remote = executors.ProcessExecutor(max_tasks=1, batch_size=64)
+    dr = build(item, value, batch, remote=remote)
+    async with dr:
+        async with asyncio.timeout(HANG_GUARD):
+            out = await dr.execute(["batch"], inputs={"n": 40})
+    assert out == {"batch": [[i, i + 1] for i in range(0, 40, 2)]}
+
+
 async def test_a_window_in_a_nested_block_windows_each_outer_branch() -> None:
     def group(n: int) -> Parallelizable[int]:
         yield from range(n)

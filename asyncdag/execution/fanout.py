@@ -134,7 +134,10 @@ class Fan:
                     tg.create_task(windows.run_windows(j))
             batch: Batch = []
             while True:
-                if windows is not None:
+                if windows is not None and windows.full(index):
+                    if batch:  # its branches may be what the window waits for: send them
+                        tg.create_task(many(batch))
+                        batch = []
                     await windows.room(index)
                 if first_slot is not None and not batch:
                     await first_slot.acquire()

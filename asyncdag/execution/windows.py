@@ -54,6 +54,10 @@ class Windows:
 
     # -- told by the pump ------------------------------------------------------------------
 
+    def full(self, index: int) -> bool:
+        """Whether item ``index`` must wait: too many rows wait for their window."""
+        return index - min(self.starts) >= self.limit
+
     async def room(self, index: int) -> None:
         """Wait until item ``index`` may be taken: not too many rows wait for their window."""
         while index - min(self.starts) >= self.limit:
