@@ -25,7 +25,7 @@ def endless() -> tuple[Any, ...]:
 
     async def parsed(record: int) -> bytes:
         await asyncio.sleep(0)
-        return bytes(10_000)
+        return bytes(20_000)
 
     return record, parsed
 
@@ -94,8 +94,8 @@ async def test_an_endless_source_streams_in_flat_memory() -> None:
     try:
         async with asyncio.timeout(HANG_GUARD * 3):
             async with contextlib.aclosing(dr.stream(["parsed"])) as events:
-                early, late = await _traced_after(events, (1_000, 4_000))
+                early, late = await _traced_after(events, (500, 2_000))
     finally:
         tracemalloc.stop()
-    # 3,000 more values of 10 kB each would be 30 MB if kept.
+    # 1,500 more values of 20 kB each would be 30 MB if kept.
     assert late - early < 5_000_000, f"grew {(late - early) / 1e6:.1f} MB"

@@ -280,14 +280,14 @@ async def test_a_window_error_fails_the_run_naming_the_window() -> None:
 
 
 async def test_a_branch_value_is_dropped_once_its_window_ran() -> None:
-    """5,000 branches of 20 kB each would hold 100 MB; windows of 50 hold far less."""
+    """1,500 branches of 50 kB each would hold 75 MB; windows of 50 hold far less."""
 
     def item(n: int) -> Parallelizable[int]:
         yield from range(n)
 
     async def blob(item: int) -> bytes:
         await asyncio.sleep(0)
-        return bytes(20_000)
+        return bytes(50_000)
 
     @window(size=50)
     async def sink(blob: Collect[bytes]) -> int:
@@ -297,11 +297,11 @@ async def test_a_branch_value_is_dropped_once_its_window_ran() -> None:
     dr = build(item, blob, sink, remote=executors.InlineExecutor(max_tasks=16))
     tracemalloc.start()
     try:
-        out = await dr.execute(["sink"], inputs={"n": 5_000})
+        out = await dr.execute(["sink"], inputs={"n": 1_500})
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert sum(out["sink"]) == 5_000
+    assert sum(out["sink"]) == 1_500
     assert peak < 20_000_000, f"peak {peak / 1e6:.1f} MB"
 
 

@@ -219,7 +219,8 @@ class Fan:
     async def _skip(self, index: int, node: str, where: Path, error: BaseException) -> None:
         """Branch ``index`` failed under the skip policy: left out of every Collect and window."""
         assert self.skips is not None
-        self.failed.add(index)
+        if self.lists:  # whole lists drop it at the end (windows and streams keep nothing)
+            self.failed.add(index)
         # Reported before its window may run: a sink can rely on a dead letter written first.
         await self.skips.skipped(node, where, error)
         if self.windows is not None:

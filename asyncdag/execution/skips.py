@@ -64,13 +64,15 @@ class Skips:
 
     def __init__(self, run: Run, expander: Node, policy: OnBranchError) -> None:
         self.run, self.expander, self.policy = run, expander, policy
-        self.failures: list[tuple[str, str, str]] = []
+        self.failures: list[tuple[str, str, str]] = []  # kept only up to max_failures + 1
 
     async def skipped(self, node: str, path: Path, error: BaseException) -> None:
         """Branch ``path`` failed in ``node`` with ``error``: leave it out, or end the run."""
         branch = format_path(path)
         item = _short.repr(path[-1][2])
-        self.failures.append((node, branch, f"{type(error).__name__}: {error}"))
+        most = self.policy.max_failures
+        if most is not None:  # an endless stream without a bound keeps nothing per failure
+            self.failures.append((node, branch, f"{type(error).__name__}: {error}"))
         log.warning(
             "asyncdag: skipped branch %s (item %s): node %r raised %s: %s",
             branch,
@@ -83,7 +85,6 @@ class Skips:
         if run.observer is not None:
             assert run.info is not None
             await run.observer.branch_skipped(run.info, self.expander, node, path, error)
-        most = self.policy.max_failures
         if most is not None and len(self.failures) > most:
             HELD.set(None)  # this error is the run's own
             too_many = BranchFailuresError(self.expander.name, most, self.failures)
