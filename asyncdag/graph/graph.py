@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
+from types import GenericAlias, ModuleType
 from typing import Any
 
 from ..errors import GraphError, UnknownNodeError
@@ -95,7 +95,8 @@ def _check_types(nodes: Mapping[str, Node]) -> None:
             if dep is None:
                 continue
             required = element_type(p.annotation) if p.collect else p.annotation
-            produced = list[dep.item_type] if window_of(dep) else dep.item_type  # type: ignore[name-defined]
+            # A @window function's readers get the list of its per-window results.
+            produced = GenericAlias(list, (dep.item_type,)) if window_of(dep) else dep.item_type
             if not compatible(produced, required):
                 raise GraphError(
                     f"type mismatch: {dep.origin} produces {p.name!r} as "
