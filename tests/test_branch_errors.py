@@ -317,3 +317,29 @@ def test_on_branch_error_rejects_an_unknown_policy() -> None:
         on_branch_error("ignore")
     with pytest.raises(ValueError, match="max_failures"):
         on_branch_error("skip", max_failures=-1)
+
+
+async def test_too_many_failures_in_an_inner_block_fail_the_run_through_an_outer_skip() -> None:
+    @on_branch_error("skip")
+    def group(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    @on_branch_error("skip", max_failures=0)
+    def member(group: int) -> Parallelizable[int]:
+        yield from range(group * 10, group * 10 + 3)
+
+    def checked(member: int) -> int:
+        if member == 11:
+            raise ValueError("bad member")
+        return member
+
+    def members(checked: Collect[int]) -> list[int]:
+        return list(checked)
+
+    def every(members: Collect[list[int]]) -> list[list[int]]:
+        return list(members)
+
+    dr = build(group, member, checked, members, every)
+    with pytest.raises(BranchFailuresError) as info:
+        await dr.execute(["every"], inputs={"n": 3})
+    assert info.value.failures[0][:2] == ("checked", "group[1].member[1]")

@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ExecutorError
+from ..errors import BranchFailuresError, ExecutorError
 from ..graph.plan import ASYNC, REMOTE, Step
 from .jobs import BranchRun
 from .paths import Path, format_path
@@ -248,8 +248,10 @@ class Fan:
                 assert info is not None
                 await observer.branch_finished(info, self.step.node, where, exc)
             if held is not None and isinstance(exc, Exception) and not _halting(exc):
-                await self._skip(index, *_node_error(held, self.name, exc, where))
-                return
+                node, where, error = _node_error(held, self.name, exc, where)
+                if not isinstance(error, BranchFailuresError):  # an inner block's: the run's
+                    await self._skip(index, node, where, error)
+                    return
             raise
         finally:
             self._release()

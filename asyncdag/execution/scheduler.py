@@ -23,7 +23,7 @@ from functools import partial
 from types import CoroutineType
 from typing import Any, TypeVar
 
-from ..errors import NodeCancelledError
+from ..errors import BranchFailuresError, NodeCancelledError
 from ..graph.plan import (
     ASYNC,
     BLOCK,
@@ -436,9 +436,9 @@ async def run_branches(
             try:
                 await run.frame(frame, values, where)
             except Exception as exc:
-                if isinstance(exc, _Halt):
-                    raise
                 node, error = failure_of(held, name, exc)
+                if isinstance(exc, _Halt) or isinstance(error, BranchFailuresError):
+                    raise
                 rows.append(BranchFailed(node, with_traceback(error)))
                 continue
             finally:
