@@ -518,7 +518,8 @@ def window(size: int | None = None, seconds: float | None = None) -> Callable[[_
 
     A window closes when ``size`` branches are in it or ``seconds`` have passed since its
     first item, whichever comes first; it runs once all its branches are done, after the
-    window before it has run. Its value (for ``execute`` and for nodes downstream) is the
+    window before it has run (a window whose branches were all skipped runs with empty
+    lists). Its value (for ``execute`` and for nodes downstream) is the
     list of per-window results; ``stream()`` gives each as a ``"node"`` event, index ``(k,)``.
 
     Raises:
