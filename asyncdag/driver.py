@@ -81,7 +81,7 @@ class Driver(AsyncClosing):
         self._observers = tuple(observers)
         self._inline = frozenset(k for k, e in self._executors.items() if e.runs_inline)
         self._ships = frozenset(k for k, e in self._executors.items() if e.runs_branches)
-        self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str]], Plan] = {}
+        self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str], bool], Plan] = {}
         self._checks: dict[int, tuple[Plan, RequestChecks]] = {}  # by id of the plan it holds
         self._in_flight = InFlight()  # what aclose() waits for
 
@@ -117,11 +117,14 @@ class Driver(AsyncClosing):
         events wait in a small buffer, so a slow consumer slows the run. Leaving the
         ``async for`` early (``break``, an exception, a cancellation) cancels the run;
         ``async with contextlib.aclosing(dr.stream(...)) as events:`` waits until it stopped.
+        An output may be a node inside a block: its value comes once per branch as a
+        ``"node"`` event and is kept nowhere (it is not in the ``"done"`` result).
         """
         from .execution.stream import EventStream
 
         async def run(listener: Observer) -> Any:
-            results = await self._run(final_vars, inputs, overrides, (*self._observers, listener))
+            observers = (*self._observers, listener)
+            results = await self._run(final_vars, inputs, overrides, observers, streaming=True)
             return self._result_builder.build_result(**results)
 
         return EventStream(run)
@@ -132,11 +135,12 @@ class Driver(AsyncClosing):
         inputs: Mapping[str, Any] | None,
         overrides: Mapping[str, Any] | None,
         observers: tuple[Observer, ...],
+        streaming: bool = False,
     ) -> dict[str, Any]:
         inputs = dict(inputs or {})
         overrides = dict(overrides or {})
         outputs = _requested(final_vars)
-        plan = self._plan(outputs, inputs, overrides)
+        plan = self._plan(outputs, inputs, overrides, streaming)
         self._check_request(plan, inputs, overrides)
         vals = {**self.graph.config, **inputs, **overrides}
         cache, executors = self._cache, self._executors
@@ -351,12 +355,18 @@ class Driver(AsyncClosing):
         self._check_request(plan, inputs, overrides)
 
     def _plan(
-        self, outputs: tuple[str, ...], inputs: Mapping[str, Any], overrides: Mapping[str, Any]
+        self,
+        outputs: tuple[str, ...],
+        inputs: Mapping[str, Any],
+        overrides: Mapping[str, Any],
+        streaming: bool = False,
     ) -> Plan:
-        key = (outputs, frozenset(inputs), frozenset(overrides))
+        key = (outputs, frozenset(inputs), frozenset(overrides), streaming)
         plan = self._plans.get(key)
         if plan is None:
-            plan = build_plan(self.graph, outputs, inputs, overrides, self._inline, self._ships)
+            plan = build_plan(
+                self.graph, outputs, inputs, overrides, self._inline, self._ships, streaming
+            )
             if len(self._plans) >= _PLANS_KEPT:  # bounded: a service may vary its requests
                 self._plans.pop(next(iter(self._plans)), None)  # another thread may be first
             self._plans[key] = plan

@@ -7,6 +7,7 @@ AsyncDagError
  ├── InputTypeError        an input's value does not match a parameter reading it (a TypeError)
  ├── DataValidationError   a ``@check_output(importance="fail")`` check rejected a node's value
  ├── NodeCancelledError    a node raised ``CancelledError`` although its run was not cancelled
+ ├── BranchFailuresError   an ``@on_branch_error("skip")`` block failed past ``max_failures``
  └── ExecutorError         infrastructure failed while running a node
       ├── SerializationError   a value could not be pickled for another process
       ├── WorkerCrashedError   a worker process died while running a node
@@ -25,6 +26,7 @@ from typing import Any
 
 __all__ = [
     "AsyncDagError",
+    "BranchFailuresError",
     "DataValidationError",
     "ExecutorError",
     "GraphError",
@@ -190,3 +192,27 @@ def _type_name(tp: Any) -> str:
     if isinstance(tp, type) and not typing.get_args(tp):
         return tp.__qualname__
     return repr(tp).replace("typing.", "")
+
+
+class BranchFailuresError(AsyncDagError):
+    """An ``@on_branch_error("skip")`` block had more than ``max_failures`` failed branches.
+
+    ``failures`` lists them as ``(node, branch, error)``: the failing node, the branch index
+    path and ``"Type: message"`` of its exception (plain strings, so the error pickles).
+    """
+
+    def __init__(
+        self, expander: str, max_failures: int, failures: Sequence[tuple[str, str, str]]
+    ) -> None:
+        self._fields = (expander, max_failures, [tuple(f) for f in failures])
+        self.expander, self.max_failures = expander, max_failures
+        self.failures: list[tuple[str, str, str]] = [
+            (str(n), str(b), str(e)) for n, b, e in failures
+        ]
+        listed = "; ".join(f"{b} ({n!r}: {e})" for n, b, e in self.failures[:5])
+        more = f"; and {len(self.failures) - 5} more" if len(self.failures) > 5 else ""
+        super().__init__(
+            f"{len(self.failures)} branches of {expander!r} failed, more than its "
+            f"@on_branch_error max_failures={max_failures}: {listed}{more}. Fix the failing "
+            "items or raise max_failures."
+        )

@@ -42,6 +42,7 @@ from .graph.meta import (
     UpstreamDependency,
     record,
 )
+from .graph.streams import OnBranchError, Window, set_on_error, set_window
 from .io._decorators import dataloader, datasaver, load_from, save_to
 
 __all__ = [
@@ -76,6 +77,8 @@ __all__ = [
     "pipe_output",
     "resolve",
     "resolve_from_config",
+    "window",
+    "on_branch_error",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -540,6 +543,56 @@ def cache(
 
     def decorate(fn: _F) -> _F:
         record(fn).decorations.append(Tagging(tags, target))
+        return fn
+
+    return decorate
+
+
+def window(size: int | None = None, seconds: float | None = None) -> Callable[[_F], _F]:
+    """Run a function with ``Collect`` parameters once per window of consecutive branches.
+
+    A window closes when ``size`` branches are in it or ``seconds`` have passed since its
+    first item, whichever comes first; it runs once all its branches are done, after the
+    window before it has run (a window whose branches were all skipped runs with empty
+    lists). Its value (for ``execute`` and for nodes downstream) is the
+    list of per-window results; ``stream()`` gives each as a ``"node"`` event, index ``(k,)``.
+
+    Raises:
+        ValueError: neither ``size`` nor ``seconds`` is given, or one is not positive.
+    """
+    if size is None and seconds is None:
+        raise ValueError("@window needs size= (branches) or seconds= (or both)")
+    if size is not None and (not isinstance(size, int) or size < 1):
+        raise ValueError(f"@window size must be a positive int, not {size!r}")
+    if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
+        raise ValueError(f"@window seconds must be a positive number, not {seconds!r}")
+    spec = Window(size, None if seconds is None else float(seconds))
+
+    def decorate(fn: _F) -> _F:
+        set_window(fn, spec)
+        return fn
+
+    return decorate
+
+
+def on_branch_error(policy: str = "raise", max_failures: int | None = None) -> Callable[[_F], _F]:
+    """On a ``Parallelizable``: ``"skip"`` leaves a failed branch out of its block's Collects.
+
+    Each failure is logged on the ``asyncdag`` logger, reported to hooks and streams as an
+    error; past ``max_failures`` failures the run fails with ``BranchFailuresError``.
+    ``"raise"`` (the default) fails fast.
+
+    Raises:
+        ValueError: ``policy`` is not ``"skip"`` or ``"raise"``, or ``max_failures`` < 0.
+    """
+    if policy not in ("skip", "raise"):
+        raise ValueError(f'@on_branch_error policy must be "skip" or "raise", not {policy!r}')
+    if max_failures is not None and (not isinstance(max_failures, int) or max_failures < 0):
+        raise ValueError(f"@on_branch_error max_failures must be an int >= 0, not {max_failures!r}")
+    spec = OnBranchError(policy, max_failures)
+
+    def decorate(fn: _F) -> _F:
+        set_on_error(fn, spec)
         return fn
 
     return decorate

@@ -39,6 +39,7 @@ SUITES = (
     "planning",
     "observing",
     "caching",
+    "ingest",
 )
 
 
@@ -219,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\nPlan building: build + first execute, one child process each")
         sizes = planning.QUICK_SIZES if args.quick else planning.SIZES
         results["planning"] = planning.run(sizes, timeout_s=600)
+    if "ingest" in suites:
+        from . import ingest
+
+        print("\nStreaming ingestion (examples/ingest): records/s and peak RSS, one child each")
+        results["ingest"] = ingest.run(ingest.QUICK_SIZES if args.quick else ingest.SIZES)
 
     if "caching" in suites:
         from . import caching

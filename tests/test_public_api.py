@@ -108,15 +108,13 @@ DELIVERED_PARITY += ["does", "mutate", "pipe_output", "parameterized_subdag", "c
 
 # Contract names of later issues: absent until delivered (then delete them here).
 NOT_YET: dict[str, list[str]] = {
-    "asyncdag": ["window", "on_branch_error"],
+    "asyncdag": [],
     "asyncdag.function_modifiers": [
-        "window",
-        "on_branch_error",
         *(m for m in PARITY_MODIFIERS if m not in DELIVERED_PARITY),
     ],
     "asyncdag.execution.executors": ["DaskExecutor", "RayExecutor"],
     "asyncdag.executors": ["DaskExecutor", "RayExecutor"],
-    "asyncdag.errors": ["RemoteError", "BranchFailuresError"],
+    "asyncdag.errors": ["RemoteError"],
 }
 
 # DESIGN section 1 modules of later issues: not importable until delivered.

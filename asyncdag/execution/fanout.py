@@ -8,7 +8,8 @@ How a branch runs was fixed by the planner; the pump only picks the cheapest way
   executor: an item goes at once while a slot is free, and items gather into a batch only
   while every slot is busy (they could not start anyway), so streaming never waits;
 - batches shipped whole, when the remote executor runs branches in other processes;
-- otherwise one task per branch, running its frame.
+- otherwise one task per branch, running its frame (always, for blocks with ``@window``
+  functions or ``@on_branch_error("skip")``: each branch's end is told on its own).
 
 At most ``max_tasks`` tasks (or batches) are in flight; the generator waits for a free slot
 (a gathering thread batch waits once it is full).
@@ -23,17 +24,21 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..errors import BranchFailuresError, ExecutorError
 from ..graph.plan import ASYNC, REMOTE, Step
 from .jobs import BranchRun
 from .paths import Path, format_path
 from .remote import BranchBatch
+from .skips import HELD, BranchFailed, Skips, failure_of
 from .sources import END, split
+from .windows import Windows
 
 if TYPE_CHECKING:
     from .scheduler import Run
 
 YIELD_INTERVAL = 0.002  # how long inline work may hold the loop before handing it back
 BATCH_MOST = 64  # the largest automatic thread batch
+OPEN_MOST = 1024  # branches in flight when the executor sets no bound and nothing is gathered
 
 _UNFILLED: Any = object()  # a branch's slot in a Collect list until the branch is done
 
@@ -51,15 +56,32 @@ class Fan:
     """One block of one execution: its items in, its branches' values out, in yield order."""
 
     def __init__(
-        self, run: Run, step: Step, outer: dict[str, Any], lists: list[list[Any]], path: Path
+        self,
+        run: Run,
+        step: Step,
+        outer: dict[str, Any],
+        lists: list[list[Any]],
+        path: Path,
+        vals: Any = None,
     ) -> None:
         block = step.block
         assert block is not None
         self.run, self.step, self.outer, self.lists, self.path = run, step, outer, lists, path
-        self.name, self.frame, self.produces = step.node.name, block.frame, block.produces
+        self.name, self.frame, self.produces = step.node.name, block.frame, block.gathered
         self.filled = 0
         self.holes: list[tuple[str, Path]] = []  # (node, branch) of branch tasks cancelled
         self.slots: asyncio.Semaphore | None = None
+        # Windows and skips see every branch end on its own; rows hold all of ``produces``.
+        self.windows: Windows | None = None
+        self.skips = Skips(run, step.node, block.skip) if block.skip is not None else None
+        self.failed: set[int] = set()
+        self.picks = tuple(block.produces.index(k) for k in block.gathered)
+        self.streamed = tuple(
+            (node, block.produces.index(node.name))
+            for name in block.streamed
+            if (node := _node_named(block.frame.steps, name)) is not None
+        )
+        self.vals = vals
 
     async def pump(self, source: Iterator[Any] | AsyncIterator[Any]) -> int:
         """Start a branch per item as it comes; return the number of branches once all are done.
@@ -69,10 +91,17 @@ class Fan:
         block, run, name, frame = self.step.block, self.run, self.name, self.frame
         assert block is not None
         observer, info = run.observer, run.info
-        here = frame.sync_only and not block.shipped and observer is None
+        careful = bool(block.windows) or block.skip is not None
+        here = frame.sync_only and not block.shipped and observer is None and not careful
         remote = None if here else run.executors.get(REMOTE)
-        if remote is not None and remote.max_tasks:
-            self.slots = asyncio.Semaphore(remote.max_tasks)
+        max_tasks = remote.max_tasks if remote is not None else None
+        if max_tasks:
+            self.slots = asyncio.Semaphore(max_tasks)
+        elif not here and not self.produces:  # nothing kept: only tasks could pile up
+            self.slots = asyncio.Semaphore(OPEN_MOST)
+        if block.windows:
+            self.windows = Windows(run, block, self.vals, self.path, max_tasks)
+        windows = self.windows
         slots = self.slots
         one: Callable[[int, Any], Any] | None = None
         many: Callable[[Batch], Any] = self.ship
@@ -80,7 +109,7 @@ class Fan:
         only = frame.steps[0] if len(frame.steps) == 1 else None
         if block.shipped:
             size = (remote.batch_size if remote else None) or 1
-        elif observer is not None:
+        elif observer is not None or careful:
             one = self.local
         elif block.threaded:
             many = self.on_thread
@@ -100,8 +129,16 @@ class Fan:
         first_slot = slots if gathering is None else None
         index = 0
         async with asyncio.TaskGroup() as tg:
+            if windows is not None:
+                for j in range(len(block.windows)):
+                    tg.create_task(windows.run_windows(j))
             batch: Batch = []
             while True:
+                if windows is not None and windows.full(index):
+                    if batch:  # its branches may be what the window waits for: send them
+                        tg.create_task(many(batch))
+                        batch = []
+                    await windows.room(index)
                 if first_slot is not None and not batch:
                     await first_slot.acquire()
                 try:
@@ -116,6 +153,8 @@ class Fan:
                     raise error from exc
                 if item is END:
                     break
+                if windows is not None:
+                    windows.took(index)
                 now = clock()
                 if observer is not None:
                     assert info is not None
@@ -155,6 +194,12 @@ class Fan:
                 tg.create_task(many(batch))
             elif first_slot is not None:
                 first_slot.release()
+            if windows is not None:
+                windows.end()
+        if self.failed:  # aligned Collects drop the same indexes
+            failed = self.failed
+            for values_list in self.lists:
+                values_list[:] = [v for i, v in enumerate(values_list) if i not in failed]
         if not here and self.filled != index:  # a branch task ended cancelled, not by us
             node, where = self.holes[0] if self.holes else (name, self.path)
             raise run.hole(node, where)
@@ -167,6 +212,19 @@ class Fan:
     def _fill(self, index: int, values: dict[str, Any]) -> None:
         for values_list, key in zip(self.lists, self.produces, strict=True):
             values_list[index] = values[key]
+        if self.windows is not None:
+            self.windows.done(index, tuple(values[k] for k in self.step.block.produces))  # type: ignore[union-attr]
+        self.filled += 1
+
+    async def _skip(self, index: int, node: str, where: Path, error: BaseException) -> None:
+        """Branch ``index`` failed under the skip policy: left out of every Collect and window."""
+        assert self.skips is not None
+        if self.lists:  # whole lists drop it at the end (windows and streams keep nothing)
+            self.failed.add(index)
+        # Reported before its window may run: a sink can rely on a dead letter written first.
+        await self.skips.skipped(node, where, error)
+        if self.windows is not None:
+            self.windows.done(index, None)
         self.filled += 1
 
     async def local(self, index: int, item: Any) -> None:
@@ -175,6 +233,10 @@ class Fan:
         values[self.name] = item
         where = (*self.path, (self.name, index, item))
         observer, info = self.run.observer, self.run.info
+        held: list[tuple[str, BaseException]] | None = None
+        if self.skips is not None:
+            held = []
+            HELD.set(held)  # this task's context only: its failures are held, not the run's
         try:
             await self.run.frame(self.frame, values, where)
         except asyncio.CancelledError:
@@ -185,6 +247,11 @@ class Fan:
             if observer is not None:
                 assert info is not None
                 await observer.branch_finished(info, self.step.node, where, exc)
+            if held is not None and isinstance(exc, Exception) and not _halting(exc):
+                node, where, error = _node_error(held, self.name, exc, where)
+                if not isinstance(error, BranchFailuresError):  # an inner block's: the run's
+                    await self._skip(index, node, where, error)
+                    return
             raise
         finally:
             self._release()
@@ -255,30 +322,82 @@ class Fan:
 
     async def ship(self, batch: Batch) -> None:
         """Send branches to the remote executor as one unit; its errors come back noted."""
+        try:
+            rows = await self._shipped(batch)
+        finally:
+            self._release()
+        observer, info = self.run.observer, self.run.info
+        for (index, item), row in zip(batch, rows, strict=True):
+            where = (*self.path, (self.name, index, item))
+            if type(row) is BranchFailed:
+                if observer is not None:
+                    assert info is not None
+                    node = _node_named(self.frame.steps, row.node) or self.step.node
+                    given = {self.name: item}  # its arguments stayed in the worker
+                    await observer.node_finished(info, node, where, given, None, row.error)
+                    await observer.branch_finished(info, self.step.node, where, row.error)
+                await self._skip(index, row.node, where, row.error)
+                continue
+            self._row(index, row)
+            if observer is not None:
+                assert info is not None
+                for node, at in self.streamed:  # ran elsewhere: told here, from the row
+                    await observer.node_finished(info, node, where, {}, row[at], None)
+                await observer.branch_finished(info, self.step.node, where, None)
+
+    async def _shipped(self, batch: Batch) -> list[Any]:
+        """The rows of ``batch`` from the remote executor (skipping: a row may be a failure)."""
         run = self.run
+        block = self.step.block
+        assert block is not None
+        skip = self.skips is not None
         unit = BranchBatch(
-            self.name, self.frame, self.outer, tuple(batch), self.produces, self.path
+            self.name, self.frame, self.outer, tuple(batch), block.produces, self.path, skip
         )
         try:
-            rows = await run.executors[REMOTE].submit(unit)
+            rows: list[Any] = await run.executors[REMOTE].submit(unit)
         except BaseException as exc:
+            if skip and isinstance(exc, ExecutorError):  # a crash or a value that cannot travel
+                if len(batch) == 1:
+                    return [BranchFailed(getattr(exc, "node", None) or self.name, exc)]
+                return [row for one in batch for row in await self._shipped([one])]
             error = run.arrived(exc, self.name, unit.branch, self.path)
             if error is exc:
                 raise
             raise error from exc
-        finally:
-            self._release()
-        self._rows(batch, rows)
+        return rows
 
-        observer, info = run.observer, run.info
-        if observer is not None:
-            assert info is not None
-            for index, item in batch:
-                where = (*self.path, (self.name, index, item))
-                await observer.branch_finished(info, self.step.node, where, None)
+    def _row(self, index: int, row: tuple[Any, ...]) -> None:
+        for values_list, at in zip(self.lists, self.picks, strict=True):
+            values_list[index] = row[at]
+        if self.windows is not None:
+            self.windows.done(index, row)
+        self.filled += 1
 
     def _rows(self, batch: Batch, rows: list[tuple[Any, ...]]) -> None:
         for (index, _), row in zip(batch, rows, strict=True):
             for values_list, value in zip(self.lists, row, strict=True):
                 values_list[index] = value
         self.filled += len(batch)
+
+
+def _halting(exc: BaseException) -> bool:
+    """A node's ``SystemExit``/``KeyboardInterrupt`` on its way out: never skipped."""
+    from .scheduler import _Halt
+
+    return isinstance(exc, _Halt)
+
+
+def _node_error(
+    held: list[tuple[str, BaseException]], expander: str, exc: BaseException, where: Path
+) -> tuple[str, Path, BaseException]:
+    node, error = failure_of(held, expander, exc)
+    return node, where, error
+
+
+def _node_named(steps: tuple[Step, ...], name: str) -> Any:
+    for step in steps:
+        for call in step.calls or (step,):
+            if call.node.name == name:
+                return call.node
+    return None

@@ -69,6 +69,11 @@ class Observer:
     async def block_finished(self, run: RunInfo, expander: Node, path: Path, branches: int) -> None:
         """The block of ``expander`` (in the branch at ``path``) closed after ``branches``."""
 
+    async def branch_skipped(
+        self, run: RunInfo, expander: Node, node: str, path: Path, error: BaseException
+    ) -> None:
+        """The branch at ``path`` failed in ``node``; ``@on_branch_error("skip")`` left it out."""
+
     async def run_finished(
         self, run: RunInfo, results: Mapping[str, Any] | None, error: BaseException | None
     ) -> None:
@@ -145,6 +150,16 @@ class Observers(Observer):
                 await o.block_finished(run, expander, path, branches)
             except Exception as exc:
                 _name(exc, o, "block_finished", expander.name, path)
+                raise
+
+    async def branch_skipped(
+        self, run: RunInfo, expander: Node, node: str, path: Path, error: BaseException
+    ) -> None:
+        for o in self._all:
+            try:
+                await o.branch_skipped(run, expander, node, path, error)
+            except Exception as exc:
+                _name(exc, o, "branch_skipped", node, path)
                 raise
 
     async def run_finished(

@@ -26,6 +26,7 @@ class BranchBatch:
     items: tuple[tuple[int, Any], ...]  # (index, item)
     produces: tuple[str, ...]
     path: Path  # the enclosing branch path
+    skip: bool = False  # @on_branch_error("skip"): a failed branch's row is a BranchFailed
 
     @property
     def branch(self) -> str:
@@ -36,7 +37,9 @@ class BranchBatch:
     def __call__(self) -> Coroutine[Any, Any, list[tuple[Any, ...]]]:
         from .scheduler import run_branches
 
-        return run_branches(self.frame, self.node, self.outer, self.items, self.produces, self.path)
+        return run_branches(
+            self.frame, self.node, self.outer, self.items, self.produces, self.path, self.skip
+        )
 
     def shared(self) -> tuple[object, ...]:
         return (self.frame,)  # the same for every batch of the block: workers keep it

@@ -31,7 +31,7 @@ from functools import partial
 from types import CoroutineType
 from typing import Any, Protocol, TypeVar
 
-from ..errors import NodeCancelledError
+from ..errors import BranchFailuresError, NodeCancelledError
 from ..graph.node import Node
 from ..graph.plan import (
     ASYNC,
@@ -40,6 +40,7 @@ from ..graph.plan import (
     INLINE,
     JOB,
     SHIP,
+    WINDOW,
     Frame,
     Plan,
     Step,
@@ -52,6 +53,7 @@ from .mistakes import items_of, returned_coroutine
 from .observe import Observer, RunInfo
 from .paths import Path, format_path
 from .policy import TimeoutThreads, policed_items, run_with_policy
+from .skips import HELD, BranchFailed, failure_of, with_traceback
 from .sources import iterate_on, listed, started
 
 _T = TypeVar("_T")
@@ -102,10 +104,18 @@ class Run:
 
     def fail(self, exc: BaseException, node: str | None, path: Path, producing: int = -1) -> None:
         """Remember the run's first failure (a ``SystemExit`` beats any other) and note where
-        ``exc`` came from (``node`` None: it was noted where it was raised)."""
-        first = self.first_error
-        if first is None or (isinstance(first, Exception) and not isinstance(exc, Exception)):
-            self.first_error = exc
+        ``exc`` came from (``node`` None: it was noted where it was raised).
+
+        In a branch that ``@on_branch_error("skip")`` may leave out, an ``Exception`` is held
+        for that branch instead: it is not the run's."""
+        held = HELD.get()
+        if held is not None and isinstance(exc, Exception):
+            if not held:
+                held.append((node or "", exc))
+        else:
+            first = self.first_error
+            if first is None or (isinstance(first, Exception) and not isinstance(exc, Exception)):
+                self.first_error = exc
         if node is None:
             return
         where = f" in branch {format_path(path)} (item {_short.repr(path[-1][2])})" if path else ""
@@ -173,6 +183,8 @@ class Run:
         if mode == BLOCK:
             await self.block(step, vals, path)
             return
+        if mode == WINDOW:  # its block ran it, window by window
+            return
         node = step.node
         try:
             if mode == JOB:
@@ -212,6 +224,8 @@ class Run:
         job's calls are submitted one by one, so that each reports); a block reports itself."""
         if step.mode == BLOCK:
             await self.block(step, vals, path)
+            return
+        if step.mode == WINDOW:
             return
         observer, info = self.observer, self.info
         assert observer is not None and info is not None
@@ -317,9 +331,9 @@ class Run:
                 if error is exc:
                     raise
                 raise error from exc
-        lists: list[list[Any]] = [[] for _ in block.produces]
+        lists: list[list[Any]] = [[] for _ in block.gathered]
         try:
-            fan = Fan(self, step, {k: vals[k] for k in block.outer}, lists, path)
+            fan = Fan(self, step, {k: vals[k] for k in block.outer}, lists, path, vals)
             branches = await fan.pump(source)
         finally:
             close = getattr(source, "aclose", None)
@@ -327,8 +341,11 @@ class Run:
                 await close()
             elif hasattr(source, "close"):
                 source.close()
-        for name, values in zip(block.produces, lists, strict=True):
+        for name, values in zip(block.gathered, lists, strict=True):
             vals[collected_key(name)] = values
+        if fan.windows is not None:
+            for (window, _), results in zip(block.windows, fan.windows.results, strict=True):
+                vals[window.key] = results
         if self.observer is not None:
             assert self.info is not None
             await self.observer.block_finished(self.info, node, path, branches)
@@ -436,20 +453,37 @@ async def run_branches(
     items: tuple[tuple[int, Any], ...],
     produces: tuple[str, ...],
     path: Path,
-) -> list[tuple[Any, ...]]:
+    skip: bool = False,
+) -> list[Any]:
     """Run one block's branch ``frame`` for ``items`` in this process (a worker's side).
 
     The planner planned ``frame`` for a worker: every sync call runs in place, so no
-    executor is ever looked up.
+    executor is ever looked up. ``skip``: a failed branch gives a ``BranchFailed`` row.
     """
     run = Run({})
 
-    async def branches() -> list[tuple[Any, ...]]:
-        rows = []
+    async def branches() -> list[Any]:
+        rows: list[Any] = []
         for index, item in items:
             values = dict(outer)
             values[name] = item
-            await run.frame(frame, values, (*path, (name, index, item)))
+            where = (*path, (name, index, item))
+            if not skip:
+                await run.frame(frame, values, where)
+                rows.append(tuple(values[key] for key in produces))
+                continue
+            held: list[tuple[str, BaseException]] = []
+            token = HELD.set(held)
+            try:
+                await run.frame(frame, values, where)
+            except Exception as exc:
+                node, error = failure_of(held, name, exc)
+                if isinstance(exc, _Halt) or isinstance(error, BranchFailuresError):
+                    raise
+                rows.append(BranchFailed(node, with_traceback(error)))
+                continue
+            finally:
+                HELD.reset(token)
             rows.append(tuple(values[key] for key in produces))
         return rows
 

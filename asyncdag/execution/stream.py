@@ -58,6 +58,11 @@ class _Listener(Observer):
     async def block_finished(self, run: RunInfo, expander: Node, path: Path, branches: int) -> None:
         await self._put(Event("block", expander.name, _index(path), branches))
 
+    async def branch_skipped(
+        self, run: RunInfo, expander: Node, node: str, path: Path, error: BaseException
+    ) -> None:
+        await self._put(Event("error", node, _index(path), error))
+
 
 async def _produce(
     run: Callable[[Observer], Coroutine[Any, Any, Any]], queue: asyncio.Queue[Event]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
+from types import GenericAlias, ModuleType
 from typing import Any
 
 from ..errors import GraphError, UnknownNodeError
 from .analysis import Analysis, analyse
 from .crawl import crawl
 from .node import Node, element_type
+from .streams import window_of
 from .types import compatible, describe
 
 
@@ -94,9 +95,11 @@ def _check_types(nodes: Mapping[str, Node]) -> None:
             if dep is None:
                 continue
             required = element_type(p.annotation) if p.collect else p.annotation
-            if not compatible(dep.item_type, required):
+            # A @window function's readers get the list of its per-window results.
+            produced = GenericAlias(list, (dep.item_type,)) if window_of(dep) else dep.item_type
+            if not compatible(produced, required):
                 raise GraphError(
                     f"type mismatch: {dep.origin} produces {p.name!r} as "
-                    f"{describe(dep.item_type)}, but {node.origin} expects "
+                    f"{describe(produced)}, but {node.origin} expects "
                     f"{p.name}: {describe(required)}. Change one of the annotations so they agree."
                 )

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import graphlib
 import itertools
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import GraphError, MissingInputError
 from .analysis import Scope, analyse
 from .graph import FunctionGraph
 from .node import Node
+from .streams import OnBranchError, Window, skipping, window_of
 
 # Step modes.
 INLINE = 0  # a sync call on the loop thread
@@ -26,6 +27,7 @@ BLOCK = 3  # a parallel block
 GUARDED = 4  # a node with a @timeout or @retry policy (``executor`` None: on the loop thread)
 JOB = 5  # consecutive sync calls bound for one thread executor, run there as one job
 SHIP = 6  # (a block's source) the expander runs in another process, which lists its items
+WINDOW = 7  # a @window function: its block runs it, window by window; the step itself is a marker
 
 LOCAL, REMOTE = "local", "remote"
 
@@ -69,6 +71,7 @@ class Frame:
             needed.update(k for _, k in s.args)
             if s.block is not None:
                 needed.update(s.block.outer)
+                needed.update(_window_reads(s.block))
         produced.update(self.scope[-1:])  # a branch's item, under its expander's name
         return frozenset(needed - produced)
 
@@ -85,6 +88,15 @@ class Block:
     source: int = INLINE  # how the expander is called: INLINE, EXECUTOR (items stepped there), SHIP
     shipped: bool = False  # branches go whole, in batches, to the remote executor's processes
     threaded: bool = False  # each branch is one job for a thread executor: batches of them
+    windows: tuple[tuple[Step, Window], ...] = ()  # @window functions of this block, run by it
+    kept: tuple[str, ...] | None = None  # of ``produces``, those gathered whole (None: all)
+    skip: OnBranchError | None = None  # @on_branch_error("skip"): failed branches left out
+    streamed: tuple[str, ...] = ()  # requested branch nodes (stream()): reported, not kept
+
+    @property
+    def gathered(self) -> tuple[str, ...]:
+        """The names whose whole lists the block writes as ``"<name>[]"``."""
+        return self.produces if self.kept is None else self.kept
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,7 @@ def build_plan(
     overrides: Collection[str],
     inline: Collection[str],
     ships: Collection[str] = (),
+    streaming: bool = False,
 ) -> Plan:
     """Plan the run of ``outputs`` given the names of ``inputs`` and ``overrides``.
 
@@ -117,7 +130,8 @@ def build_plan(
     Raises:
         UnknownNodeError: an output is not a node or an input.
         MissingInputError: needed inputs are absent (all of them, with who needs each).
-        GraphError: an output is a node inside a block; ask for its Collect instead.
+        GraphError: an output is a node inside a block; ask for its Collect instead
+            (``streaming``: allowed, its values are reported per branch and not returned).
     """
     outputs = tuple(dict.fromkeys(outputs))
     nodes = graph.nodes
@@ -154,9 +168,9 @@ def build_plan(
 
     analysis = analyse(needed, constants)
     scopes = analysis.scopes
-    for name in outputs:
-        if name in needed and scopes[name] and name not in constants:
-            _raise_inside_block(graph, name, scopes[name])
+    inside = [n for n in outputs if n in needed and scopes[n] and n not in constants]
+    if inside and not streaming:
+        _raise_inside_block(graph, inside[0], scopes[inside[0]])
 
     available = set(given) | set(overrides) | set(needed)
     requested = set(outputs)
@@ -165,7 +179,11 @@ def build_plan(
     )
     root = builder.frame((), analysis.order)
     # A requested Parallelizable node gives the list of its items, overridden or not.
-    keys = tuple((n, collected_key(n) if n in needed and needed[n].expands else n) for n in outputs)
+    keys = tuple(
+        (n, collected_key(n) if n in needed and needed[n].expands else n)
+        for n in outputs
+        if n not in inside
+    )
     return Plan(root, keys, tuple(absent))
 
 
@@ -203,14 +221,14 @@ class _FrameBuilder:
         self.inline, self.ships = inline, ships
         # Computed once, so that planning stays linear in the graph however many blocks it has.
         self.in_scope: dict[Scope, list[str]] = {}  # filled on the first frame, in graph order
-        # (collector's scope, block scope) -> names collected out of that block
-        self.gathered: dict[tuple[Scope, Scope], set[str]] = {}
+        # (collector's scope, block scope) -> collector -> names it collects out of that block
+        self.gathered: dict[tuple[Scope, Scope], dict[str, set[str]]] = {}
         for name, node in needed.items():
             if name not in constants:
                 for p in node.params:
                     if p.collect and p.name in needed:
                         key = (scopes[name], self._branch_of(p.name))
-                        self.gathered.setdefault(key, set()).add(p.name)
+                        self.gathered.setdefault(key, {}).setdefault(name, set()).add(p.name)
 
     def _names(self, scope: Scope, order: tuple[str, ...]) -> list[str]:
         """The needed nodes of ``scope``, in ``order``."""
@@ -228,7 +246,11 @@ class _FrameBuilder:
             if node.expands:
                 steps.append(self._block_step(node, scope, order, in_worker))
             elif name not in self.constants:
-                steps.append(self._call_step(node, scope, in_worker))
+                step = self._call_step(node, scope, in_worker)
+                if window_of(node) is not None:  # its block runs it; this marks its value
+                    _check_collects(node)
+                    step = Step(step.key, node, step.args, WINDOW, None)
+                steps.append(step)
         steps = _in_dependency_order(steps)
         produced_by = _producers(steps)
         waits_on = tuple(
@@ -269,8 +291,25 @@ class _FrameBuilder:
     ) -> Step:
         inner_scope = (*scope, expander.name)
         produces = {expander.name} if expander.name in self.requested else set()
-        produces.update(self.gathered.get((scope, inner_scope), ()))
+        kept = set(produces)
+        windows: list[tuple[Step, Window]] = []
+        for collector, mine in self.gathered.get((scope, inner_scope), {}).items():
+            n = self.needed[collector]
+            produces.update(mine)
+            spec = window_of(n)
+            if spec is None:
+                kept.update(mine)
+            elif mine:
+                _check_window(n, mine, self._branch_of)
+                windows.append((self._call_step(n, scope, in_worker), spec))
         shipped = not in_worker and REMOTE in self.ships
+        # stream() of a node inside a shipped block: its values come back with the rows.
+        streamed = sorted(
+            n
+            for n in self.requested
+            if shipped and n in self.needed and self.scopes[n] == inner_scope and n not in kept
+        )
+        produces.update(streamed)
         inner = self.frame(inner_scope, order, in_worker or shipped)
         given = expander.name in self.constants
         outer = inner.reads() - {expander.name}
@@ -292,6 +331,10 @@ class _FrameBuilder:
             source,
             shipped,
             threaded,
+            tuple(windows),
+            tuple(sorted(kept)) if windows or streamed else None,
+            skipping(expander),
+            tuple(streamed),
         )
         if given:
             args: tuple[tuple[str, str], ...] = ()
@@ -393,8 +436,35 @@ def _step_reads(step: Step) -> Iterable[str]:
     yield from (k for _, k in step.args)
     if step.block is not None:
         yield from step.block.outer
+        yield from _window_reads(step.block)
         if step.block.given:
             yield step.node.name
+
+
+def _window_reads(block: Block) -> Iterable[str]:
+    """What the block's @window functions read besides its own lists."""
+    own = {collected_key(k) for k in block.produces}
+    for w, _ in block.windows:
+        yield from (k for _, k in w.args if k not in own)
+
+
+def _check_collects(node: Node) -> None:
+    if not any(p.collect for p in node.params):
+        raise GraphError(
+            f"@window function {node.name!r} has no Collect[...] parameter, so it has no "
+            "branches to window. Give it a Collect parameter, or remove @window."
+        )
+
+
+def _check_window(node: Node, mine: set[str], branch_of: Callable[[str], Scope]) -> None:
+    """A @window function's Collects must all close the one block it windows."""
+    for p in node.params:
+        if p.collect and p.name not in mine:
+            raise GraphError(
+                f"@window function {node.name!r} collects {p.name!r} from another parallel block "
+                f"than its other Collect parameters; a window runs over one block's branches. "
+                "Split it into one @window function per block."
+            )
 
 
 def _is_chain(awaitable: list[int], waits_on: tuple[tuple[int, ...], ...]) -> bool:
