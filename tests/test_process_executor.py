@@ -192,7 +192,7 @@ async def test_dead_worker_raises_worker_crashed_error_and_the_next_execute_work
     async with dr:
         with pytest.raises(WorkerCrashedError) as info:
             await dr.execute(["results"], inputs={"n": 2, "crash": True})
-        assert info.value.node == "item"
+        assert info.value.node == "work"
         assert info.value.branch == "item[1]"
         assert info.value.exitcode == (3 if how == "exit" else -signal.SIGKILL)
         out = await dr.execute(["results"], inputs={"n": 3, "crash": False})

@@ -116,7 +116,7 @@ NOT_YET: dict[str, list[str]] = {
     ],
     "asyncdag.execution.executors": ["DaskExecutor", "RayExecutor"],
     "asyncdag.executors": ["DaskExecutor", "RayExecutor"],
-    "asyncdag.errors": ["RemoteError", "BranchFailuresError"],
+    "asyncdag.errors": ["BranchFailuresError"],
     "asyncdag.lifecycle": ["GracefulErrorAdapter", "accept_error_sentinels"],
 }
 

@@ -1,30 +1,53 @@
-"""Run sync work in worker processes: units are cloudpickled and sent over asyncio pipes.
+"""Run sync work, or whole branches, in worker processes that talk to the loop over pipes.
 
-Each worker runs one unit at a time and talks to the loop over two pipes driven by asyncio
-transports, so nothing polls and nothing blocks the loop. The parent always knows which
-unit each worker holds: a worker that dies fails exactly that unit with
-``WorkerCrashedError``, and a cancelled unit stops exactly its worker.
+Each worker is a fresh interpreter running up to ``child_concurrency`` units at once on its
+own event loop; requests and answers are frames on its stdin and stdout, read by an asyncio
+subprocess protocol, so nothing polls and nothing blocks the loop. The parent always knows
+which units each worker holds: a worker that dies fails exactly those with
+``WorkerCrashedError`` (naming the node it had marked as running), and a cancelled unit stops
+its worker unless that worker runs others' work too. Serialization is ``_pickling``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import mmap
 import os
 import pickle
+import subprocess
 import sys
 import threading
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import aiologic
-import cloudpickle
 
 from ...errors import ExecutorError, WorkerCrashedError
-from ._pickling import SharedKeys, SharedParts, dumps_unit, ship_modules_by_value
+from ._pickling import SharedKeys, SharedParts, dumps_unit, loads_error, ship_modules_by_value
+from ._wire import (
+    ANSWER,
+    CANCEL,
+    CLOSE,
+    DONE,
+    HEADER,
+    ITEM,
+    MARKER_FD,
+    MARKER_SIZE,
+    NEXT,
+    OK,
+    PARENT_PID,
+    RUN,
+    STARTED,
+    STREAM,
+    UNLOADED,
+    read_marker,
+)
 from .base import Executor, Unit, check_max_tasks, uninterrupted
-from .worker import HEADER, OK, PARENT_PID
 
-# How long a worker gets to exit after SIGTERM before it is killed.
+# How long a worker gets to exit after SIGTERM before it is killed, and how long a cancelled
+# unit on a worker shared with other work gets to stop before that worker is replaced.
 TERMINATE_GRACE = 2.0
 
 # One worker spawn at a time in this process, whatever the loop or thread: uvloop refuses
@@ -37,38 +60,79 @@ class ProcessExecutor(Executor):
     """Run sync nodes, or whole branches of a block, in ``max_tasks`` worker processes.
 
     Workers are fresh interpreters (like the ``spawn`` start method: safe beside a running
-    event loop and threads), started on first use, reused across ``execute`` calls and
-    stopped by ``aclose()``. Each event loop gets its own workers (the pipes belong to
-    it), so one executor may serve several loops in several threads at once.
-    Payloads go through cloudpickle, so closures, lambdas and locally defined classes work.
+    event loop and threads), started together on first use or by ``start()`` (``async
+    with dr:`` calls it), reused across ``execute`` calls and stopped by ``aclose()``. Each
+    event loop gets its own workers (the pipes belong to it), so one executor may serve
+    several loops in several threads at once. Each worker runs up to ``child_concurrency``
+    units at once on its event loop (``async def`` nodes overlap). Payloads go through
+    cloudpickle, so closures, lambdas and locally defined classes work; the parts every
+    unit of a block shares (its branch frame, its outer values) travel once per worker.
     ``batch_size`` items of a block travel together in one unit (default 1).
     """
 
     runs_branches = True
 
-    def __init__(self, max_tasks: int | None = None, batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        max_tasks: int | None = None,
+        batch_size: int | None = None,
+        child_concurrency: int = 1,
+    ) -> None:
         self.processes: int = check_max_tasks(max_tasks) or os.cpu_count() or 1
-        self.max_tasks = self.processes
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive int or None, not {batch_size!r}")
+        if not isinstance(child_concurrency, int) or child_concurrency < 1:
+            raise ValueError(f"child_concurrency must be a positive int, not {child_concurrency!r}")
+        self.child_concurrency = child_concurrency
+        self.max_tasks = self.processes * child_concurrency  # units in flight at once
         self.batch_size = batch_size
         # One pool per event loop: its pipes belong to the loop that started it. Loops in
         # other threads reach the dict too, so it changes under the lock.
         self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
         self._lock = threading.Lock()
-        self._shared = SharedParts()
+        self._frames = SharedParts()  # branch frames: kept while blocks keep coming
+        self._values = SharedParts(kept=4)  # outer values of the latest blocks
+        _live_parts.extend((self._frames, self._values))
+
+    def __repr__(self) -> str:
+        return (
+            f"ProcessExecutor(max_tasks={self.processes!r}, batch_size={self.batch_size!r}, "
+            f"child_concurrency={self.child_concurrency!r})"
+        )
+
+    async def start(self) -> None:
+        """Start this loop's workers now, so that the first unit does not wait for them."""
+        await self._pool().ready()
 
     async def submit(self, unit: Unit) -> Any:
+        shared, payload = self._pickled(unit)
+        return await self._pool().run(unit, payload, shared)
+
+    async def stream(self, unit: Unit) -> AsyncIterator[Any]:
+        """Call ``unit`` in a worker; the items of the iterator it returns, as yielded there.
+
+        The worker steps the iterator one item ahead of the caller, no further, and closes
+        it when the caller stops early (``aclose()``, a failure or a cancellation).
+        """
+        shared, payload = self._pickled(unit)
+        return await self._pool().stream(unit, payload, shared)
+
+    def _pickled(self, unit: Unit) -> tuple[SharedKeys, bytes]:
         ship_modules_by_value()
-        shared = self._shared.keys_for(unit)
+        shared = self._frames.keys_for(unit)
         payload = dumps_unit(unit, shared)
+        return shared, payload
+
+    def _pool(self) -> _Pool:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
             with self._lock:
                 self._abandon_closed_loops()
-                pool = self._pools.setdefault(loop, _Pool(self.processes, loop))
-        return await pool.run(unit, payload, shared)
+                pool = self._pools.setdefault(
+                    loop, _Pool(self.processes, self.child_concurrency, loop)
+                )
+        return pool
 
     async def aclose(self) -> None:
         """Stop the workers started on this loop, and kill those of loops already closed."""
@@ -92,159 +156,436 @@ class ProcessExecutor(Executor):
 MultiProcessingExecutor = ProcessExecutor
 
 
-class _Worker:
-    """One worker process (a fresh interpreter running ``worker.serve``), one unit at a time.
+_DIED = -1  # the status a stream gets when its worker's answer pipe closes
 
-    Units go in on its stdin and answers come back on its stdout, both asyncio streams;
-    the worker moves the user's own prints to stderr. A plain subprocess, not a
-    multiprocessing one: the worker never re-imports the user's ``__main__``.
+
+class _Stream:
+    """An expander's items, stepped in a worker one item ahead of the caller, no further."""
+
+    def __init__(self, pool: _Pool, worker: _Worker, unit: Unit, shared: SharedKeys) -> None:
+        self.pool, self.worker, self.unit, self.shared = pool, worker, unit, shared
+        self.rid = next(_ids)
+        self.answers: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+        self.finished = False
+        self.closed = False
+        worker.streams += 1
+
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self.finished:
+            raise StopAsyncIteration
+        worker, unit = self.worker, self.unit
+        try:
+            status, body = await self.answers.get()
+        except asyncio.CancelledError:
+            alone = worker.load == 0 and worker.streams == 1
+            if worker.usable and (unit.abandon_on_cancel or alone):
+                self.finished = True
+                await uninterrupted(self.pool._replace(worker))  # it may be stuck in a step
+            raise
+        if status == ITEM:
+            item = _loads(unit, body)
+            worker.notify(NEXT, self.rid)  # the worker steps while the caller uses this one
+            return item
+        self.finished = True
+        await self.aclose()
+        if status == DONE:
+            raise StopAsyncIteration
+        if status == _DIED:
+            raise await self.pool._crashed(worker, unit)
+        _outcome(worker, unit, self.shared, status, body)  # raises the generator's error
+
+    async def aclose(self) -> None:
+        """Stop stepping; the worker closes the generator (its ``finally`` runs there)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.worker.streams -= 1
+        self.worker.protocol.streams.pop(self.rid, None)
+        if not self.finished:
+            self.finished = True
+            self.worker.notify(CLOSE, self.rid)
+
+
+class _Died(Exception):
+    """The worker's answer pipe closed: it died (or is dying) with this request unanswered."""
+
+
+class _Protocol(asyncio.SubprocessProtocol):
+    """Answers read off a worker's stdout as they arrive, each to the future awaiting it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.buffer = bytearray()
+        self.waiting: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        self.streams: dict[int, asyncio.Queue[tuple[int, bytes]]] = {}  # answers of streams
+        self.exited = loop.create_future()
+        self.drained = loop.create_future()  # its stdout reached its end: every answer is in
+        self.open = True
+
+    def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
+        buffer = self.buffer
+        buffer += data
+        head = HEADER.size
+        while len(buffer) >= head:
+            (size,) = HEADER.unpack_from(buffer)
+            if len(buffer) < head + size:
+                return
+            rid, status = ANSWER.unpack_from(buffer, head)
+            body = bytes(buffer[head + ANSWER.size : head + size])
+            del buffer[: head + size]
+            future = self.waiting.pop(rid, None)
+            if future is not None:
+                if not future.done():
+                    future.set_result((status, body))
+            elif (queue := self.streams.get(rid)) is not None:
+                queue.put_nowait((status, body))
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:  # after the last answer was read: whatever is unanswered never will be
+            self.lost()
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost()
+        self.process_exited()
+
+    def lost(self) -> None:
+        self.open = False
+        if not self.drained.done():
+            self.drained.set_result(None)
+        waiting, self.waiting = self.waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(_Died())
+        for queue in self.streams.values():
+            queue.put_nowait((_DIED, b""))
+
+
+class _Worker:
+    """One worker process (a fresh interpreter running ``worker.serve``).
+
+    Requests go in on its stdin and answers come back on its stdout, through an asyncio
+    subprocess transport: nothing polls, nothing blocks the loop. The worker moves the
+    user's own prints to stderr. A plain subprocess, not a multiprocessing one: the worker
+    never re-imports the user's ``__main__``.
     """
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
+    def __init__(
+        self,
+        transport: asyncio.SubprocessTransport,
+        protocol: _Protocol,
+        marker: mmap.mmap | None,
+    ) -> None:
+        self.transport, self.protocol, self.marker = transport, protocol, marker
         self.alive = True
+        self.load = 0  # units running here
+        self.streams = 0  # expanders stepped here
         self.holds: set[int] = set()  # keys of the shared parts this worker keeps
 
     @classmethod
     async def start(cls) -> _Worker:
+        loop = asyncio.get_running_loop()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # import what we import
         env[PARENT_PID] = str(os.getpid())
-        async with _SPAWNING:  # cancelled while waiting here: nothing has started yet
-            spawn = asyncio.ensure_future(
-                asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-c",
-                    "from asyncdag.execution.executors.worker import serve; serve()",
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    env=env,
-                    limit=2**20,
+        marker: mmap.mmap | None = None
+        fds: tuple[int, ...] = ()
+        if hasattr(os, "memfd_create"):
+            fd = os.memfd_create("asyncdag-marker")
+            os.ftruncate(fd, MARKER_SIZE)
+            marker, fds = mmap.mmap(fd, MARKER_SIZE), (fd,)
+            env[MARKER_FD] = str(fd)
+        protocol = _Protocol(loop)
+        try:
+            async with _SPAWNING:  # cancelled while waiting here: nothing has started yet
+                spawn = asyncio.ensure_future(
+                    loop.subprocess_exec(
+                        lambda: protocol,
+                        sys.executable,
+                        "-c",
+                        "from asyncdag.execution.executors.worker import serve; serve()",
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=None,
+                        env=env,
+                        pass_fds=fds,
+                    )
                 )
-            )
-            try:
-                return cls(await asyncio.shield(spawn))
-            except asyncio.CancelledError:
-                # Cancelled mid-spawn: finish starting it, then stop it, so it cannot outlive us.
-                await uninterrupted(_stop_when_started(spawn))
-                raise
+                try:
+                    transport, _ = await asyncio.shield(spawn)
+                except asyncio.CancelledError:
+                    # Cancelled mid-spawn: finish starting it, then stop it: it cannot outlive us.
+                    await uninterrupted(_stop_when_started(spawn, protocol))
+                    raise
+        finally:
+            for fd in fds:
+                os.close(fd)  # the mapping and the worker keep their own
+        return cls(transport, protocol, marker)
 
     @property
     def usable(self) -> bool:
         """Alive as far as the loop knows: not exited, its answer pipe still open."""
-        stdout = self.process.stdout
-        return (
-            self.alive
-            and self.process.returncode is None
-            and stdout is not None
-            and not stdout.at_eof()
-        )
+        return self.alive and self.protocol.open and self.transport.get_returncode() is None
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.transport.get_pid()
 
-    async def run(self, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
-        """Send ``payload``, wait for the answer; a dead worker raises ``WorkerCrashedError``."""
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
-        installs = {key: part for key, part in shared.values() if key not in self.holds}
-        message = pickle.dumps((installs, payload), protocol=pickle.HIGHEST_PROTOCOL)
-        self.holds.update(installs)
-        try:
-            stdin.write(HEADER.pack(len(message)) + message)
-            await stdin.drain()
-            (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
-            answer = await stdout.readexactly(size)
-        except asyncio.CancelledError:
-            await uninterrupted(self.stop(force=True))
-            raise
-        except (asyncio.IncompleteReadError, ConnectionError, RuntimeError) as exc:
-            # Its pipes closed (uvloop says so with a RuntimeError on write): it is dying. No
-            # signal now: Popen.send_signal would reap it itself and hide the exit code from
-            # asyncio's child watcher.
-            await self.stop()
-            raise WorkerCrashedError(unit.node, unit.branch, self.process.returncode) from exc
-        status, body = answer[:1], answer[1:]
-        if status == OK:
-            return cloudpickle.loads(body)
-        error, remote_traceback = cloudpickle.loads(body)
-        if remote_traceback:
-            error.add_note(f"asyncdag: traceback in worker process {self.pid}:\n{remote_traceback}")
-        raise error
+    @property
+    def idle(self) -> bool:
+        return self.load == 0 and self.streams == 0
+
+    def request(
+        self,
+        kind: int,
+        shared: SharedKeys | None = None,
+        payload: bytes | None = None,
+        rid: int | None = None,
+        queue: asyncio.Queue[tuple[int, bytes]] | None = None,
+    ) -> tuple[int, asyncio.Future[tuple[int, bytes]]]:
+        """Send a request; its id and the future of its answer (``_Died`` if none comes).
+
+        With ``queue``, the request opens a stream: its answers go there, one by one.
+        """
+        if not self.usable:
+            raise _Died()
+        rid = next(_ids) if rid is None else rid
+        future = self.protocol.loop.create_future()
+        if queue is None:
+            self.protocol.waiting[rid] = future
+        else:
+            self.protocol.streams[rid] = queue
+        installs = [entry for entry in (shared or {}).values() if entry[0] not in self.holds]
+        drops = [key for key in self.holds if not _live(key)]
+        self.holds.difference_update(drops)
+        self.holds.update(key for key, _ in installs)
+        head = pickle.dumps((kind, rid, [key for key, _ in installs], drops))
+        stdin = self._stdin()
+        stdin.write(HEADER.pack(len(head)) + head)
+        for _, data in installs:  # written as they are, never copied into one message
+            stdin.write(HEADER.pack(len(data)))
+            stdin.write(data)
+        if payload is not None:
+            stdin.write(HEADER.pack(len(payload)))
+            stdin.write(payload)
+        return rid, future
+
+    def notify(self, kind: int, rid: int) -> None:
+        """Send a request that is not answered (``CLOSE``, ``CANCEL``)."""
+        if self.usable:
+            head = pickle.dumps((kind, rid, [], []))
+            self._stdin().write(HEADER.pack(len(head)) + head)
+
+    def _stdin(self) -> asyncio.WriteTransport:
+        return cast(asyncio.WriteTransport, self.transport.get_pipe_transport(0))
+
+    def unload(self, shared: SharedKeys) -> None:
+        """The worker failed to load a unit: it keeps none of the parts it was sent with it."""
+        self.holds.difference_update(key for key, _ in shared.values())
+
+    def marked(self) -> tuple[str, str]:
+        """(node, branch) the worker said it was running, ``("", "")`` if unknown."""
+        return read_marker(self.marker) if self.marker is not None else ("", "")
 
     async def stop(self, *, force: bool = False) -> None:
         """End the process (SIGTERM when ``force``, else by closing its stdin) and reap it."""
         self.alive = False
-        if self.process.returncode is None:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
+        if self.transport.get_returncode() is None:
+            stdin = self.transport.get_pipe_transport(0)
+            if stdin is not None:
+                stdin.close()
             if force:
-                self.process.terminate()
+                with contextlib.suppress(ProcessLookupError):
+                    self.transport.terminate()
             try:
                 async with asyncio.timeout(TERMINATE_GRACE):
-                    await self.process.wait()
+                    await asyncio.shield(self.protocol.exited)
             except TimeoutError:
-                self.process.kill()
-        await self.process.wait()
+                with contextlib.suppress(ProcessLookupError):
+                    self.transport.kill()
+        await asyncio.shield(self.protocol.exited)
+        with contextlib.suppress(TimeoutError):  # answers written before it exited still count
+            async with asyncio.timeout(TERMINATE_GRACE):
+                await asyncio.shield(self.protocol.drained)
+        self.transport.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.transport.kill()
+
+
+_ids = itertools.count()
+_live_parts: list[SharedParts] = []
+
+
+def _live(key: int) -> bool:
+    return any(parts.live(key) for parts in _live_parts)
 
 
 class _Pool:
-    """Up to ``size`` workers on one event loop, started on demand, replaced when they die."""
+    """``size`` workers on one event loop, each running up to ``per_worker`` units at once;
+    started together (on first use, or by ``start()``), replaced when they die."""
 
-    def __init__(self, size: int, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._slots = asyncio.Semaphore(size)
-        self._idle: list[_Worker] = []
-        self._all: set[_Worker] = set()
+    def __init__(self, size: int, per_worker: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop, self.size, self.per_worker = loop, size, per_worker
+        self._slots = asyncio.Semaphore(size * per_worker)
+        self._workers: list[_Worker] = []
+        self._filling = asyncio.Lock()
         self._closed = False
+
+    async def ready(self, unit: Unit | None = None) -> None:
+        """Replace dead workers and start missing ones, until there are ``size``."""
+        async with self._filling:
+            for worker in [w for w in self._workers if not w.usable]:
+                self._workers.remove(worker)
+                await worker.stop()  # died while idle (killed, OOM): reap it
+            while len(self._workers) < self.size:
+                if self._closed:
+                    raise _closed_error(unit)
+                worker = await _Worker.start()
+                if self._closed:  # closed while it started: it must not outlive the pool
+                    await uninterrupted(worker.stop())
+                    raise _closed_error(unit)
+                self._workers.append(worker)
+
+    async def _take(self, unit: Unit) -> _Worker:
+        """The least busy live worker (the pool filled first if one is missing)."""
+        if self._closed:
+            raise _closed_error(unit)
+        workers = self._workers
+        if len(workers) < self.size or not all(w.usable for w in workers):
+            await self.ready(unit)
+        return min(self._workers, key=lambda w: (w.load, w.streams))
 
     async def run(self, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
         async with self._slots:
             worker = await self._take(unit)
+            worker.load += 1
             try:
-                return await worker.run(unit, payload, shared)
+                return await self._answer(worker, unit, payload, shared)
             finally:
-                if worker.alive:
-                    self._idle.append(worker)
-                else:
-                    self._all.discard(worker)
+                worker.load -= 1
 
-    async def _take(self, unit: Unit) -> _Worker:
-        """An idle worker that is still alive, or a new one; dead idle ones are reaped."""
-        while self._idle:
-            worker = self._idle.pop()
-            if worker.usable:
-                return worker
-            self._all.discard(worker)
-            await worker.stop()  # died while idle (killed, OOM): reap it, use another
-        if self._closed:
-            raise _closed_error(unit)
-        worker = await _Worker.start()
-        if self._closed:  # closed while it started: it must not outlive the pool
-            await uninterrupted(worker.stop())
-            raise _closed_error(unit)
-        self._all.add(worker)
-        return worker
+    async def _answer(self, worker: _Worker, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
+        try:
+            rid, future = worker.request(RUN, shared, payload)
+            status, body = await future
+        except asyncio.CancelledError:
+            await uninterrupted(self._cancelled(worker, unit, rid))
+            raise
+        except _Died:
+            raise await self._crashed(worker, unit) from None
+        return _outcome(worker, unit, shared, status, body)
+
+    async def _cancelled(self, worker: _Worker, unit: Unit, rid: int) -> None:
+        """Stop a cancelled unit: its worker, unless that worker runs others' work too."""
+        if unit.abandon_on_cancel or (worker.load == 1 and worker.streams == 0):
+            await self._replace(worker)
+            return
+        if not worker.usable:
+            return
+        future = worker.protocol.waiting[rid] = self.loop.create_future()  # the old one is
+        worker.notify(CANCEL, rid)  # cancelled with us; the answer still comes
+        try:
+            async with asyncio.timeout(TERMINATE_GRACE):
+                await future
+        except (TimeoutError, _Died):
+            await self._replace(worker)
+
+    async def _replace(self, worker: _Worker) -> None:
+        if worker in self._workers:
+            self._workers.remove(worker)
+        await worker.stop(force=True)
+
+    async def _crashed(self, worker: _Worker, unit: Unit) -> WorkerCrashedError:
+        # Its pipes closed: it is dying. No signal now: it would race the exit code.
+        await self._replace_dead(worker)
+        node, branch = worker.marked()
+        code = worker.transport.get_returncode()
+        return WorkerCrashedError(node or unit.node, branch or unit.branch, code)
+
+    async def _replace_dead(self, worker: _Worker) -> None:
+        if worker in self._workers:
+            self._workers.remove(worker)
+        await worker.stop()
+
+    async def stream(self, unit: Unit, payload: bytes, shared: SharedKeys) -> _Stream:
+        """Start the expander ``unit`` in a worker; its items then come from the stream.
+
+        The call's own failure (before any item) is raised here, as if it ran here.
+        """
+        worker = await self._take(unit)
+        stream = _Stream(self, worker, unit, shared)
+        try:
+            worker.request(STREAM, shared, payload, rid=stream.rid, queue=stream.answers)
+            status, body = await stream.answers.get()
+        except BaseException:
+            await stream.aclose()
+            raise
+        if status != STARTED:
+            stream.finished = True
+            await stream.aclose()
+            if status == _DIED:
+                raise await self._crashed(worker, unit)
+            _outcome(worker, unit, shared, status, body)
+        return stream
 
     def pids(self) -> list[int]:
-        return [w.pid for w in list(self._all) if w.usable]  # list(): other threads ask too
+        return [w.pid for w in list(self._workers) if w.usable]  # list(): other threads ask too
 
     async def aclose(self) -> None:
         self._closed = True
-        workers, self._all, self._idle = list(self._all), set(), []
+        async with self._filling:
+            workers, self._workers = list(self._workers), []
         await asyncio.gather(*(w.stop() for w in workers))
 
     def abandon(self) -> None:
         """The pool's loop is closed: kill its processes without it."""
         self._closed = True
-        for worker in self._all:
-            with contextlib.suppress(ProcessLookupError):
-                worker.process.kill()
-        self._all, self._idle = set(), []
+        for worker in self._workers:
+            worker.kill()
+        self._workers = []
 
 
-def _closed_error(unit: Unit) -> ExecutorError:
+def _loads(unit: Unit, body: bytes) -> Any:
+    try:
+        return pickle.loads(body)
+    except Exception as exc:
+        where = f" in branch {unit.branch}" if unit.branch else ""
+        raise ExecutorError(
+            f"the result of node {unit.node!r}{where} could not be unpickled in the parent "
+            f"process ({type(exc).__name__}: {exc}). Return values whose types and modules "
+            "this process can import too."
+        ) from exc
+
+
+def _outcome(worker: _Worker, unit: Unit, shared: SharedKeys, status: int, body: bytes) -> Any:
+    """The unit's result, or its error raised with the worker's traceback as a note."""
+    if status == OK:
+        return _loads(unit, body)
+    error, remote_traceback = loads_error(body)
+    if remote_traceback:
+        error.add_note(f"asyncdag: traceback in worker process {worker.pid}:\n{remote_traceback}")
+    if status == UNLOADED:
+        worker.unload(shared)
+        where = f" in branch {unit.branch}" if unit.branch else ""
+        error.add_note(
+            f"asyncdag: a worker process could not load the work of node {unit.node!r}{where}: "
+            "a module or a value it needs cannot be imported there. Make it importable from "
+            "the parent's sys.path, or define it in a module loaded by file path."
+        )
+    raise error
+
+
+def _closed_error(unit: Unit | None) -> ExecutorError:
+    if unit is None:
+        return ExecutorError("this ProcessExecutor's aclose() stopped its workers meanwhile")
     where = f" in branch {unit.branch}" if unit.branch else ""
     return ExecutorError(
         f"node {unit.node!r}{where} was sent to a ProcessExecutor whose aclose() had already "
@@ -253,6 +594,7 @@ def _closed_error(unit: Unit) -> ExecutorError:
     )
 
 
-async def _stop_when_started(spawn: asyncio.Future[asyncio.subprocess.Process]) -> None:
+async def _stop_when_started(spawn: asyncio.Future[Any], protocol: _Protocol) -> None:
     with contextlib.suppress(Exception):
-        await _Worker(await spawn).stop(force=True)
+        transport, _ = await spawn
+        await _Worker(transport, protocol, None).stop(force=True)
