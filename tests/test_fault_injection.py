@@ -441,7 +441,9 @@ async def test_cancelling_execute_while_its_worker_starts_leaves_no_process_behi
 
     left_behind = {}
     for cancel_after in range(turns + 3):
-        async with build(heavy, light, cpu=executors.ProcessExecutor(max_tasks=1)) as dr:
+        # Not `async with dr:`, which starts the worker before any execute.
+        dr = build(heavy, light, cpu=executors.ProcessExecutor(max_tasks=1))
+        try:
             task = asyncio.create_task(dr.execute(["light"], inputs={"x": 1}))
             for _ in range(cancel_after):
                 await asyncio.sleep(0)
@@ -450,6 +452,8 @@ async def test_cancelling_execute_while_its_worker_starts_leaves_no_process_behi
                 await task
             if children_now := every_child():
                 left_behind[cancel_after] = children_now
+        finally:
+            await dr.aclose()
     assert left_behind == {}
 
 

@@ -37,6 +37,9 @@ class Shipped(Protocol):
     def parts(self) -> Iterable[tuple[str, str, Any]]: ...
 
 
+_KEYS = itertools.count()  # one key space for every cache: a worker may hold parts of several
+
+
 class SharedParts:
     """Each shared part of the units pickled once, under a key, the newest ``kept`` of them.
 
@@ -48,13 +51,13 @@ class SharedParts:
         self.kept = kept
         self._parts: dict[int, tuple[object, int, bytes]] = {}  # id -> (part, key, pickled)
         self._live: set[int] = set()
-        self._keys = itertools.count()
+        self._keys = _KEYS
         self._lock = threading.Lock()  # loops in several threads share the parts
 
-    def keys_for(self, unit: Shipped) -> SharedKeys:
-        """id of each shared part of ``unit`` -> (its key, its pickled bytes)."""
+    def keys_for(self, unit: Shipped, parts: Iterable[object] | None = None) -> SharedKeys:
+        """id of each shared part of ``unit`` (or of ``parts``) -> (its key, its pickled bytes)."""
         found: SharedKeys = {}
-        for part in unit.shared():
+        for part in unit.shared() if parts is None else parts:
             entry = self._parts.get(id(part))
             if entry is None or entry[0] is not part:
                 try:

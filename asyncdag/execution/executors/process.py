@@ -19,12 +19,13 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import aiologic
 
 from ...errors import ExecutorError, WorkerCrashedError
+from ...graph.plan import Frame
 from ._pickling import SharedKeys, SharedParts, dumps_unit, loads_error, ship_modules_by_value
 from ._wire import (
     ANSWER,
@@ -92,7 +93,6 @@ class ProcessExecutor(Executor):
         self._lock = threading.Lock()
         self._frames = SharedParts()  # branch frames: kept while blocks keep coming
         self._values = SharedParts(kept=4)  # outer values of the latest blocks
-        _live_parts.extend((self._frames, self._values))
 
     def __repr__(self) -> str:
         return (
@@ -119,9 +119,18 @@ class ProcessExecutor(Executor):
 
     def _pickled(self, unit: Unit) -> tuple[SharedKeys, bytes]:
         ship_modules_by_value()
-        shared = self._frames.keys_for(unit)
+        parts = unit.shared()
+        frames = [part for part in parts if isinstance(part, Frame)]
+        shared = self._frames.keys_for(unit, frames)
+        if len(frames) < len(parts):
+            values = [part for part in parts if not isinstance(part, Frame)]
+            shared.update(self._values.keys_for(unit, values))
         payload = dumps_unit(unit, shared)
         return shared, payload
+
+    def _live(self, key: int) -> bool:
+        """Whether the part under ``key`` is still kept here (workers drop the others)."""
+        return self._frames.live(key) or self._values.live(key)
 
     def _pool(self) -> _Pool:
         loop = asyncio.get_running_loop()
@@ -130,7 +139,7 @@ class ProcessExecutor(Executor):
             with self._lock:
                 self._abandon_closed_loops()
                 pool = self._pools.setdefault(
-                    loop, _Pool(self.processes, self.child_concurrency, loop)
+                    loop, _Pool(self.processes, self.child_concurrency, loop, self._live)
                 )
         return pool
 
@@ -281,15 +290,17 @@ class _Worker:
         transport: asyncio.SubprocessTransport,
         protocol: _Protocol,
         marker: mmap.mmap | None,
+        live: Callable[[int], bool],
     ) -> None:
         self.transport, self.protocol, self.marker = transport, protocol, marker
+        self.live = live  # whether the parent still keeps a shared part
         self.alive = True
         self.load = 0  # units running here
         self.streams = 0  # expanders stepped here
         self.holds: set[int] = set()  # keys of the shared parts this worker keeps
 
     @classmethod
-    async def start(cls) -> _Worker:
+    async def start(cls, live: Callable[[int], bool]) -> _Worker:
         loop = asyncio.get_running_loop()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # import what we import
@@ -326,7 +337,7 @@ class _Worker:
         finally:
             for fd in fds:
                 os.close(fd)  # the mapping and the worker keep their own
-        return cls(transport, protocol, marker)
+        return cls(transport, protocol, marker, live)
 
     @property
     def usable(self) -> bool:
@@ -362,7 +373,7 @@ class _Worker:
         else:
             self.protocol.streams[rid] = queue
         installs = [entry for entry in (shared or {}).values() if entry[0] not in self.holds]
-        drops = [key for key in self.holds if not _live(key)]
+        drops = [key for key in self.holds if not self.live(key)]
         self.holds.difference_update(drops)
         self.holds.update(key for key, _ in installs)
         head = pickle.dumps((kind, rid, [key for key, _ in installs], drops))
@@ -421,19 +432,20 @@ class _Worker:
 
 
 _ids = itertools.count()
-_live_parts: list[SharedParts] = []
-
-
-def _live(key: int) -> bool:
-    return any(parts.live(key) for parts in _live_parts)
 
 
 class _Pool:
     """``size`` workers on one event loop, each running up to ``per_worker`` units at once;
     started together (on first use, or by ``start()``), replaced when they die."""
 
-    def __init__(self, size: int, per_worker: int, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop, self.size, self.per_worker = loop, size, per_worker
+    def __init__(
+        self,
+        size: int,
+        per_worker: int,
+        loop: asyncio.AbstractEventLoop,
+        live: Callable[[int], bool],
+    ) -> None:
+        self.loop, self.size, self.per_worker, self.live = loop, size, per_worker, live
         self._slots = asyncio.Semaphore(size * per_worker)
         self._workers: list[_Worker] = []
         self._filling = asyncio.Lock()
@@ -448,7 +460,7 @@ class _Pool:
             while len(self._workers) < self.size:
                 if self._closed:
                     raise _closed_error(unit)
-                worker = await _Worker.start()
+                worker = await _Worker.start(self.live)
                 if self._closed:  # closed while it started: it must not outlive the pool
                     await uninterrupted(worker.stop())
                     raise _closed_error(unit)
@@ -597,4 +609,4 @@ def _closed_error(unit: Unit | None) -> ExecutorError:
 async def _stop_when_started(spawn: asyncio.Future[Any], protocol: _Protocol) -> None:
     with contextlib.suppress(Exception):
         transport, _ = await spawn
-        await _Worker(transport, protocol, None).stop(force=True)
+        await _Worker(transport, protocol, None, lambda key: False).stop(force=True)

@@ -55,7 +55,7 @@ from ._wire import (
 )
 from .base import run_unit
 
-__all__ = ["PARENT_PID", "serve"]
+__all__ = ["PARENT_PID", "current", "serve"]
 
 
 class _Marker:
@@ -99,7 +99,17 @@ def serve() -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
-    asyncio.run(_Server(read_fd, write_fd).serve())
+    global _current
+    _current = _Server(read_fd, write_fd)
+    asyncio.run(_current.serve())
+
+
+_current: _Server | None = None
+
+
+def current() -> _Server | None:
+    """The worker's server, in a worker process (for tests and diagnostics)."""
+    return _current
 
 
 def _die_with_parent() -> None:
