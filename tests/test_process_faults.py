@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import build, children, notes_of
+from conftest import HANG_GUARD, build, children, notes_of
 
-from asyncdag import Builder, Collect, Parallelizable, executors
-from asyncdag.errors import ExecutorError, RemoteError, WorkerCrashedError
+from asyncdag import Builder, Collect, Parallelizable, executors, timeout
+from asyncdag.errors import ExecutorError, NodeTimeoutError, RemoteError, WorkerCrashedError
 from asyncdag.execution.executors.worker import PARENT_PID
 
 pytestmark = pytest.mark.timeout(60)
@@ -189,4 +191,53 @@ async def test_a_branch_frame_a_worker_cannot_load_fails_each_execute_the_same_w
                 await dr.execute(["results"], inputs={"n": 2})
             assert "node 'item'" in notes_of(info.value)
             assert "could not load" in notes_of(info.value)
+    await no_worker_left()
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def test_a_timeout_in_a_shipped_branch_stops_its_worker_and_replaces_it(
+    tmp_path: Path,
+) -> None:
+    where = str(tmp_path)
+
+    @timeout(0.3)
+    def work(item: int) -> int:
+        if item == 1:
+            (Path(where) / "pid").write_text(str(os.getpid()))
+            time.sleep(30)  # only stopping the worker ends it in time
+        return item
+
+    executor = executors.ProcessExecutor(max_tasks=2)
+    dr = build(*fan_out(work), remote=executor)
+    async with dr:
+        with pytest.raises(NodeTimeoutError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["results"], inputs={"n": 3})
+        assert (info.value.node, info.value.branch) == ("work", "item[1]")
+        assert "node 'work' in branch item[1]" in notes_of(info.value)
+        pid = int(await asyncio.to_thread((tmp_path / "pid").read_text))
+        assert not await asyncio.to_thread(_alive, pid), "the timed-out node's worker stopped"
+        async with asyncio.timeout(HANG_GUARD):
+            assert await dr.execute(["results"], inputs={"n": 1}) == {"results": [0]}
+    await no_worker_left()
+
+
+async def test_a_timed_node_in_a_shipped_branch_runs_on_the_workers_main_thread() -> None:
+    @timeout(5)
+    def work(item: int) -> int:
+        previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # main thread only
+        signal.signal(signal.SIGUSR1, previous)
+        return item
+
+    dr = build(*fan_out(work), remote=executors.ProcessExecutor(max_tasks=1))
+    async with dr, asyncio.timeout(HANG_GUARD):
+        assert await dr.execute(["results"], inputs={"n": 2}) == {"results": [0, 1]}
     await no_worker_left()

@@ -34,6 +34,7 @@ from ._wire import (
     DONE,
     HEADER,
     ITEM,
+    LAST,
     MARKER_FD,
     MARKER_SIZE,
     NEXT,
@@ -493,6 +494,8 @@ class _Pool:
             raise
         except _Died:
             raise await self._crashed(worker, unit) from None
+        if status == LAST:  # its last answer: the worker is exiting
+            await uninterrupted(self._replace_dead(worker))
         return _outcome(worker, unit, shared, status, body)
 
     async def _cancelled(self, worker: _Worker, unit: Unit, rid: int) -> None:

@@ -16,6 +16,7 @@ memory marker, which the parent reads if the worker dies.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import mmap
 import os
 import pickle
@@ -23,14 +24,16 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import MutableMapping as Values
-from typing import Any
+from typing import Any, cast
 
 import cloudpickle
 
-from ...graph.plan import Step
+from ...errors import NodeTimeoutError
+from ...graph.plan import GUARDED, Step
 from ..paths import Path, format_path
+from ..policy import TimeoutThreads
 from ..remote import BranchBatch
 from ..scheduler import Run, run_branches
 from ..sources import END
@@ -43,6 +46,7 @@ from ._wire import (
     ERROR,
     HEADER,
     ITEM,
+    LAST,
     MARKER_FD,
     MARKER_SIZE,
     NEXT,
@@ -75,17 +79,55 @@ class _Marker:
 _marker = _Marker()
 
 
+_RID: contextvars.ContextVar[int] = contextvars.ContextVar("asyncdag_worker_rid")
+TIMED_OUT_EXIT = 70  # the exit code of a worker stopped by a node's @timeout
+
+
+class _Watchdog:
+    """A worker's stand-in for the run's timeout threads: a timed sync node runs on the
+    worker's main thread, and if it is still running at its deadline, the worker answers
+    its unit with ``NodeTimeoutError`` and exits, so the parent replaces it. Nothing is
+    left running, and the node may call ``signal.signal``."""
+
+    def __init__(self) -> None:
+        self.timed: tuple[str, str, float] | None = None  # node, branch, seconds
+
+    async def call(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        timed, self.timed = self.timed, None
+        server = _current
+        if timed is None or server is None:
+            return fn(**kwargs)
+        rid = _RID.get()
+        timer = threading.Timer(timed[2], server.timed_out, (rid, *timed))
+        timer.daemon = True
+        timer.start()
+        try:
+            return fn(**kwargs)
+        finally:
+            timer.cancel()
+
+
 class _MarkedRun(Run):
-    """A worker's run of shipped branches: each node call is marked before it starts."""
+    """A worker's run of shipped branches: each node call is marked before it starts, and
+    a timed sync node runs under the worker's watchdog."""
 
     __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.timeout_threads = cast(TimeoutThreads, _Watchdog())
 
     def call(self, step: Step, vals: Values[str, Any], path: Path) -> None:
         _marker.mark(step.node.name, format_path(path))
         super().call(step, vals, path)
 
     async def awaitable(self, step: Step, vals: Values[str, Any], path: Path) -> None:
-        _marker.mark(step.node.name, format_path(path))
+        branch = format_path(path)
+        _marker.mark(step.node.name, branch)
+        node = step.node
+        if step.mode == GUARDED and not node.is_async and node.policy and node.policy.timeout:
+            watchdog = cast(_Watchdog, self.timeout_threads)
+            watchdog.timed = (node.name, branch, node.policy.timeout)
         await super().awaitable(step, vals, path)
 
 
@@ -202,13 +244,22 @@ class _Server:
                 task = asyncio.get_running_loop().create_task(self.run(rid, unit))
                 self.tasks[rid] = task
 
+    def timed_out(self, rid: int, node: str, branch: str, seconds: float) -> None:
+        """A node ran past its ``@timeout`` (called on the watchdog's thread): answer, exit."""
+        error = NodeTimeoutError(node, branch, seconds)
+        error.add_note(f"asyncdag: raised by node {node!r} in branch {branch}")
+        error.add_note("asyncdag: the worker process running it was stopped and replaced")
+        self.answer(rid, LAST, dumps_error(error, ""))
+        os._exit(TIMED_OUT_EXIT)
+
     async def run(self, rid: int, unit: Any) -> None:
+        _RID.set(rid)
         try:
             _marker.mark(unit.node, unit.branch)
             if isinstance(unit, BranchBatch):
                 work = run_branches(
                     unit.frame, unit.node, unit.outer, unit.items, unit.produces, unit.path,
-                    _MarkedRun({}),
+                    _MarkedRun(),
                 )  # fmt: skip
                 result = await work
             else:
