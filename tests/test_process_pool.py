@@ -111,3 +111,44 @@ async def test_a_value_read_by_every_branch_is_pickled_once_per_block() -> None:
     assert out == {"results": list(range(8))}
     assert PICKLED - before == 1
     await no_worker_left()
+
+
+def recording_batches(executor: executors.ProcessExecutor) -> list[int]:
+    """The number of items of each unit sent to ``executor``, in order."""
+    sizes: list[int] = []
+    submit = executor.submit
+
+    async def recorded(unit: Any) -> Any:
+        sizes.append(len(unit.items))
+        return await submit(unit)
+
+    executor.submit = recorded  # type: ignore[method-assign]
+    return sizes
+
+
+async def test_automatic_batches_send_the_first_item_alone_then_grow_while_units_are_short() -> (
+    None
+):
+    executor = executors.ProcessExecutor(max_tasks=2)
+    sizes = recording_batches(executor)
+    dr = build(*fan_out(adding(1)), remote=executor)
+    async with dr, asyncio.timeout(HANG_GUARD):
+        out = await dr.execute(["results"], inputs={"n": 3000})
+    assert out == {"results": list(range(1, 3001))}
+    assert sizes[0] == 1, "streaming starts at once"
+    assert max(sizes) >= 16, sizes
+    await no_worker_left()
+
+
+async def test_automatic_batches_stay_single_items_while_units_are_long() -> None:
+    def work(item: int) -> int:
+        time.sleep(0.05)
+        return item
+
+    executor = executors.ProcessExecutor(max_tasks=2)
+    sizes = recording_batches(executor)
+    dr = build(*fan_out(work), remote=executor)
+    async with dr, asyncio.timeout(HANG_GUARD):
+        assert await dr.execute(["results"], inputs={"n": 12}) == {"results": list(range(12))}
+    assert max(sizes) <= 2, sizes
+    await no_worker_left()

@@ -19,6 +19,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
@@ -26,6 +27,7 @@ import aiologic
 
 from ...errors import ExecutorError, WorkerCrashedError
 from ...graph.plan import Frame
+from ..remote import BranchBatch
 from ._pickling import SharedKeys, SharedParts, dumps_unit, loads_error, ship_modules_by_value
 from ._wire import (
     ANSWER,
@@ -51,6 +53,11 @@ from .base import Executor, Unit, check_max_tasks, uninterrupted
 # How long a worker gets to exit after SIGTERM before it is killed, and how long a cancelled
 # unit on a worker shared with other work gets to stop before that worker is replaced.
 TERMINATE_GRACE = 2.0
+
+# Automatic batches (batch_size=None): a batch should take about BATCH_TIME in its worker,
+# so the round trip's fixed cost is paid over many items; a batch at most doubles the last.
+BATCH_TIME = 0.01
+BATCH_MOST = 512
 
 # One worker spawn at a time in this process, whatever the loop or thread: uvloop refuses
 # two at once from two loops ("Racing with another loop to spawn a process"). A lock that
@@ -94,6 +101,8 @@ class ProcessExecutor(Executor):
         self._lock = threading.Lock()
         self._frames = SharedParts()  # branch frames: kept while blocks keep coming
         self._values = SharedParts(kept=4)  # outer values of the latest blocks
+        self._per_item = 0.0  # measured seconds per item of a batch, round trip included
+        self._last_batch = 1
 
     def __repr__(self) -> str:
         return (
@@ -107,7 +116,22 @@ class ProcessExecutor(Executor):
 
     async def submit(self, unit: Unit) -> Any:
         shared, payload = self._pickled(unit)
-        return await self._pool().run(unit, payload, shared)
+        if self.batch_size is not None or not isinstance(unit, BranchBatch):
+            return await self._pool().run(unit, payload, shared)
+        started = time.perf_counter()
+        result = await self._pool().run(unit, payload, shared)
+        per_item = (time.perf_counter() - started) / len(unit.items)
+        self._per_item = per_item if not self._per_item else 0.7 * self._per_item + 0.3 * per_item
+        return result
+
+    def auto_batch(self) -> int:
+        """The size of the next batch when ``batch_size`` is None: one item until a batch
+        was measured, then as many as take about ``BATCH_TIME``, growing at most twofold."""
+        if not self._per_item:
+            return 1
+        fits = int(BATCH_TIME / self._per_item)
+        self._last_batch = max(1, min(fits, 2 * self._last_batch, BATCH_MOST))
+        return self._last_batch
 
     async def stream(self, unit: Unit) -> AsyncIterator[Any]:
         """Call ``unit`` in a worker; the items of the iterator it returns, as yielded there.
