@@ -152,3 +152,22 @@ async def test_automatic_batches_stay_single_items_while_units_are_long() -> Non
         assert await dr.execute(["results"], inputs={"n": 12}) == {"results": list(range(12))}
     assert max(sizes) <= 2, sizes
     await no_worker_left()
+
+
+async def test_a_workers_log_record_is_re_emitted_on_the_parents_logger_with_node_and_branch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    def work(item: int) -> int:
+        logging.getLogger("asyncdag_test_app").warning("handled item %s", item)
+        return item
+
+    dr = build(*fan_out(work), remote=executors.ProcessExecutor(max_tasks=1))
+    with caplog.at_level(logging.WARNING, logger="asyncdag_test_app"):
+        async with dr, asyncio.timeout(HANG_GUARD):
+            await dr.execute(["results"], inputs={"n": 2})
+    records = [r for r in caplog.records if r.name == "asyncdag_test_app"]
+    assert [r.getMessage() for r in records] == ["handled item 0", "handled item 1"]
+    assert [(r.node, r.branch) for r in records] == [("work", "item[0]"), ("work", "item[1]")]  # type: ignore[attr-defined]
+    await no_worker_left()

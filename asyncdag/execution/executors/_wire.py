@@ -8,8 +8,9 @@ import struct
 HEADER = struct.Struct("!Q")  # a frame: its length, then its body
 ANSWER = struct.Struct("!QB")  # an answer's body starts with the request id and a status
 # Statuses: UNLOADED = the unit did not load; STARTED = a stream's call returned its iterator;
-# LAST = an error after which the worker exits (a node ran past its @timeout).
-OK, ERROR, UNLOADED, ITEM, DONE, STARTED, LAST = range(7)
+# LAST = an error after which the worker exits (a node ran past its @timeout); LOG = a
+# logging record (of no request).
+OK, ERROR, UNLOADED, ITEM, DONE, STARTED, LAST, LOG = range(8)
 RUN, STREAM, NEXT, CLOSE, CANCEL = range(5)  # request kinds
 PARENT_PID = "ASYNCDAG_PARENT_PID"  # environment variable: the pid the worker must not outlive
 MARKER_FD = "ASYNCDAG_MARKER_FD"  # environment variable: the fd of the node marker

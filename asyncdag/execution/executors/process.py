@@ -28,6 +28,7 @@ import aiologic
 from ...errors import ExecutorError, WorkerCrashedError
 from ...graph.plan import Frame
 from ..remote import BranchBatch
+from . import _logs
 from ._pickling import SharedKeys, SharedParts, dumps_unit, loads_error, ship_modules_by_value
 from ._wire import (
     ANSWER,
@@ -37,6 +38,7 @@ from ._wire import (
     HEADER,
     ITEM,
     LAST,
+    LOG,
     MARKER_FD,
     MARKER_SIZE,
     NEXT,
@@ -270,6 +272,10 @@ class _Protocol(asyncio.SubprocessProtocol):
             rid, status = ANSWER.unpack_from(buffer, head)
             body = bytes(buffer[head + ANSWER.size : head + size])
             del buffer[: head + size]
+            if status == LOG:
+                with contextlib.suppress(Exception):  # a bad record must not break the pool
+                    _logs.reemit(body)
+                continue
             future = self.waiting.pop(rid, None)
             if future is not None:
                 if not future.done():
@@ -330,6 +336,7 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # import what we import
         env[PARENT_PID] = str(os.getpid())
+        env[_logs.LOG_LEVEL] = str(_logs.lowest_level())
         marker: mmap.mmap | None = None
         fds: tuple[int, ...] = ()
         if hasattr(os, "memfd_create"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import mmap
 import os
 import pickle
@@ -37,6 +38,7 @@ from ..policy import TimeoutThreads
 from ..remote import BranchBatch
 from ..scheduler import Run, run_branches
 from ..sources import END
+from . import _logs
 from ._pickling import dumps_error, explain_unpicklable, loads_unit
 from ._wire import (
     ANSWER,
@@ -47,6 +49,7 @@ from ._wire import (
     HEADER,
     ITEM,
     LAST,
+    LOG,
     MARKER_FD,
     MARKER_SIZE,
     NEXT,
@@ -68,8 +71,13 @@ class _Marker:
     def __init__(self) -> None:
         fd = os.environ.get(MARKER_FD)
         self.memory = mmap.mmap(int(fd), MARKER_SIZE) if fd else None
+        self.node = self.branch = ""
+
+    def where(self) -> tuple[str, str]:
+        return self.node, self.branch
 
     def mark(self, node: str, branch: str) -> None:
+        self.node, self.branch = node, branch
         memory = self.memory
         if memory is not None:
             data = f"{node}\0{branch}\0".encode()[: MARKER_SIZE - 1]
@@ -142,8 +150,10 @@ def serve() -> None:
     os.close(devnull)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     global _current
-    _current = _Server(read_fd, write_fd)
-    asyncio.run(_current.serve())
+    _current = server = _Server(read_fd, write_fd)
+    level = int(os.environ.get(_logs.LOG_LEVEL, logging.WARNING))
+    _logs.install(lambda body: server.answer(0, LOG, body), _marker.where, level)
+    asyncio.run(server.serve())
 
 
 _current: _Server | None = None
