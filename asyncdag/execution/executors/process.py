@@ -11,60 +11,37 @@ its worker unless that worker runs others' work too. Serialization is ``_picklin
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import mmap
 import os
 import pickle
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any, cast
-
-import aiologic
+from typing import Any
 
 from ...errors import ExecutorError, WorkerCrashedError
 from ...graph.plan import Frame
 from ..remote import BranchBatch
-from . import _logs
 from ._pickling import SharedKeys, SharedParts, dumps_unit, loads_error, ship_modules_by_value
 from ._wire import (
-    ANSWER,
     CANCEL,
     CLOSE,
     DONE,
-    HEADER,
     ITEM,
     LAST,
-    LOG,
-    MARKER_FD,
-    MARKER_SIZE,
     NEXT,
     OK,
-    PARENT_PID,
     RUN,
     STARTED,
     STREAM,
     UNLOADED,
-    read_marker,
 )
+from ._workers import DIED, TERMINATE_GRACE, Died, Worker, request_ids
 from .base import Executor, Unit, check_max_tasks, uninterrupted
-
-# How long a worker gets to exit after SIGTERM before it is killed, and how long a cancelled
-# unit on a worker shared with other work gets to stop before that worker is replaced.
-TERMINATE_GRACE = 2.0
 
 # Automatic batches (batch_size=None): a batch should take about BATCH_TIME in its worker,
 # so the round trip's fixed cost is paid over many items; a batch at most doubles the last.
 BATCH_TIME = 0.01
 BATCH_MOST = 512
-
-# One worker spawn at a time in this process, whatever the loop or thread: uvloop refuses
-# two at once from two loops ("Racing with another loop to spawn a process"). A lock that
-# any loop in any thread can await, so it is process-wide by nature.
-_SPAWNING = aiologic.Lock()
 
 
 class ProcessExecutor(Executor):
@@ -192,15 +169,12 @@ class ProcessExecutor(Executor):
 MultiProcessingExecutor = ProcessExecutor
 
 
-_DIED = -1  # the status a stream gets when its worker's answer pipe closes
-
-
 class _Stream:
     """An expander's items, stepped in a worker one item ahead of the caller, no further."""
 
-    def __init__(self, pool: _Pool, worker: _Worker, unit: Unit, shared: SharedKeys) -> None:
+    def __init__(self, pool: _Pool, worker: Worker, unit: Unit, shared: SharedKeys) -> None:
         self.pool, self.worker, self.unit, self.shared = pool, worker, unit, shared
-        self.rid = next(_ids)
+        self.rid = next(request_ids)
         self.answers: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         self.finished = False
         self.closed = False
@@ -229,7 +203,7 @@ class _Stream:
         await self.aclose()
         if status == DONE:
             raise StopAsyncIteration
-        if status == _DIED:
+        if status == DIED:
             raise await self.pool._crashed(worker, unit)
         _outcome(worker, unit, self.shared, status, body)  # raises the generator's error
 
@@ -245,227 +219,6 @@ class _Stream:
             self.worker.notify(CLOSE, self.rid)
 
 
-class _Died(Exception):
-    """The worker's answer pipe closed: it died (or is dying) with this request unanswered."""
-
-
-class _Protocol(asyncio.SubprocessProtocol):
-    """Answers read off a worker's stdout as they arrive, each to the future awaiting it."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.buffer = bytearray()
-        self.waiting: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
-        self.streams: dict[int, asyncio.Queue[tuple[int, bytes]]] = {}  # answers of streams
-        self.exited = loop.create_future()
-        self.drained = loop.create_future()  # its stdout reached its end: every answer is in
-        self.open = True
-
-    def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
-        buffer = self.buffer
-        buffer += data
-        head = HEADER.size
-        while len(buffer) >= head:
-            (size,) = HEADER.unpack_from(buffer)
-            if len(buffer) < head + size:
-                return
-            rid, status = ANSWER.unpack_from(buffer, head)
-            body = bytes(buffer[head + ANSWER.size : head + size])
-            del buffer[: head + size]
-            if status == LOG:
-                with contextlib.suppress(Exception):  # a bad record must not break the pool
-                    _logs.reemit(body)
-                continue
-            future = self.waiting.pop(rid, None)
-            if future is not None:
-                if not future.done():
-                    future.set_result((status, body))
-            elif (queue := self.streams.get(rid)) is not None:
-                queue.put_nowait((status, body))
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd == 1:  # after the last answer was read: whatever is unanswered never will be
-            self.lost()
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost()
-        self.process_exited()
-
-    def lost(self) -> None:
-        self.open = False
-        if not self.drained.done():
-            self.drained.set_result(None)
-        waiting, self.waiting = self.waiting, {}
-        for future in waiting.values():
-            if not future.done():
-                future.set_exception(_Died())
-        for queue in self.streams.values():
-            queue.put_nowait((_DIED, b""))
-
-
-class _Worker:
-    """One worker process (a fresh interpreter running ``worker.serve``).
-
-    Requests go in on its stdin and answers come back on its stdout, through an asyncio
-    subprocess transport: nothing polls, nothing blocks the loop. The worker moves the
-    user's own prints to stderr. A plain subprocess, not a multiprocessing one: the worker
-    never re-imports the user's ``__main__``.
-    """
-
-    def __init__(
-        self,
-        transport: asyncio.SubprocessTransport,
-        protocol: _Protocol,
-        marker: mmap.mmap | None,
-        live: Callable[[int], bool],
-    ) -> None:
-        self.transport, self.protocol, self.marker = transport, protocol, marker
-        self.live = live  # whether the parent still keeps a shared part
-        self.alive = True
-        self.load = 0  # units running here
-        self.streams = 0  # expanders stepped here
-        self.holds: set[int] = set()  # keys of the shared parts this worker keeps
-
-    @classmethod
-    async def start(cls, live: Callable[[int], bool]) -> _Worker:
-        loop = asyncio.get_running_loop()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # import what we import
-        env[PARENT_PID] = str(os.getpid())
-        env[_logs.LOG_LEVEL] = str(_logs.lowest_level())
-        marker: mmap.mmap | None = None
-        fds: tuple[int, ...] = ()
-        if hasattr(os, "memfd_create"):
-            fd = os.memfd_create("asyncdag-marker")
-            os.ftruncate(fd, MARKER_SIZE)
-            marker, fds = mmap.mmap(fd, MARKER_SIZE), (fd,)
-            env[MARKER_FD] = str(fd)
-        protocol = _Protocol(loop)
-        try:
-            async with _SPAWNING:  # cancelled while waiting here: nothing has started yet
-                spawn = asyncio.ensure_future(
-                    loop.subprocess_exec(
-                        lambda: protocol,
-                        sys.executable,
-                        "-c",
-                        "from asyncdag.execution.executors.worker import serve; serve()",
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        stderr=None,
-                        env=env,
-                        pass_fds=fds,
-                    )
-                )
-                try:
-                    transport, _ = await asyncio.shield(spawn)
-                except asyncio.CancelledError:
-                    # Cancelled mid-spawn: finish starting it, then stop it: it cannot outlive us.
-                    await uninterrupted(_stop_when_started(spawn, protocol))
-                    raise
-        finally:
-            for fd in fds:
-                os.close(fd)  # the mapping and the worker keep their own
-        return cls(transport, protocol, marker, live)
-
-    @property
-    def usable(self) -> bool:
-        """Alive as far as the loop knows: not exited, its answer pipe still open."""
-        return self.alive and self.protocol.open and self.transport.get_returncode() is None
-
-    @property
-    def pid(self) -> int:
-        return self.transport.get_pid()
-
-    @property
-    def idle(self) -> bool:
-        return self.load == 0 and self.streams == 0
-
-    def request(
-        self,
-        kind: int,
-        shared: SharedKeys | None = None,
-        payload: bytes | None = None,
-        rid: int | None = None,
-        queue: asyncio.Queue[tuple[int, bytes]] | None = None,
-    ) -> tuple[int, asyncio.Future[tuple[int, bytes]]]:
-        """Send a request; its id and the future of its answer (``_Died`` if none comes).
-
-        With ``queue``, the request opens a stream: its answers go there, one by one.
-        """
-        if not self.usable:
-            raise _Died()
-        rid = next(_ids) if rid is None else rid
-        future = self.protocol.loop.create_future()
-        if queue is None:
-            self.protocol.waiting[rid] = future
-        else:
-            self.protocol.streams[rid] = queue
-        installs = [entry for entry in (shared or {}).values() if entry[0] not in self.holds]
-        drops = [key for key in self.holds if not self.live(key)]
-        self.holds.difference_update(drops)
-        self.holds.update(key for key, _ in installs)
-        head = pickle.dumps((kind, rid, [key for key, _ in installs], drops))
-        stdin = self._stdin()
-        stdin.write(HEADER.pack(len(head)) + head)
-        for _, data in installs:  # written as they are, never copied into one message
-            stdin.write(HEADER.pack(len(data)))
-            stdin.write(data)
-        if payload is not None:
-            stdin.write(HEADER.pack(len(payload)))
-            stdin.write(payload)
-        return rid, future
-
-    def notify(self, kind: int, rid: int) -> None:
-        """Send a request that is not answered (``CLOSE``, ``CANCEL``)."""
-        if self.usable:
-            head = pickle.dumps((kind, rid, [], []))
-            self._stdin().write(HEADER.pack(len(head)) + head)
-
-    def _stdin(self) -> asyncio.WriteTransport:
-        return cast(asyncio.WriteTransport, self.transport.get_pipe_transport(0))
-
-    def unload(self, shared: SharedKeys) -> None:
-        """The worker failed to load a unit: it keeps none of the parts it was sent with it."""
-        self.holds.difference_update(key for key, _ in shared.values())
-
-    def marked(self) -> tuple[str, str]:
-        """(node, branch) the worker said it was running, ``("", "")`` if unknown."""
-        return read_marker(self.marker) if self.marker is not None else ("", "")
-
-    async def stop(self, *, force: bool = False) -> None:
-        """End the process (SIGTERM when ``force``, else by closing its stdin) and reap it."""
-        self.alive = False
-        if self.transport.get_returncode() is None:
-            stdin = self.transport.get_pipe_transport(0)
-            if stdin is not None:
-                stdin.close()
-            if force:
-                with contextlib.suppress(ProcessLookupError):
-                    self.transport.terminate()
-            try:
-                async with asyncio.timeout(TERMINATE_GRACE):
-                    await asyncio.shield(self.protocol.exited)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.transport.kill()
-        await asyncio.shield(self.protocol.exited)
-        with contextlib.suppress(TimeoutError):  # answers written before it exited still count
-            async with asyncio.timeout(TERMINATE_GRACE):
-                await asyncio.shield(self.protocol.drained)
-        self.transport.close()
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.transport.kill()
-
-
-_ids = itertools.count()
-
-
 class _Pool:
     """``size`` workers on one event loop, each running up to ``per_worker`` units at once;
     started together (on first use, or by ``start()``), replaced when they die."""
@@ -479,7 +232,7 @@ class _Pool:
     ) -> None:
         self.loop, self.size, self.per_worker, self.live = loop, size, per_worker, live
         self._slots = asyncio.Semaphore(size * per_worker)
-        self._workers: list[_Worker] = []
+        self._workers: list[Worker] = []
         self._filling = asyncio.Lock()
         self._closed = False
 
@@ -492,13 +245,13 @@ class _Pool:
             while len(self._workers) < self.size:
                 if self._closed:
                     raise _closed_error(unit)
-                worker = await _Worker.start(self.live)
+                worker = await Worker.start(self.live)
                 if self._closed:  # closed while it started: it must not outlive the pool
                     await uninterrupted(worker.stop())
                     raise _closed_error(unit)
                 self._workers.append(worker)
 
-    async def _take(self, unit: Unit) -> _Worker:
+    async def _take(self, unit: Unit) -> Worker:
         """The least busy live worker (the pool filled first if one is missing)."""
         if self._closed:
             raise _closed_error(unit)
@@ -516,20 +269,20 @@ class _Pool:
             finally:
                 worker.load -= 1
 
-    async def _answer(self, worker: _Worker, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
+    async def _answer(self, worker: Worker, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
         try:
             rid, future = worker.request(RUN, shared, payload)
             status, body = await future
         except asyncio.CancelledError:
             await uninterrupted(self._cancelled(worker, unit, rid))
             raise
-        except _Died:
+        except Died:
             raise await self._crashed(worker, unit) from None
         if status == LAST:  # its last answer: the worker is exiting
             await uninterrupted(self._replace_dead(worker))
         return _outcome(worker, unit, shared, status, body)
 
-    async def _cancelled(self, worker: _Worker, unit: Unit, rid: int) -> None:
+    async def _cancelled(self, worker: Worker, unit: Unit, rid: int) -> None:
         """Stop a cancelled unit: its worker, unless that worker runs others' work too."""
         if unit.abandon_on_cancel or (worker.load == 1 and worker.streams == 0):
             await self._replace(worker)
@@ -541,22 +294,22 @@ class _Pool:
         try:
             async with asyncio.timeout(TERMINATE_GRACE):
                 await future
-        except (TimeoutError, _Died):
+        except (TimeoutError, Died):
             await self._replace(worker)
 
-    async def _replace(self, worker: _Worker) -> None:
+    async def _replace(self, worker: Worker) -> None:
         if worker in self._workers:
             self._workers.remove(worker)
         await worker.stop(force=True)
 
-    async def _crashed(self, worker: _Worker, unit: Unit) -> WorkerCrashedError:
+    async def _crashed(self, worker: Worker, unit: Unit) -> WorkerCrashedError:
         # Its pipes closed: it is dying. No signal now: it would race the exit code.
         await self._replace_dead(worker)
         node, branch = worker.marked()
         code = worker.transport.get_returncode()
         return WorkerCrashedError(node or unit.node, branch or unit.branch, code)
 
-    async def _replace_dead(self, worker: _Worker) -> None:
+    async def _replace_dead(self, worker: Worker) -> None:
         if worker in self._workers:
             self._workers.remove(worker)
         await worker.stop()
@@ -577,7 +330,7 @@ class _Pool:
         if status != STARTED:
             stream.finished = True
             await stream.aclose()
-            if status == _DIED:
+            if status == DIED:
                 raise await self._crashed(worker, unit)
             _outcome(worker, unit, shared, status, body)
         return stream
@@ -611,7 +364,7 @@ def _loads(unit: Unit, body: bytes) -> Any:
         ) from exc
 
 
-def _outcome(worker: _Worker, unit: Unit, shared: SharedKeys, status: int, body: bytes) -> Any:
+def _outcome(worker: Worker, unit: Unit, shared: SharedKeys, status: int, body: bytes) -> Any:
     """The unit's result, or its error raised with the worker's traceback as a note."""
     if status == OK:
         return _loads(unit, body)
@@ -638,9 +391,3 @@ def _closed_error(unit: Unit | None) -> ExecutorError:
         "stopped the workers of this event loop. Close the executor (or the Driver) only "
         "after the executes using it have finished."
     )
-
-
-async def _stop_when_started(spawn: asyncio.Future[Any], protocol: _Protocol) -> None:
-    with contextlib.suppress(Exception):
-        transport, _ = await spawn
-        await _Worker(transport, protocol, None, lambda key: False).stop(force=True)

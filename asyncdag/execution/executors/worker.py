@@ -195,12 +195,16 @@ class _Server:
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes] | None] = asyncio.Queue()
+        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes, list[int]] | None] = (
+            asyncio.Queue()
+        )
         reader = threading.Thread(target=self.read, args=(loop, inbox), daemon=True)
         reader.start()
         try:
             while (request := await inbox.get()) is not None:
-                self.handle(*request)
+                kind, rid, installs, payload, drops = request
+                self.handle(kind, rid, installs, payload)
+                self.drop(drops)  # after the units sent before it were loaded, in order
         finally:  # stdin closed: finish the units already sent, then exit
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
             for stream in self.streams.values():
@@ -209,15 +213,14 @@ class _Server:
     def read(
         self,
         loop: asyncio.AbstractEventLoop,
-        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes] | None],
+        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes, list[int]] | None],
     ) -> None:
         try:
             while True:
                 kind, rid, keys, drops = pickle.loads(_read_frame(self.read_fd))
                 installs = {key: _read_frame(self.read_fd) for key in keys}
                 payload = _read_frame(self.read_fd) if kind in (RUN, STREAM) else b""
-                loop.call_soon_threadsafe(self.drop, drops)
-                loop.call_soon_threadsafe(inbox.put_nowait, (kind, rid, installs, payload))
+                loop.call_soon_threadsafe(inbox.put_nowait, (kind, rid, installs, payload, drops))
         except EOFError:
             loop.call_soon_threadsafe(inbox.put_nowait, None)
         except RuntimeError:  # the loop closed: the worker is exiting anyway
