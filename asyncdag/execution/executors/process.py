@@ -190,10 +190,10 @@ class _Stream:
         try:
             status, body = await self.answers.get()
         except asyncio.CancelledError:
-            alone = worker.load == 0 and worker.streams == 1
-            if worker.usable and (unit.abandon_on_cancel or alone):
+            if unit.abandon_on_cancel and worker.usable:  # past its @timeout: stop it there
                 self.finished = True
-                await uninterrupted(self.pool._replace(worker))  # it may be stuck in a step
+                await uninterrupted(self.pool._replace(worker))
+            await uninterrupted(self.aclose())
             raise
         if status == ITEM:
             item = _loads(unit, body)
@@ -208,15 +208,25 @@ class _Stream:
         _outcome(worker, unit, self.shared, status, body)  # raises the generator's error
 
     async def aclose(self) -> None:
-        """Stop stepping; the worker closes the generator (its ``finally`` runs there)."""
+        """Stop stepping: the worker closes the generator (its ``finally`` runs there). A
+        worker that does not say so within ``TERMINATE_GRACE`` (stuck in a step) is replaced."""
         if self.closed:
             return
         self.closed = True
-        self.worker.streams -= 1
-        self.worker.protocol.streams.pop(self.rid, None)
-        if not self.finished:
-            self.finished = True
-            self.worker.notify(CLOSE, self.rid)
+        worker = self.worker
+        try:
+            if not self.finished and worker.usable:
+                self.finished = True
+                worker.notify(CLOSE, self.rid)
+                try:
+                    async with asyncio.timeout(TERMINATE_GRACE):
+                        while (await self.answers.get())[0] not in (DONE, DIED):
+                            pass  # an item stepped ahead, or the generator's last error
+                except TimeoutError:
+                    await self.pool._replace(worker)
+        finally:
+            worker.streams -= 1
+            worker.protocol.streams.pop(self.rid, None)
 
 
 class _Pool:

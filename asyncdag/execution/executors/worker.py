@@ -237,6 +237,7 @@ class _Server:
             stream = self.streams.pop(rid, None)
             if stream is not None:
                 _close(stream)
+            self.answer(rid, DONE, b"")  # the last answer of a stream: it is closed
         elif kind == CANCEL:
             task = self.tasks.get(rid)
             if task is not None:
