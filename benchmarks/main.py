@@ -40,6 +40,7 @@ SUITES = (
     "observing",
     "caching",
     "ingest",
+    "processes",
 )
 
 
@@ -214,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"\nWhat watching a run costs ({observing.N:,}-item fan-out)")
         results["observing"] = observing.run(plan.loop_repeats + 1)
+    if "processes" in suites:
+        from . import processes
+
+        print("\nWorker processes against ProcessPoolExecutor and loky")
+        results["processes"] = processes.run(4_000 if args.quick else 20_000, plan.loop_repeats)
     if "planning" in suites:
         from . import planning
 

@@ -114,7 +114,6 @@ NOT_YET: dict[str, list[str]] = {
     ],
     "asyncdag.execution.executors": ["DaskExecutor", "RayExecutor"],
     "asyncdag.executors": ["DaskExecutor", "RayExecutor"],
-    "asyncdag.errors": ["RemoteError"],
 }
 
 # DESIGN section 1 modules of later issues: not importable until delivered.

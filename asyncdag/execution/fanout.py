@@ -107,8 +107,12 @@ class Fan:
         many: Callable[[Batch], Any] = self.ship
         size, gathering = 1, None
         only = frame.steps[0] if len(frame.steps) == 1 else None
+        auto: Callable[[], int] | None = None  # a shipped batch's size, measured as it goes
         if block.shipped:
             size = (remote.batch_size if remote else None) or 1
+            auto = getattr(remote, "auto_batch", None) if remote and not remote.batch_size else None
+            if auto is not None:  # a free worker takes the items at once; busy, they gather
+                gathering, size = slots, auto()
         elif observer is not None or careful:
             one = self.local
         elif block.threaded:
@@ -184,6 +188,8 @@ class Fan:
                             await gathering.acquire()
                             tg.create_task(many(batch))
                             batch = []
+                            if auto is not None:
+                                size = auto()
                 index += 1
                 if now > deadline:
                     await let_others_run()
@@ -352,7 +358,14 @@ class Fan:
         assert block is not None
         skip = self.skips is not None
         unit = BranchBatch(
-            self.name, self.frame, self.outer, tuple(batch), block.produces, self.path, skip
+            self.name,
+            self.frame,
+            self.outer,
+            tuple(batch),
+            block.produces,
+            self.path,
+            run.branches,
+            skip,
         )
         try:
             rows: list[Any] = await run.executors[REMOTE].submit(unit)

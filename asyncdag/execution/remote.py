@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..graph.plan import Frame
 from .paths import Path, format_path
+
+Rows = list[tuple[Any, ...]]
+BranchRunner = Callable[
+    [Frame, str, Mapping[str, Any], tuple[tuple[int, Any], ...], tuple[str, ...], Path, bool],
+    Coroutine[Any, Any, Rows],
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +32,9 @@ class BranchBatch:
     items: tuple[tuple[int, Any], ...]  # (index, item)
     produces: tuple[str, ...]
     path: Path  # the enclosing branch path
+    runner: BranchRunner  # ``scheduler.run_branches``, given, so this module needs no scheduler
     skip: bool = False  # @on_branch_error("skip"): a failed branch's row is a BranchFailed
+    abandon_on_cancel: bool = False  # the block has a @timeout node: its worker is replaced
 
     @property
     def branch(self) -> str:
@@ -34,15 +42,15 @@ class BranchBatch:
         here = f"{self.node}[{indexes[0]}]" if len(indexes) == 1 else f"{self.node}{indexes}"
         return ".".join(filter(None, [format_path(self.path), here]))
 
-    def __call__(self) -> Coroutine[Any, Any, list[tuple[Any, ...]]]:
-        from .scheduler import run_branches
-
-        return run_branches(
+    def __call__(self) -> Coroutine[Any, Any, Rows]:
+        return self.runner(
             self.frame, self.node, self.outer, self.items, self.produces, self.path, self.skip
         )
 
     def shared(self) -> tuple[object, ...]:
-        return (self.frame,)  # the same for every batch of the block: workers keep it
+        # The same for every batch of the block: each travels once per worker, which keeps
+        # it. The outer values' dict is made afresh for each block run: never stale.
+        return (self.frame, self.outer) if self.outer else (self.frame,)
 
     def parts(self) -> Iterable[tuple[str, str, Any]]:
         for step in self.frame.steps:
