@@ -73,7 +73,7 @@ def create_app(dr: Driver | None = None) -> FastAPI:
     for error in (*REQUEST_ERRORS, ValueError):
         app.add_exception_handler(error, rejected)
 
-    def checked(
+    async def checked(
         inputs: Annotated[dict[str, Any], Body(examples=[{"text": "a bb ccc"}])],
         output: Annotated[list[str] | None, Query()] = None,
     ) -> tuple[list[str], dict[str, Any]]:
