@@ -29,7 +29,16 @@ from .measure import Budget
 from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loop
 
 RESULTS = Path(__file__).parent / "results"
-SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness", "branches", "planning")
+SUITES = (
+    "throughput",
+    "first_result",
+    "memory",
+    "cpu",
+    "responsiveness",
+    "branches",
+    "planning",
+    "web",
+)
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,16 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _web_verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The web suite's target, when it ran."""
+    if not results.get("web"):
+        return []
+    from . import web
+
+    found = web.verdict(results["web"])
+    return [] if found is None else [found]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small budget: under a minute")
@@ -204,16 +223,21 @@ def main(argv: list[str] | None = None) -> int:
         print("\nPlan building: build + first execute, one child process each")
         sizes = planning.QUICK_SIZES if args.quick else planning.SIZES
         results["planning"] = planning.run(sizes, timeout_s=600)
+    if "web" in suites:
+        from . import web
+
+        print("\nWeb: the FastAPI example against plain asyncio.gather, requests over loopback")
+        results["web"] = web.run(300 if args.quick else 2_000, 1 if args.quick else 3)
 
     if "throughput" in results:
         report.print_table(results["throughput"])
-    results["verdicts"] = report.verdicts(results)
+    results["verdicts"] = report.verdicts(results) + _web_verdicts(results)
     report.print_verdicts(results["verdicts"])
     results["seconds"] = time.perf_counter() - started
     json_path = args.out / f"results{suffix}.json"
     if args.only:  # a partial run replaces its own parts of the results file, keeps the others
         results = report.merge(json_path, results, suites)
-        results["verdicts"] = report.verdicts(results)
+        results["verdicts"] = report.verdicts(results) + _web_verdicts(results)
     report.write_json(results, json_path)
     print(f"\n  results written to {json_path}")
     if "throughput" in suites:
