@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import web
 
         print("\nWeb: the FastAPI example against plain asyncio.gather, requests over loopback")
-        results["web"] = web.run(300 if args.quick else 2_000, 1 if args.quick else 3)
+        results["web"] = web.run(300 if args.quick else 1_000, 2 if args.quick else 5)
 
     if "throughput" in results:
         report.print_table(results["throughput"])

@@ -200,40 +200,44 @@ async def test_a_client_leaving_mid_stream_cancels_the_run(
         assert (await client.get("/health")).json() == {"ok": True}
 
 
-BAD_REQUESTS = [
-    pytest.param({"txt": "a"}, [], 422, "MissingInputError", "'text'", id="missing-input"),
-    pytest.param({"text": 3}, [], 422, "InputTypeError", "'text'", id="input-type"),
-    pytest.param({"text": "a"}, ["nope"], 422, "UnknownNodeError", "'nope'", id="unknown-node"),
-    pytest.param({"text": "a"}, ["looked_up"], 422, "GraphError", "'letters'", id="branch-node"),
-    pytest.param({"text": "  "}, [], 400, "ValueError", "no words", id="node-rejects"),
-    pytest.param(
-        {"text": "a", "rounds": 0}, ["digest"], 400, "ValueError", "at least 1", id="process-node"
+# (inputs, outputs, status, error type, words of its message) of requests a client gets wrong
+BAD_REQUESTS = {
+    "missing input": ({"txt": "a"}, [], 422, "MissingInputError", "'text'"),
+    "input of the wrong type": ({"text": 3}, [], 422, "InputTypeError", "'text'"),
+    "unknown output": ({"text": "a"}, ["nope"], 422, "UnknownNodeError", "'nope'"),
+    "output inside a block": ({"text": "a"}, ["looked_up"], 422, "GraphError", "'letters'"),
+    "a node rejects a value": ({"text": "  "}, [], 400, "ValueError", "no words"),
+    "a node in a worker process rejects a value": (
+        {"text": "a", "rounds": 0},
+        ["digest"],
+        400,
+        "ValueError",
+        "at least 1",
     ),
-]
+}
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize(("inputs", "outputs", "status", "error", "says"), BAD_REQUESTS)
 async def test_bad_input_is_answered_with_asyncdags_message_not_a_500(
-    framework: str,
-    apps: dict[str, ModuleType],
-    inputs: dict[str, Any],
-    outputs: list[str],
-    status: int,
-    error: str,
-    says: str,
+    framework: str, apps: dict[str, ModuleType]
 ) -> None:
     app_module = apps[framework]
+    answers: dict[str, httpx.Response] = {}
     async with (
         serving(framework, app_module, example_driver(app_module)) as url,
         httpx.AsyncClient(base_url=url, timeout=HANG_GUARD) as client,
     ):
-        response = await client.post("/stats", json=inputs, params={"output": outputs})
+        for case, (inputs, outputs, *_) in BAD_REQUESTS.items():
+            answers[case] = await client.post("/stats", json=inputs, params={"output": outputs})
         assert (await client.get("/health")).json() == {"ok": True}
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] == error and says in body["message"], body
-    assert "Traceback" not in response.text
+    for case, (_, _, status, error, says) in BAD_REQUESTS.items():
+        response = answers[case]
+        assert response.status_code == status, (case, response.text)
+        body = response.json()
+        assert body["error"] == error and says in body["message"], (case, body)
+        assert "Traceback" not in response.text, case
+    node_notes = answers["a node in a worker process rejects a value"].json()["notes"]
+    assert node_notes == ["asyncdag: raised by node 'digest'"]
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

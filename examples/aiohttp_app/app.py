@@ -63,19 +63,18 @@ async def rejections(request: web.Request, handler: Handler) -> web.StreamRespon
     return web.json_response(error_body(error), status=status)
 
 
-async def checked(request: web.Request) -> tuple[list[str], dict[str, Any]]:
-    """The request, refused before anything runs (or streams) if asyncdag would refuse it."""
+async def parsed(request: web.Request) -> tuple[list[str], dict[str, Any]]:
+    """The outputs (``?output=``) and the inputs (the JSON body) of a request."""
     inputs = await request.json()  # not JSON: a ValueError, so a 400
     if not isinstance(inputs, dict):
         body = {"error": "BadRequest", "message": "the body must be a JSON object of inputs"}
         raise web.HTTPUnprocessableEntity(text=json.dumps(body), content_type="application/json")
-    outputs = request.query.getall("output", OUTPUTS)
-    request.app[DRIVER].validate_execution(outputs, inputs=inputs)
-    return outputs, inputs
+    return request.query.getall("output", OUTPUTS), inputs
 
 
 async def stats(request: web.Request) -> web.Response:
-    outputs, inputs = await checked(request)
+    outputs, inputs = await parsed(request)
+    # execute refuses a bad request before running anything; the middleware answers it
     result = await request.app[DRIVER].execute(outputs, inputs=inputs)
     return web.json_response(result)
 
@@ -86,7 +85,8 @@ def sse(kind: str, data: Any) -> bytes:
 
 
 async def stats_events(request: web.Request) -> web.StreamResponse:
-    outputs, inputs = await checked(request)
+    outputs, inputs = await parsed(request)
+    request.app[DRIVER].validate_execution(outputs, inputs=inputs)  # before the stream starts
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )

@@ -32,6 +32,9 @@ import text_stats
 
 log = logging.getLogger(__name__)
 
+Inputs = Annotated[dict[str, Any], Body(examples=[{"text": "a bb ccc"}])]  # the DAG's inputs
+Outputs = Annotated[list[str] | None, Query()]  # ?output=letters&output=digest
+
 OUTPUTS = ["words", "letters", "digest"]
 # Mistakes in the request itself: asyncdag raises them before anything runs.
 REQUEST_ERRORS = (MissingInputError, InputTypeError, UnknownNodeError, GraphError)
@@ -73,22 +76,19 @@ def create_app(dr: Driver | None = None) -> FastAPI:
     for error in (*REQUEST_ERRORS, ValueError):
         app.add_exception_handler(error, rejected)
 
-    async def checked(
-        inputs: Annotated[dict[str, Any], Body(examples=[{"text": "a bb ccc"}])],
-        output: Annotated[list[str] | None, Query()] = None,
-    ) -> tuple[list[str], dict[str, Any]]:
-        """The request, refused before anything runs (or streams) if asyncdag would refuse it."""
+    @app.post("/stats")
+    async def stats(inputs: Inputs, output: Outputs = None) -> dict[str, Any]:
+        # execute refuses a bad request before running anything; the handlers answer it
+        result: dict[str, Any] = await driver.execute(output or OUTPUTS, inputs=inputs)
+        return result
+
+    async def checked(inputs: Inputs, output: Outputs = None) -> tuple[list[str], dict[str, Any]]:
+        """The request, refused before the stream starts if asyncdag would refuse it."""
         outputs = output or OUTPUTS
         driver.validate_execution(outputs, inputs=inputs)
         return outputs, inputs
 
     Checked = Annotated[tuple[list[str], dict[str, Any]], Depends(checked)]
-
-    @app.post("/stats")
-    async def stats(request: Checked) -> dict[str, Any]:
-        outputs, inputs = request
-        result: dict[str, Any] = await driver.execute(outputs, inputs=inputs)
-        return result
 
     @app.post("/stats/events", response_class=EventSourceResponse)
     async def stats_events(request: Checked) -> AsyncIterator[ServerSentEvent]:
