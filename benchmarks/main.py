@@ -227,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import web
 
         print("\nWeb: the FastAPI example against plain asyncio.gather, requests over loopback")
-        results["web"] = web.run(300 if args.quick else 1_000, 2 if args.quick else 5)
+        if web.available():
+            results["web"] = web.run(300 if args.quick else 1_000, 2 if args.quick else 5)
+        else:
+            print("  skipped: fastapi, uvicorn or aiohttp is missing (pip install -e '.[bench]')")
 
     if "throughput" in results:
         report.print_table(results["throughput"])

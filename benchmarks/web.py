@@ -24,7 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,11 @@ PATHS = {ASYNCDAG: "/stats", PLAIN: "/plain"}
 CONCURRENCY = (10, 50, 200)
 TARGET = 0.9  # asyncdag's requests per second >= 90% of the plain handler's
 TEXT = "the quick brown fox jumps over the lazy dog"
+
+
+def available() -> bool:
+    """Whether FastAPI, uvicorn and aiohttp are installed (``pip install -e '.[bench]'``)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("fastapi", "uvicorn", "aiohttp"))
 
 
 def body(i: int) -> dict[str, Any]:
@@ -63,7 +68,18 @@ def serve(port: int) -> None:
     app = example.create_app()
     # spawn, as asyncdag's workers: forking a process that runs threads and a loop is unsafe
     spawn = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=spawn)
+    pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=spawn)
+    example_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        async with example_lifespan(app):
+            try:
+                yield
+            finally:  # here, not after uvicorn.run: uvicorn ends on the SIGTERM it caught
+                await asyncio.to_thread(pool.shutdown, cancel_futures=True)
+
+    app.router.lifespan_context = lifespan
 
     @app.post("/plain")
     async def plain(inputs: dict[str, Any] = Body()) -> dict[str, Any]:  # noqa: B008
@@ -75,10 +91,7 @@ def serve(port: int) -> None:
         found, hexdigest = await asyncio.gather(counts, digest)
         return {"words": words, "letters": sum(found), "digest": hexdigest}
 
-    try:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    finally:
-        pool.shutdown(cancel_futures=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def _free_port() -> int:
@@ -128,7 +141,8 @@ async def _load(url: str, path: str, concurrency: int, total: int) -> tuple[floa
     latencies: list[float] = []
     numbers = iter(range(total))
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    timeout = aiohttp.ClientTimeout(total=60)  # a request that hangs is an error, not a wait
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def client() -> None:
             for i in numbers:  # shared: the clients take the next request number
