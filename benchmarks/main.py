@@ -41,6 +41,7 @@ SUITES = (
     "caching",
     "ingest",
     "processes",
+    "web",
 )
 
 
@@ -168,6 +169,16 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _web_verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The web suite's target, when it ran."""
+    if not results.get("web"):
+        return []
+    from . import web
+
+    found = web.verdict(results["web"])
+    return [] if found is None else [found]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small budget: under a minute")
@@ -237,16 +248,24 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"\nCaching: the {caching.N:,}-item fan-out without and with Builder.with_cache()")
         results["caching"] = caching.run(3)
+    if "web" in suites:
+        from . import web
+
+        print("\nWeb: the FastAPI example against plain asyncio.gather, requests over loopback")
+        if web.available():
+            results["web"] = web.run(300 if args.quick else 1_000, 2 if args.quick else 5)
+        else:
+            print("  skipped: fastapi, uvicorn or aiohttp is missing (pip install -e '.[bench]')")
 
     if "throughput" in results:
         report.print_table(results["throughput"])
-    results["verdicts"] = report.verdicts(results)
+    results["verdicts"] = report.verdicts(results) + _web_verdicts(results)
     report.print_verdicts(results["verdicts"])
     results["seconds"] = time.perf_counter() - started
     json_path = args.out / f"results{suffix}.json"
     if args.only:  # a partial run replaces its own parts of the results file, keeps the others
         results = report.merge(json_path, results, suites)
-        results["verdicts"] = report.verdicts(results)
+        results["verdicts"] = report.verdicts(results) + _web_verdicts(results)
     report.write_json(results, json_path)
     print(f"\n  results written to {json_path}")
     if "throughput" in suites:
