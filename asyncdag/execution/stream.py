@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
-from types import TracebackType
 from typing import Any
 
+from .._closing import AsyncClosing
 from ..events import Event
 from ..graph.node import Node
+from .executors.base import uninterrupted
 from .observe import Observer, RunInfo
 from .paths import Path
 
@@ -76,7 +78,7 @@ async def _produce(
             queue.put_nowait(_END)  # a full queue: the consumer left, or learns from the task
 
 
-class EventStream(AsyncIterator[Event]):
+class EventStream(AsyncClosing, AsyncIterator[Event]):
     """Iterate to run; the run starts at the first ``__anext__`` and is owned by this object.
 
     ``aclose()`` (or leaving ``async with``) cancels a run still going and waits until it has
@@ -129,27 +131,12 @@ class EventStream(AsyncIterator[Event]):
         if task is None:
             return
         task.cancel()
-        interrupted = False
-        while not task.done():
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                interrupted = interrupted or not task.done()
-            except Exception:
-                break  # the run's error: the consumer left, it is not theirs to handle
-        if interrupted:
-            raise asyncio.CancelledError
-
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        # The run's own error (or its cancellation) is not the consumer's to handle: it left.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await uninterrupted(task)
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise asyncio.CancelledError  # this close was itself cancelled meanwhile
 
     def __del__(self) -> None:
         task = self._task
