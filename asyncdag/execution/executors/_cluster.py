@@ -1,0 +1,189 @@
+"""What Dask and Ray executors share: a unit as bytes, its shared parts stored once, the outcome.
+
+A unit travels as cloudpickled bytes in which its shared parts (a block's branch frame, the
+values its branches read from outside the block) are written as keys. Each shared part is
+stored on the cluster once (``client.scatter``, ``ray.put``) as a ``Kept`` wrapper around its
+cloudpickled bytes, and a task receives the stored parts beside the payload. The task answers
+with bytes too (``OK`` + result, or ``ERROR`` + exception and traceback text), so a user's
+exception crosses back as itself, whatever the cluster does with exceptions, and a
+``SystemExit`` from a node never ends a cluster worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import pickle
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import cloudpickle
+
+from ...errors import ExecutorError
+from .base import Unit
+from .process import explain_unpicklable, ship_runtime_modules_by_value
+from .worker import OK, _run
+
+# Shared parts loaded in this (cluster worker) process, by token: the newest few, so that a
+# Ray task, which receives a fresh copy of each stored argument, loads a frame once per
+# worker process rather than once per task.
+_LOADED: dict[str, object] = {}
+_LOADED_MOST = 64
+_LOADING = threading.Lock()
+_LOOPS = threading.local()  # one event loop per worker thread, for branches with async nodes
+
+
+class Kept:
+    """A shared part as cloudpickled bytes; ``value`` loads it once per process."""
+
+    __slots__ = ("pickled", "token")
+
+    def __init__(self, pickled: bytes) -> None:
+        self.pickled, self.token = pickled, uuid.uuid4().hex
+
+    def __getstate__(self) -> tuple[bytes, str]:
+        return self.pickled, self.token
+
+    def __setstate__(self, state: tuple[bytes, str]) -> None:
+        self.pickled, self.token = state
+
+    @property
+    def value(self) -> object:
+        with _LOADING:
+            found = _LOADED.get(self.token, _LOADING)
+        if found is not _LOADING:
+            return found
+        loaded: object = cloudpickle.loads(self.pickled)
+        with _LOADING:
+            while len(_LOADED) >= _LOADED_MOST:
+                del _LOADED[next(iter(_LOADED))]
+            _LOADED[self.token] = loaded
+        return loaded
+
+
+def shared_parts(unit: Unit) -> tuple[object, ...]:
+    """The parts of ``unit`` stored once on the cluster: its frame and its outer values."""
+    outer = getattr(unit, "outer", None)
+    return (*unit.shared(), *(() if outer is None else (outer,)))
+
+
+def keep(unit: Unit, part: object) -> Kept:
+    """``part`` pickled for storing on the cluster, or the error naming what cannot be pickled."""
+    ship_runtime_modules_by_value()
+    try:
+        return Kept(cloudpickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception as exc:
+        raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+
+
+class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """cloudpickle, writing each shared part as its position among the stored parts."""
+
+    def __init__(self, file: io.BytesIO, positions: dict[int, int]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._positions = positions
+
+    def persistent_id(self, obj: object) -> int | None:
+        return self._positions.get(id(obj))
+
+
+def dumps(unit: Unit, parts: tuple[object, ...]) -> bytes:
+    """``unit`` as bytes, each of ``parts`` written as its position."""
+    buffer = io.BytesIO()
+    try:
+        _Pickler(buffer, {id(part): at for at, part in enumerate(parts)}).dump(unit)
+    except Exception as exc:
+        raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+    return buffer.getvalue()
+
+
+def run_payload(payload: bytes, *kept: Kept) -> bytes:
+    """The cluster task: run the unit in ``payload`` with its stored parts; the outcome as bytes."""
+    loop = getattr(_LOOPS, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _LOOPS.loop = asyncio.new_event_loop()
+    return _run(loop, payload, {}, {at: part.value for at, part in enumerate(kept)})
+
+
+def outcome(answer: bytes, where: str) -> Any:
+    """The result in ``answer``, or raise the unit's exception with the remote traceback noted."""
+    status, body = answer[:1], answer[1:]
+    if status == OK:
+        return cloudpickle.loads(body)
+    error, remote_traceback = cloudpickle.loads(body)
+    if remote_traceback:
+        error.add_note(f"asyncdag: traceback in {where}:\n{remote_traceback}")
+    raise error
+
+
+def unreachable(backend: str, address: str, seconds: float, exc: BaseException) -> ExecutorError:
+    """The error for a cluster address that did not answer in time."""
+    return ExecutorError(
+        f"could not reach the {backend} cluster at {address!r} within {seconds:g} s "
+        f"({type(exc).__name__}: {exc}). Check that the scheduler is running and that the "
+        "address (host and port) is right and reachable from this machine."
+    )
+
+
+def where_of(unit: Unit) -> str:
+    """``node 'x' in branch url[3]`` for messages."""
+    return f"node {unit.node!r}" + (f" in branch {unit.branch}" if unit.branch else "")
+
+
+class Stored:
+    """Shared parts stored on a cluster, by id of the part, kept while units use them.
+
+    A part stays stored while a unit that carries it is in flight, and afterwards among the
+    newest ``kept`` idle parts, so the branches of one execution store their frame and
+    outer values once. ``drop`` releases a stored handle on the cluster.
+    """
+
+    def __init__(self, drop: Callable[[Any], None], kept: int = 8) -> None:
+        self._drop, self._kept = drop, kept
+        self._entries: dict[int, list[Any]] = {}  # id -> [part, future of handle, in flight]
+
+    async def handles(
+        self, parts: tuple[object, ...], store: Callable[[object], Awaitable[Any]]
+    ) -> list[Any]:
+        """The stored handle of each part, storing those not stored yet (once, however many
+        units ask at the same time). Call ``done(parts)`` when the unit has finished."""
+        futures = []
+        for part in parts:
+            entry = self._entries.get(id(part))
+            if entry is None or entry[0] is not part:
+                entry = [part, asyncio.ensure_future(store(part)), 0]
+                self._entries[id(part)] = entry
+            entry[2] += 1
+            futures.append(entry[1])
+        try:
+            return [await asyncio.shield(future) for future in futures]
+        except BaseException:
+            self.done(parts)
+            raise
+
+    def done(self, parts: tuple[object, ...]) -> None:
+        for part in parts:
+            entry = self._entries.get(id(part))
+            if entry is not None and entry[0] is part:
+                entry[2] -= 1
+                future = entry[1]
+                if future.done() and (future.cancelled() or future.exception() is not None):
+                    del self._entries[id(part)]  # storing failed: the next unit tries again
+        idle = [key for key, entry in self._entries.items() if entry[2] <= 0]
+        for key in idle[: max(0, len(idle) - self._kept)]:
+            future = self._entries.pop(key)[1]
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._drop(future.result())
+
+    def clear(self) -> list[Any]:
+        """Forget every part; the handles stored, for releasing them."""
+        entries, self._entries = list(self._entries.values()), {}
+        for entry in entries:
+            entry[1].cancel()  # still storing: nobody waits for it any more
+        return [
+            e[1].result()
+            for e in entries
+            if e[1].done() and not e[1].cancelled() and e[1].exception() is None
+        ]
