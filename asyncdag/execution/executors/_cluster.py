@@ -132,6 +132,21 @@ def where_of(unit: Unit) -> str:
     return f"node {unit.node!r}" + (f" in branch {unit.branch}" if unit.branch else "")
 
 
+class _Entry:
+    """One stored part: the part, the future of its stored handle, the units using it."""
+
+    __slots__ = ("handle", "part", "users")
+
+    def __init__(self, part: object, handle: asyncio.Future[Any]) -> None:
+        self.part, self.handle, self.users = part, handle, 0
+
+    def stored(self) -> Any | None:
+        future = self.handle
+        if future.done() and not future.cancelled() and future.exception() is None:
+            return future.result()
+        return None
+
+
 class Stored:
     """Shared parts stored on a cluster, by id of the part, kept while units use them.
 
@@ -142,48 +157,46 @@ class Stored:
 
     def __init__(self, drop: Callable[[Any], None], kept: int = 8) -> None:
         self._drop, self._kept = drop, kept
-        self._entries: dict[int, list[Any]] = {}  # id -> [part, future of handle, in flight]
+        self._entries: dict[int, _Entry] = {}
 
     async def handles(
         self, parts: tuple[object, ...], store: Callable[[object], Awaitable[Any]]
-    ) -> list[Any]:
+    ) -> tuple[list[Any], list[_Entry]]:
         """The stored handle of each part, storing those not stored yet (once, however many
-        units ask at the same time). Call ``done(parts)`` when the unit has finished."""
-        futures = []
+        units ask at the same time), and the entries to pass to ``done`` afterwards."""
+        entries = []
         for part in parts:
             entry = self._entries.get(id(part))
-            if entry is None or entry[0] is not part:
-                entry = [part, asyncio.ensure_future(store(part)), 0]
+            if entry is None or entry.part is not part:
+                entry = _Entry(part, asyncio.ensure_future(store(part)))
                 self._entries[id(part)] = entry
-            entry[2] += 1
-            futures.append(entry[1])
+            entry.users += 1
+            entries.append(entry)
         try:
-            return [await asyncio.shield(future) for future in futures]
+            return [await asyncio.shield(e.handle) for e in entries], entries
         except BaseException:
-            self.done(parts)
+            self.done(entries)
             raise
 
-    def done(self, parts: tuple[object, ...]) -> None:
-        for part in parts:
-            entry = self._entries.get(id(part))
-            if entry is not None and entry[0] is part:
-                entry[2] -= 1
-                future = entry[1]
-                if future.done() and (future.cancelled() or future.exception() is not None):
-                    del self._entries[id(part)]  # storing failed: the next unit tries again
-        idle = [key for key, entry in self._entries.items() if entry[2] <= 0]
+    def done(self, entries: list[_Entry], *, lost: bool = False) -> None:
+        """The unit that used ``entries`` has finished; ``lost``: their stored copies are gone."""
+        for entry in entries:
+            entry.users -= 1
+            failed = entry.handle.done() and entry.stored() is None
+            if (lost or failed) and self._entries.get(id(entry.part)) is entry:
+                del self._entries[id(entry.part)]  # the next unit stores it again
+                handle = entry.stored()
+                if handle is not None:
+                    self._drop(handle)
+        idle = [key for key, entry in self._entries.items() if entry.users <= 0]
         for key in idle[: max(0, len(idle) - self._kept)]:
-            future = self._entries.pop(key)[1]
-            if future.done() and not future.cancelled() and future.exception() is None:
-                self._drop(future.result())
+            handle = self._entries.pop(key).stored()
+            if handle is not None:
+                self._drop(handle)
 
     def clear(self) -> list[Any]:
         """Forget every part; the handles stored, for releasing them."""
         entries, self._entries = list(self._entries.values()), {}
         for entry in entries:
-            entry[1].cancel()  # still storing: nobody waits for it any more
-        return [
-            e[1].result()
-            for e in entries
-            if e[1].done() and not e[1].cancelled() and e[1].exception() is None
-        ]
+            entry.handle.cancel()  # still storing: nobody waits for it any more
+        return [h for h in (e.stored() for e in entries) if h is not None]

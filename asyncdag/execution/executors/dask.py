@@ -120,25 +120,33 @@ class _Session:
     async def _connect(self) -> Any:
         distributed = _distributed()
         executor = self.executor
+        # A client's handshake reports this machine's versions, which Dask gathers with
+        # blocking calls (a subprocess for the processor name) on first use: do it off the loop.
+        await asyncio.to_thread(distributed.versions.get_versions)
         if executor.address is not None:
             seconds = executor.connect_timeout
+            client = distributed.Client(executor.address, asynchronous=True, timeout=seconds)
             try:
                 async with asyncio.timeout(seconds):
-                    client = await distributed.Client(
-                        executor.address, asynchronous=True, timeout=seconds
-                    )
-            except (OSError, TimeoutError) as exc:
-                raise _cluster.unreachable("Dask", executor.address, seconds, exc) from exc
+                    await client
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    await client.close()
+                if isinstance(exc, OSError | TimeoutError):
+                    raise _cluster.unreachable("Dask", executor.address, seconds, exc) from exc
+                raise
             return client
         cores = os.cpu_count() or 1
-        self.cluster = await distributed.LocalCluster(
+        # Started from a thread, the cluster's scheduler runs on Dask's own loop thread
+        # (its blocking reads of /proc stay off the app's loop); our client talks to it.
+        self.cluster = await asyncio.to_thread(
+            distributed.LocalCluster,
             n_workers=cores,
             threads_per_worker=1,
             processes=True,
-            asynchronous=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never clash with another cluster
         )
-        client = await distributed.Client(self.cluster, asynchronous=True)
+        client = await distributed.Client(self.cluster.scheduler_address, asynchronous=True)
         return client
 
     async def _client(self) -> Any:
@@ -161,24 +169,35 @@ class _Session:
         parts = _cluster.shared_parts(unit)
 
         async def scatter(part: object) -> Any:
-            return await client.scatter(_cluster.keep(unit, part), hash=False)
+            # On every worker: a worker that dies takes its copy with it, not the run's.
+            return await client.scatter(_cluster.keep(unit, part), hash=False, broadcast=True)
 
-        handles = await self._stored.handles(parts, scatter)
-        try:
-            payload = _cluster.dumps(unit, parts)
-            future = client.submit(_cluster.run_payload, payload, *handles, pure=False)
+        for attempt in (1, 2):
+            handles, entries = await self._stored.handles(parts, scatter)
+            lost = False
             try:
-                answer = await future
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(CANCEL_GRACE):
-                        await client.cancel([future])
-                raise
-            except _distributed().KilledWorker as exc:
-                raise WorkerCrashedError(unit.node, unit.branch, None) from exc
-        finally:
-            self._stored.done(parts)
-        return _cluster.outcome(answer, "a Dask worker")
+                payload = _cluster.dumps(unit, parts)
+                future = client.submit(_cluster.run_payload, payload, *handles, pure=False)
+                try:
+                    answer = await future
+                except asyncio.CancelledError:
+                    with contextlib.suppress(Exception):
+                        async with asyncio.timeout(CANCEL_GRACE):
+                            await client.cancel([future])
+                    raise
+                except _distributed().KilledWorker as exc:
+                    raise WorkerCrashedError(unit.node, unit.branch, None) from exc
+                except _distributed().client.FutureCancelledError as exc:
+                    # Not by us: the workers holding its scattered parts died. Scatter them
+                    # again and run it once more; a second loss is a crash.
+                    lost = True
+                    if attempt == 2:
+                        raise WorkerCrashedError(unit.node, unit.branch, None) from exc
+                    continue
+            finally:
+                self._stored.done(entries, lost=lost)
+            return _cluster.outcome(answer, "a Dask worker")
+        raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         for future in self._stored.clear():
@@ -192,4 +211,4 @@ class _Session:
         if client is not None and client is not self.executor.client:
             await client.close()
         if cluster is not None:
-            await cluster.close()
+            await asyncio.to_thread(cluster.close)

@@ -140,7 +140,7 @@ class RayExecutor(Executor):
         async def put(part: object) -> Any:
             return ray.put(_cluster.keep(unit, part))
 
-        refs = await stored.handles(parts, put)
+        refs, entries = await stored.handles(parts, put)
         try:
             ref = remote.remote(_cluster.dumps(unit, parts), *refs)
             try:
@@ -154,7 +154,7 @@ class RayExecutor(Executor):
             except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
                 raise WorkerCrashedError(unit.node, unit.branch, None) from exc
         finally:
-            stored.done(parts)
+            stored.done(entries)
         return _cluster.outcome(answer, "a Ray worker")
 
     async def aclose(self) -> None:
