@@ -142,11 +142,11 @@ async def killed_worker(make: Make) -> None:
     assert out == {"results": [0, 1, 2]}
 
 
-async def cancelling_execute(make: Make, started: Callable[[], Any]) -> None:
+async def cancelling_execute(make: Make, started: Callable[[], Any], seconds: float) -> None:
     """``started()`` returns how many tasks the cluster is running or holding."""
 
     async def work(item: int) -> int:
-        await asyncio.sleep(1.5)  # on the worker's loop: cancelled there, or soon done
+        await asyncio.sleep(seconds)
         return item
 
     dr = build(*fan_out(work), remote=make())
