@@ -305,7 +305,7 @@ async def test_a_blocks_branch_frame_is_pickled_once_not_once_per_unit(
 ) -> None:
     import cloudpickle
 
-    from asyncdag.execution.executors import process
+    from asyncdag.execution.executors import _pickling
     from asyncdag.graph.plan import Frame
 
     frames_pickled = 0
@@ -316,7 +316,7 @@ async def test_a_blocks_branch_frame_is_pickled_once_not_once_per_unit(
         frames_pickled += isinstance(obj, Frame)
         return real_dumps(obj, *args, **kwargs)
 
-    monkeypatch.setattr(process.cloudpickle, "dumps", counting_dumps)
+    monkeypatch.setattr(_pickling.cloudpickle, "dumps", counting_dumps)
 
     def work(item: int) -> int:
         return item + 1

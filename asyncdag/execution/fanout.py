@@ -257,7 +257,7 @@ class Fan:
         """Send branches to the remote executor as one unit; its errors come back noted."""
         run = self.run
         unit = BranchBatch(
-            self.name, self.frame, self.outer, tuple(batch), self.produces, self.path
+            self.name, self.frame, self.outer, tuple(batch), self.produces, self.path, run.branches
         )
         try:
             rows = await run.executors[REMOTE].submit(unit)

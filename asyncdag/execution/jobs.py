@@ -29,6 +29,7 @@ class CallRun:
     """
 
     __slots__ = ("at", "branch", "calls", "given", "task")
+    abandon_on_cancel = False
 
     def __init__(
         self, step: Step, given: Mapping[str, Any], branch: str, task: asyncio.Task[Any]
@@ -71,6 +72,7 @@ class BranchRun:
     """
 
     __slots__ = ("at", "call_at", "calls", "items", "name", "outer", "path", "produces", "task")
+    abandon_on_cancel = False
 
     def __init__(
         self,

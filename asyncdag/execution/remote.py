@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..graph.plan import Frame
 from .paths import Path, format_path
+
+Rows = list[tuple[Any, ...]]
+BranchRunner = Callable[
+    [Frame, str, Mapping[str, Any], tuple[tuple[int, Any], ...], tuple[str, ...], Path],
+    Coroutine[Any, Any, Rows],
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +32,8 @@ class BranchBatch:
     items: tuple[tuple[int, Any], ...]  # (index, item)
     produces: tuple[str, ...]
     path: Path  # the enclosing branch path
+    runner: BranchRunner  # ``scheduler.run_branches``, given, so this module needs no scheduler
+    abandon_on_cancel: bool = False  # the block has a @timeout node: its worker is replaced
 
     @property
     def branch(self) -> str:
@@ -33,10 +41,8 @@ class BranchBatch:
         here = f"{self.node}[{indexes[0]}]" if len(indexes) == 1 else f"{self.node}{indexes}"
         return ".".join(filter(None, [format_path(self.path), here]))
 
-    def __call__(self) -> Coroutine[Any, Any, list[tuple[Any, ...]]]:
-        from .scheduler import run_branches
-
-        return run_branches(self.frame, self.node, self.outer, self.items, self.produces, self.path)
+    def __call__(self) -> Coroutine[Any, Any, Rows]:
+        return self.runner(self.frame, self.node, self.outer, self.items, self.produces, self.path)
 
     def shared(self) -> tuple[object, ...]:
         return (self.frame,)  # the same for every batch of the block: workers keep it

@@ -72,6 +72,18 @@ class Run:
         self.observer = observer  # None: nothing listens, and nothing is paid for it
         self.info = info
 
+    @staticmethod
+    async def branches(
+        frame: Frame,
+        name: str,
+        outer: Mapping[str, Any],
+        items: tuple[tuple[int, Any], ...],
+        produces: tuple[str, ...],
+        path: Path,
+    ) -> list[tuple[Any, ...]]:
+        """How a worker runs shipped branches (``run_branches``), handed to each batch."""
+        return await run_branches(frame, name, outer, items, produces, path)
+
     # -- failures ---------------------------------------------------------------------------
 
     def fail(self, exc: BaseException, node: str | None, path: Path, producing: int = -1) -> None:

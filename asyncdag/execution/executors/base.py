@@ -5,11 +5,14 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..._closing import AsyncClosing
+from ..mistakes import returned_coroutine
 
 
 class Executor(AsyncClosing, abc.ABC):
@@ -76,6 +79,11 @@ class Unit(Protocol):
         """The branch path, e.g. ``url[3]``; empty outside blocks."""
         ...
 
+    @property
+    def abandon_on_cancel(self) -> bool:
+        """A ``@timeout`` unit: once cancelled, it is not waited for (a worker is replaced)."""
+        ...
+
     def __call__(self) -> Any: ...
 
     def shared(self) -> tuple[object, ...]:
@@ -89,6 +97,20 @@ class Unit(Protocol):
     def result_parts(self, result: Any) -> Iterable[tuple[str, str, Any]]:
         """(node, what, value) for each piece of ``result``."""
         ...
+
+
+async def run_unit(unit: Unit) -> Any:
+    """Call ``unit`` and await its result when that is awaitable (a batch of branches).
+
+    A ``Call`` of a ``def`` node that returned a coroutine is that node's mistake: the
+    coroutine is closed, never run, and the error says how to fix it.
+    """
+    result = unit()
+    if type(result) is CoroutineType and isinstance(unit, Call):
+        raise returned_coroutine(unit.node, result)
+    if inspect.isawaitable(result):
+        return await result
+    return result
 
 
 @dataclass(frozen=True, slots=True)

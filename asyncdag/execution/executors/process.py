@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
-import itertools
 import os
 import pickle
 import sys
 import threading
-import types
-from collections.abc import Iterable
 from typing import Any
 
 import aiologic
 import cloudpickle
 
-from ...errors import ExecutorError, SerializationError, WorkerCrashedError
+from ...errors import ExecutorError, WorkerCrashedError
+from ._pickling import SharedKeys, SharedParts, dumps_unit, ship_modules_by_value
 from .base import Executor, Unit, check_max_tasks, uninterrupted
 from .worker import HEADER, OK, PARENT_PID
 
@@ -59,13 +56,10 @@ class ProcessExecutor(Executor):
         # other threads reach the dict too, so it changes under the lock.
         self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
         self._lock = threading.Lock()
-        self._modules_seen = 0
-        self._shared = _SharedParts()
+        self._shared = SharedParts()
 
     async def submit(self, unit: Unit) -> Any:
-        if len(sys.modules) != self._modules_seen:
-            self._modules_seen = len(sys.modules)
-            ship_runtime_modules_by_value()
+        ship_modules_by_value()
         shared = self._shared.keys_for(unit)
         payload = dumps_unit(unit, shared)
         loop = asyncio.get_running_loop()
@@ -96,120 +90,6 @@ class ProcessExecutor(Executor):
 
 
 MultiProcessingExecutor = ProcessExecutor
-
-
-def ship_runtime_modules_by_value() -> None:
-    """Have cloudpickle send the functions of modules built at run time by value.
-
-    A module made with ``types.ModuleType`` (or exec'd source) and put in ``sys.modules``
-    looks importable to cloudpickle, which would send its functions by name; a worker cannot
-    import it. Such modules have no import spec (even when they set a ``__file__``).
-    """
-    for name, module in list(sys.modules.items()):
-        if name == "__main__" or not isinstance(module, types.ModuleType):
-            continue
-        if getattr(module, "__spec__", True) is None:
-            cloudpickle.register_pickle_by_value(module)
-
-
-class _SharedParts:
-    """Each shared part of the units (a block's branch frame) pickled once, under a key.
-
-    A unit then carries the key, not the part; a worker receives each part once and keeps it.
-    For functions sent by value this saves most of the cost of a small unit.
-    """
-
-    KEPT = 64
-
-    def __init__(self) -> None:
-        self._parts: dict[int, tuple[object, int, bytes]] = {}  # id -> (part, key, pickled)
-        self._keys = itertools.count()
-        self._lock = threading.Lock()  # loops in several threads share the parts
-
-    def keys_for(self, unit: Unit) -> dict[int, tuple[int, bytes]]:
-        """id of each shared part of ``unit`` -> (its key, its pickled bytes)."""
-        found: dict[int, tuple[int, bytes]] = {}
-        for part in unit.shared():
-            entry = self._parts.get(id(part))
-            if entry is None or entry[0] is not part:
-                try:
-                    pickled: bytes = cloudpickle.dumps(part)
-                except Exception as exc:
-                    raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
-                with self._lock:
-                    if len(self._parts) >= self.KEPT:
-                        del self._parts[next(iter(self._parts))]
-                    entry = self._parts[id(part)] = (part, next(self._keys), pickled)
-            found[id(part)] = entry[1:]
-        return found
-
-
-class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
-    """cloudpickle, writing a shared part as its key."""
-
-    def __init__(self, file: io.BytesIO, shared: dict[int, tuple[int, bytes]]) -> None:
-        super().__init__(file)
-        self._shared = shared
-
-    def persistent_id(self, obj: object) -> int | None:
-        entry = self._shared.get(id(obj))
-        return None if entry is None else entry[0]
-
-
-def dumps_unit(unit: Unit, shared: dict[int, tuple[int, bytes]] | None = None) -> bytes:
-    """Serialize ``unit`` (its ``shared`` parts as keys), or say what cannot be serialized.
-
-    Raises:
-        SerializationError: naming the node, the value, its type and the attribute path.
-    """
-    buffer = io.BytesIO()
-    try:
-        _Pickler(buffer, shared or {}).dump(unit)
-    except Exception as exc:
-        raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
-    return buffer.getvalue()
-
-
-def explain_unpicklable(
-    parts: Iterable[tuple[str, str, Any]], node: str, error: Exception
-) -> SerializationError:
-    """The ``SerializationError`` for the first part of ``parts`` that cannot be pickled."""
-    for part_node, what, value in parts:
-        try:
-            cloudpickle.dumps(value)
-        except Exception as exc:
-            path, culprit, reason = _dig(value, "", exc, depth=0)
-            return SerializationError(part_node, what, _type_name(culprit), path, reason)
-    return SerializationError(node, "the work unit", "?", "", str(error))
-
-
-def _dig(value: Any, path: str, error: Exception, depth: int) -> tuple[str, Any, str]:
-    """Walk into ``value`` to the innermost piece that still fails to pickle."""
-    if depth < 20:
-        for child_path, child in _children(value, path):
-            try:
-                cloudpickle.dumps(child)
-            except Exception as exc:
-                return _dig(child, child_path, exc, depth + 1)
-    return path, value, f"{type(error).__name__}: {error}"
-
-
-def _children(value: Any, path: str) -> Iterable[tuple[str, Any]]:
-    if isinstance(value, dict):
-        return ((f"{path}[{k!r}]", v) for k, v in list(value.items())[:1000])
-    if isinstance(value, list | tuple | set | frozenset):
-        return ((f"{path}[{i}]", v) for i, v in enumerate(list(value)[:1000]))
-    attrs = getattr(value, "__dict__", None)
-    if isinstance(attrs, dict):
-        return ((f"{path}.{k}", v) for k, v in list(attrs.items())[:1000])
-    return ()
-
-
-def _type_name(value: Any) -> str:
-    cls = type(value)
-    return (
-        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
 
 
 class _Worker:
@@ -264,7 +144,7 @@ class _Worker:
     def pid(self) -> int:
         return self.process.pid
 
-    async def run(self, unit: Unit, payload: bytes, shared: dict[int, tuple[int, bytes]]) -> Any:
+    async def run(self, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
         """Send ``payload``, wait for the answer; a dead worker raises ``WorkerCrashedError``."""
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
@@ -319,7 +199,7 @@ class _Pool:
         self._all: set[_Worker] = set()
         self._closed = False
 
-    async def run(self, unit: Unit, payload: bytes, shared: dict[int, tuple[int, bytes]]) -> Any:
+    async def run(self, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
         async with self._slots:
             worker = await self._take(unit)
             try:

@@ -7,21 +7,19 @@ result) or ``ERROR`` (the cloudpickled ``(exception, traceback text)``).
 from __future__ import annotations
 
 import asyncio
-import inspect
-import io
 import os
 import pickle
 import signal
 import struct
 import sys
 import traceback
-import types
 from collections.abc import Awaitable
 from typing import Any
 
 import cloudpickle
 
-from .base import Call
+from ._pickling import explain_unpicklable, loads_unit
+from .base import run_unit
 
 HEADER = struct.Struct("!Q")
 OK, ERROR = b"\x00", b"\x01"
@@ -71,17 +69,6 @@ def _die_with_parent() -> None:
         os._exit(1)  # the parent died before the signal was armed
 
 
-class _Unpickler(pickle.Unpickler):
-    """Reads a unit whose shared parts were written as keys of parts this worker keeps."""
-
-    def __init__(self, file: io.BytesIO, kept: dict[int, object]) -> None:
-        super().__init__(file)
-        self._kept = kept
-
-    def persistent_load(self, pid: Any) -> object:
-        return self._kept[pid]
-
-
 def _run(
     loop: asyncio.AbstractEventLoop,
     payload: bytes,
@@ -91,24 +78,16 @@ def _run(
     try:
         for key, part in installs.items():
             kept[key] = cloudpickle.loads(part)
-        unit = _Unpickler(io.BytesIO(payload), kept).load()
-        result = unit()
-        if type(result) is types.CoroutineType and isinstance(unit, Call):
-            from ..mistakes import returned_coroutine
-
-            raise returned_coroutine(unit.node, result)  # a def node's mistake: never run it
-        if inspect.isawaitable(result):
-            # The outcome comes back as a value: a SystemExit out of a task would end the loop.
-            result, error = loop.run_until_complete(_outcome(result))
-            if error is not None:
-                raise error
+        unit = loads_unit(payload, kept)
+        # The outcome comes back as a value: a SystemExit out of a task would end the loop.
+        result, error = loop.run_until_complete(_outcome(run_unit(unit)))
+        if error is not None:
+            raise error
     except BaseException as exc:
         return _error(exc, _traceback_text(exc))
     try:
         body: bytes = cloudpickle.dumps(result)
     except Exception as exc:
-        from .process import explain_unpicklable
-
         return _error(explain_unpicklable(unit.result_parts(result), unit.node, exc), "")
     return OK + body
 

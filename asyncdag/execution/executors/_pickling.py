@@ -1,0 +1,215 @@
+"""Serialization for executors that ship work to other processes (workers, clusters).
+
+Units are cloudpickled; their shared parts (a block's branch frame) are written as
+persistent ids and pickled once, so a worker receives each part once and keeps it. Modules
+that a worker could not import by name (built at run time, or loaded from a file path) are
+shipped by value. A value that cannot be pickled is named: node, what, type, attribute path.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import io
+import itertools
+import os
+import pickle
+import sys
+import threading
+import types
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import cloudpickle
+
+from ...errors import SerializationError
+
+SharedKeys = dict[int, tuple[int, bytes]]  # id of a shared part -> (its key, its pickled bytes)
+
+
+class Shipped(Protocol):
+    """What ``dumps_unit`` needs of a unit: it names its node and its parts."""
+
+    @property
+    def node(self) -> str: ...
+
+    def shared(self) -> tuple[object, ...]: ...
+
+    def parts(self) -> Iterable[tuple[str, str, Any]]: ...
+
+
+class SharedParts:
+    """Each shared part of the units pickled once, under a key, the newest ``kept`` of them.
+
+    A unit then carries the key, not the part. ``live`` tells whether a key is still kept:
+    a worker drops the keys the parent no longer keeps, so both hold the same few parts.
+    """
+
+    def __init__(self, kept: int = 64) -> None:
+        self.kept = kept
+        self._parts: dict[int, tuple[object, int, bytes]] = {}  # id -> (part, key, pickled)
+        self._live: set[int] = set()
+        self._keys = itertools.count()
+        self._lock = threading.Lock()  # loops in several threads share the parts
+
+    def keys_for(self, unit: Shipped) -> SharedKeys:
+        """id of each shared part of ``unit`` -> (its key, its pickled bytes)."""
+        found: SharedKeys = {}
+        for part in unit.shared():
+            entry = self._parts.get(id(part))
+            if entry is None or entry[0] is not part:
+                try:
+                    pickled: bytes = cloudpickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+                except Exception as exc:
+                    raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+                with self._lock:
+                    while len(self._parts) >= self.kept:
+                        _, old, _ = self._parts.pop(next(iter(self._parts)))
+                        self._live.discard(old)
+                    key = next(self._keys)
+                    entry = self._parts[id(part)] = (part, key, pickled)
+                    self._live.add(key)
+            found[id(part)] = entry[1:]
+        return found
+
+    def live(self, key: int) -> bool:
+        """Whether ``key`` is still kept here (a worker may drop it if not)."""
+        return key in self._live
+
+
+class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """cloudpickle, writing a shared part as its key."""
+
+    def __init__(self, file: io.BytesIO, shared: SharedKeys) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._shared = shared
+
+    def persistent_id(self, obj: object) -> int | None:
+        entry = self._shared.get(id(obj))
+        return None if entry is None else entry[0]
+
+
+class UnitUnpickler(pickle.Unpickler):
+    """Reads a unit whose shared parts were written as keys of parts the reader keeps."""
+
+    def __init__(self, file: io.BytesIO, kept: dict[int, object]) -> None:
+        super().__init__(file)
+        self._kept = kept
+
+    def persistent_load(self, pid: Any) -> object:
+        return self._kept[pid]
+
+
+def dumps_unit(unit: Shipped, shared: SharedKeys | None = None) -> bytes:
+    """Serialize ``unit`` (its ``shared`` parts as keys), or say what cannot be serialized.
+
+    Raises:
+        SerializationError: naming the node, the value, its type and the attribute path.
+    """
+    buffer = io.BytesIO()
+    try:
+        _Pickler(buffer, shared or {}).dump(unit)
+    except Exception as exc:
+        raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+    return buffer.getvalue()
+
+
+def loads_unit(payload: bytes, kept: dict[int, object]) -> Any:
+    """The unit ``dumps_unit`` wrote, its shared parts taken from ``kept``."""
+    return UnitUnpickler(io.BytesIO(payload), kept).load()
+
+
+# -- modules a worker cannot import by name ---------------------------------------------------
+
+_checked: set[str] = set()
+_checked_lock = threading.Lock()
+_CWD = os.getcwd()  # for relative entries of sys.path; getcwd() is a blocking call
+_seen: list[object] = [None]  # (len, newest name) of sys.modules at the last look
+
+
+def ship_modules_by_value() -> None:
+    """Have cloudpickle send by value the functions of modules a worker cannot import.
+
+    Those are modules built at run time (no import spec, even with a ``__file__``) and
+    modules loaded from a file path that the worker's ``sys.path`` does not lead to
+    (``spec_from_file_location``: plugin loaders, notebooks, pytest's importlib mode).
+    Each module is judged once; only modules new since the last call are looked at.
+    """
+    modules = sys.modules
+    seen = (len(modules), next(reversed(modules), None))  # O(1): dicts keep insertion order
+    if seen == _seen[0]:
+        return
+    with _checked_lock:
+        _seen[0] = seen
+        for name in [name for name in list(sys.modules) if name not in _checked]:
+            _checked.add(name)
+            module = sys.modules.get(name)
+            if not isinstance(module, types.ModuleType) or name == "__main__":
+                continue
+            if not _importable_by_name(name, module):
+                cloudpickle.register_pickle_by_value(module)
+
+
+def _importable_by_name(name: str, module: types.ModuleType) -> bool:
+    spec = getattr(module, "__spec__", True)
+    if spec is None:
+        return False
+    if spec is True or not isinstance(spec, importlib.machinery.ModuleSpec):
+        return True
+    if not isinstance(spec.loader, importlib.machinery.SourceFileLoader) or not spec.origin:
+        return True  # built-in, frozen, extension or namespace modules: importable as they are
+    top, _, rest = name.partition(".")
+    if rest:  # a submodule: importable if its top package is
+        parent = sys.modules.get(top)
+        return parent is None or _importable_by_name(top, parent)
+    # Found on sys.path (which workers share) exactly where the import system would look.
+    # Strings only: no file system call, as this runs on the event loop.
+    where = os.path.dirname(spec.origin)
+    if spec.submodule_search_locations is not None:  # a package: origin is its __init__.py
+        where = os.path.dirname(where)
+    return any(os.path.join(_CWD, entry) == where for entry in sys.path)
+
+
+# -- naming what cannot be pickled ------------------------------------------------------------
+
+
+def explain_unpicklable(
+    parts: Iterable[tuple[str, str, Any]], node: str, error: Exception
+) -> SerializationError:
+    """The ``SerializationError`` for the first part of ``parts`` that cannot be pickled."""
+    for part_node, what, value in parts:
+        try:
+            cloudpickle.dumps(value)
+        except Exception as exc:
+            path, culprit, reason = _dig(value, "", exc, depth=0)
+            return SerializationError(part_node, what, type_name(culprit), path, reason)
+    return SerializationError(node, "the work unit", "?", "", str(error))
+
+
+def _dig(value: Any, path: str, error: Exception, depth: int) -> tuple[str, Any, str]:
+    """Walk into ``value`` to the innermost piece that still fails to pickle."""
+    if depth < 20:
+        for child_path, child in _children(value, path):
+            try:
+                cloudpickle.dumps(child)
+            except Exception as exc:
+                return _dig(child, child_path, exc, depth + 1)
+    return path, value, f"{type(error).__name__}: {error}"
+
+
+def _children(value: Any, path: str) -> Iterable[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return ((f"{path}[{k!r}]", v) for k, v in list(value.items())[:1000])
+    if isinstance(value, list | tuple | set | frozenset):
+        return ((f"{path}[{i}]", v) for i, v in enumerate(list(value)[:1000]))
+    attrs = getattr(value, "__dict__", None)
+    if isinstance(attrs, dict):
+        return ((f"{path}.{k}", v) for k, v in list(attrs.items())[:1000])
+    return ()
+
+
+def type_name(value: Any) -> str:
+    """``module.Qualname`` of ``value``'s type (just the name for builtins)."""
+    cls = type(value)
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
