@@ -12,7 +12,6 @@ exception crosses back as itself, whatever the cluster does with exceptions, and
 from __future__ import annotations
 
 import asyncio
-import io
 import pickle
 import threading
 import uuid
@@ -22,8 +21,8 @@ from typing import Any
 import cloudpickle
 
 from ...errors import ExecutorError
+from ._pickling import dumps_unit, explain_unpicklable, ship_modules_by_value
 from .base import Unit
-from .process import explain_unpicklable, ship_runtime_modules_by_value
 from .worker import OK, _run
 
 # Shared parts loaded in this (cluster worker) process, by token: the newest few, so that a
@@ -71,38 +70,24 @@ def shared_parts(unit: Unit) -> tuple[object, ...]:
 
 def keep(unit: Unit, part: object) -> Kept:
     """``part`` pickled for storing on the cluster, or the error naming what cannot be pickled."""
-    ship_runtime_modules_by_value()
+    ship_modules_by_value()
     try:
         return Kept(cloudpickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
     except Exception as exc:
         raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
 
 
-class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
-    """cloudpickle, writing each shared part as its position among the stored parts."""
-
-    def __init__(self, file: io.BytesIO, positions: dict[int, int]) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._positions = positions
-
-    def persistent_id(self, obj: object) -> int | None:
-        return self._positions.get(id(obj))
-
-
 def dumps(unit: Unit, parts: tuple[object, ...]) -> bytes:
-    """``unit`` as bytes, each of ``parts`` written as its position."""
-    buffer = io.BytesIO()
-    try:
-        _Pickler(buffer, {id(part): at for at, part in enumerate(parts)}).dump(unit)
-    except Exception as exc:
-        raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
-    return buffer.getvalue()
+    """``unit`` as bytes, each of ``parts`` written as its position among them."""
+    return dumps_unit(unit, {id(part): (at, b"") for at, part in enumerate(parts)})
 
 
 def run_payload(payload: bytes, *kept: Kept) -> bytes:
     """The cluster task: run the unit in ``payload`` with its stored parts; the outcome as bytes."""
     loop = getattr(_LOOPS, "loop", None)
-    if loop is None or loop.is_closed():
+    # A loop left marked running (Ray's cancel interrupts a task anywhere, even inside the
+    # loop's own bookkeeping) cannot run again: the task gets a fresh one.
+    if loop is None or loop.is_closed() or loop.is_running():
         loop = _LOOPS.loop = asyncio.new_event_loop()
     return _run(loop, payload, {}, {at: part.value for at, part in enumerate(kept)})
 
