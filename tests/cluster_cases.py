@@ -221,3 +221,23 @@ async def unpicklable_outer_value(make: Make) -> None:
             async with asyncio.timeout(HANG_GUARD):
                 await dr.execute(["results"], inputs={"n": 2, "lock": threading.Lock()})
     assert "lock" in str(info.value)
+
+
+def example_output(backend: str) -> str:
+    """What ``python examples/cluster.py --backend <backend>`` prints (it must succeed)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "cluster.py"), "--backend", backend],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD * 3,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def expected_example_total() -> int:
+    return sum(len(p.read_text().split()) for p in (EXAMPLES / "texts").glob("*.txt"))

@@ -188,3 +188,9 @@ def test_dask_executor_rejects_client_and_address_together() -> None:
 
 def test_hamiltons_h_dask_executor_is_the_dask_executor() -> None:
     assert h_dask.DaskExecutor is executors.DaskExecutor
+
+
+@pytest.mark.allow_blocking
+def test_cluster_example_counts_every_word_on_dask() -> None:
+    last = cases.example_output("dask").splitlines()[-1].split()
+    assert last == ["total", str(cases.expected_example_total())]

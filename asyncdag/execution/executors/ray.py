@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,9 @@ from . import _cluster
 from .base import Executor, Unit, check_max_tasks, uninterrupted
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a cluster's address before giving up
+# Tasks in flight per core by default: enough to hide a round trip to the scheduler
+# (measured: 2 per core cost 2.6x Dask's own client.map per item, 8 per core 1.03x).
+IN_FLIGHT_PER_CORE = 8
 CANCEL_GRACE = 5.0  # seconds a cancelled task gets to stop before it is left to Ray
 
 
@@ -38,7 +42,7 @@ class RayExecutor(Executor):
     running. An ``address`` that does not answer within ``connect_timeout`` seconds raises
     ``ExecutorError`` naming it.
 
-    ``max_tasks`` bounds the batches in flight (default: twice the cluster's CPUs).
+    ``max_tasks`` bounds the batches in flight (default: 8 per CPU of the cluster).
     ``batch_size`` items travel in one task (``None``: chosen by asyncdag). A worker that
     dies while running a task: Ray runs the task again, up to ``max_retries`` times (Ray's
     default for tasks, 3), then the run fails with ``WorkerCrashedError``. Cancelling an
@@ -72,10 +76,10 @@ class RayExecutor(Executor):
 
     @property
     def max_tasks(self) -> int | None:
-        """Batches in flight at most: as given, else twice the cluster's CPUs known so far."""
+        """Batches in flight at most: as given, else 8 per CPU of the cluster known so far."""
         if self._max_tasks is not None:
             return self._max_tasks
-        return 2 * (self._cpus or self.num_cpus or os.cpu_count() or 1)
+        return IN_FLIGHT_PER_CORE * (self._cpus or self.num_cpus or os.cpu_count() or 1)
 
     @max_tasks.setter
     def max_tasks(self, value: int | None) -> None:
@@ -111,7 +115,16 @@ class RayExecutor(Executor):
     def _init_in_thread(self, ray: Any) -> None:
         with self._lock:
             if not ray.is_initialized():  # another loop's thread may have started it
-                ray.init(address=self.address, num_cpus=self.num_cpus, include_dashboard=False)
+                options: dict[str, Any] = {}
+                if self.address is None:  # a local Ray: its workers import what we import
+                    path = os.pathsep.join(p for p in sys.path if p)
+                    options["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
+                ray.init(
+                    address=self.address,
+                    num_cpus=self.num_cpus,
+                    include_dashboard=False,
+                    **options,
+                )
                 self._started = True
 
     async def _probe(self, address: str) -> None:
