@@ -30,6 +30,7 @@ from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loo
 
 RESULTS = Path(__file__).parent / "results"
 SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness", "branches", "planning")
+SUITES += ("cluster",)
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\nPlan building: build + first execute, one child process each")
         sizes = planning.QUICK_SIZES if args.quick else planning.SIZES
         results["planning"] = planning.run(sizes, timeout_s=600)
+
+    if "cluster" in suites:
+        from . import cluster
+
+        print("\nClusters: per item, a 3-node branch on Dask and Ray against their own APIs")
+        results["cluster"] = cluster.run(200 if args.quick else 1_000, plan.loop_repeats + 1)
 
     if "throughput" in results:
         report.print_table(results["throughput"])
