@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 # so the crash test is quick.
 _CLUSTER = """
 import sys
+import time
 from distributed import LocalCluster
 if __name__ == "__main__":
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
@@ -67,6 +69,12 @@ def make(address: str) -> cases.Make:
     return lambda: executors.DaskExecutor(address=address)
 
 
+async def _client(address: str) -> Any:
+    """An asynchronous client of the test's own (Dask's first handshake blocks: off the loop)."""
+    await asyncio.to_thread(distributed.versions.get_versions)
+    return await distributed.Client(address, asynchronous=True)
+
+
 def _running(address: str) -> Any:
     """How many asyncdag tasks the scheduler at ``address`` holds."""
 
@@ -74,7 +82,7 @@ def _running(address: str) -> Any:
         return sum(1 for key in dask_scheduler.tasks if str(key).startswith("run_payload"))
 
     async def count() -> int:
-        async with distributed.Client(address, asynchronous=True) as client:
+        async with await _client(address) as client:
             found: int = await client.run_on_scheduler(on_scheduler)
         return found
 
@@ -139,7 +147,7 @@ async def test_outer_values_and_frame_are_scattered_once_per_execution(address: 
     def work(item: int, base: int) -> int:
         return item + base
 
-    client = await distributed.Client(address, asynchronous=True)
+    client = await _client(address)
     scattered: list[Any] = []
     scatter = client.scatter
 
@@ -194,3 +202,32 @@ def test_hamiltons_h_dask_executor_is_the_dask_executor() -> None:
 def test_cluster_example_counts_every_word_on_dask() -> None:
     last = cases.example_output("dask").splitlines()[-1].split()
     assert last == ["total", str(cases.expected_example_total())]
+
+
+async def test_automatic_batches_send_the_first_item_alone_and_gather_while_workers_are_busy(
+    address: str,
+) -> None:
+    def work(item: int) -> int:
+        time.sleep(0.01)
+        return item * 3
+
+    client = await _client(address)
+    sizes: list[int] = []
+    submit = client.submit
+
+    def counting(fn: Any, payloads: list[bytes], *args: Any, **kwargs: Any) -> Any:
+        sizes.append(len(payloads))
+        return submit(fn, payloads, *args, **kwargs)
+
+    client.submit = counting
+    try:
+        dr = build(*cases.fan_out(work), remote=executors.DaskExecutor(client=client))
+        async with dr:
+            async with asyncio.timeout(HANG_GUARD):
+                out = await dr.execute(["results"], inputs={"n": 200})
+    finally:
+        await client.close()
+    assert out == {"results": [i * 3 for i in range(200)]}
+    assert sizes[0] == 1, "the first item goes alone: its result streams at once"
+    assert sum(sizes) == 200
+    assert len(sizes) < 100, "while every task slot is busy, items gather into batches"

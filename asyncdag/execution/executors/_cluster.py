@@ -82,14 +82,23 @@ def dumps(unit: Unit, parts: tuple[object, ...]) -> bytes:
     return dumps_unit(unit, {id(part): (at, b"") for at, part in enumerate(parts)})
 
 
-def run_payload(payload: bytes, *kept: Kept) -> bytes:
-    """The cluster task: run the unit in ``payload`` with its stored parts; the outcome as bytes."""
-    loop = getattr(_LOOPS, "loop", None)
+def run_payloads(payloads: list[bytes], *kept: Kept) -> list[bytes]:
+    """The cluster task: run each unit of ``payloads`` with the stored parts; their outcomes.
+
+    Each unit runs to its own outcome, so a failure is attributed to exactly its unit.
+    """
+    parts = {at: part.value for at, part in enumerate(kept)}
+    return [_run(_thread_loop(), payload, {}, parts) for payload in payloads]
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """This worker thread's event loop, for branches with async nodes."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_LOOPS, "loop", None)
     # A loop left marked running (Ray's cancel interrupts a task anywhere, even inside the
     # loop's own bookkeeping) cannot run again: the task gets a fresh one.
     if loop is None or loop.is_closed() or loop.is_running():
         loop = _LOOPS.loop = asyncio.new_event_loop()
-    return _run(loop, payload, {}, {at: part.value for at, part in enumerate(kept)})
+    return loop
 
 
 def outcome(answer: bytes, where: str) -> Any:

@@ -14,16 +14,13 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ExecutorError, WorkerCrashedError
-from . import _cluster
+from . import _batching, _cluster
 from .base import Executor, Unit, check_max_tasks, uninterrupted
 
 if TYPE_CHECKING:
     from distributed import Client
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler before giving up with ExecutorError
-# Tasks in flight per core by default: enough to hide a round trip to the scheduler
-# (measured: 2 per core cost 2.6x Dask's own client.map per item, 8 per core 1.03x).
-IN_FLIGHT_PER_CORE = 8
 CANCEL_GRACE = 5.0  # seconds to wait for the scheduler to confirm a cancellation
 
 
@@ -82,7 +79,7 @@ class DaskExecutor(Executor):
         if self._max_tasks is not None:
             return self._max_tasks
         threads = max((s.threads for s in list(self._sessions.values())), default=0)
-        return IN_FLIGHT_PER_CORE * (threads or os.cpu_count() or 1)
+        return _batching.in_flight(self, threads or os.cpu_count() or 1)
 
     @max_tasks.setter
     def max_tasks(self, value: int | None) -> None:
@@ -119,6 +116,10 @@ class _Session:
         self.threads = 0
         self._starting: asyncio.Future[Any] | None = None
         self._stored = _cluster.Stored(lambda future: future.release())
+        self._batcher = _batching.Batcher(self._send, self._slots, _batching.most(executor))
+
+    def _slots(self) -> int:
+        return _batching.slots(self.executor, self.threads)
 
     async def _connect(self) -> Any:
         distributed = _distributed()
@@ -168,8 +169,21 @@ class _Session:
         return client
 
     async def run(self, unit: Unit) -> Any:
-        client = await self._client()
+        await self._client()  # the cluster's size decides the task slots
         parts = _cluster.shared_parts(unit)
+        payload = _cluster.dumps(unit, parts)
+        distributed = _distributed()
+        try:
+            answer = await self._batcher.run(unit, payload, parts)
+        except (distributed.KilledWorker, distributed.client.FutureCancelledError) as exc:
+            # Cancelled not by us: the workers holding its scattered parts died, twice.
+            raise WorkerCrashedError(unit.node, unit.branch, None) from exc
+        return _cluster.outcome(answer, "a Dask worker")
+
+    async def _send(self, payloads: list[bytes], parts: tuple[object, ...], unit: Unit) -> Any:
+        """One Dask task for ``payloads``; their answers."""
+        client = await self._client()
+        distributed = _distributed()
 
         async def scatter(part: object) -> Any:
             # On every worker: a worker that dies takes its copy with it, not the run's.
@@ -179,30 +193,26 @@ class _Session:
             handles, entries = await self._stored.handles(parts, scatter)
             lost = False
             try:
-                payload = _cluster.dumps(unit, parts)
-                future = client.submit(_cluster.run_payload, payload, *handles, pure=False)
+                future = client.submit(_cluster.run_payloads, payloads, *handles, pure=False)
                 try:
-                    answer = await future
+                    return await future
                 except asyncio.CancelledError:
                     with contextlib.suppress(Exception):
                         async with asyncio.timeout(CANCEL_GRACE):
                             await client.cancel([future])
                     raise
-                except _distributed().KilledWorker as exc:
-                    raise WorkerCrashedError(unit.node, unit.branch, None) from exc
-                except _distributed().client.FutureCancelledError as exc:
+                except distributed.client.FutureCancelledError:
                     # Not by us: the workers holding its scattered parts died. Scatter them
                     # again and run it once more; a second loss is a crash.
                     lost = True
                     if attempt == 2:
-                        raise WorkerCrashedError(unit.node, unit.branch, None) from exc
-                    continue
+                        raise
             finally:
                 self._stored.done(entries, lost=lost)
-            return _cluster.outcome(answer, "a Dask worker")
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
+        await self._batcher.aclose()
         for future in self._stored.clear():
             future.release()
         starting, self._starting = self._starting, None

@@ -15,13 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ...errors import ExecutorError, WorkerCrashedError
-from . import _cluster
+from . import _batching, _cluster
 from .base import Executor, Unit, check_max_tasks, uninterrupted
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a cluster's address before giving up
-# Tasks in flight per core by default: enough to hide a round trip to the scheduler
-# (measured: 2 per core cost 2.6x Dask's own client.map per item, 8 per core 1.03x).
-IN_FLIGHT_PER_CORE = 8
 CANCEL_GRACE = 5.0  # seconds a cancelled task gets to stop before it is left to Ray
 
 
@@ -72,6 +69,7 @@ class RayExecutor(Executor):
         self._remote: Any = None
         self._starting: dict[asyncio.AbstractEventLoop, asyncio.Future[Any]] = {}
         self._stored: dict[asyncio.AbstractEventLoop, _cluster.Stored] = {}
+        self._batchers: dict[asyncio.AbstractEventLoop, _batching.Batcher] = {}
         self._lock = threading.Lock()
 
     @property
@@ -79,7 +77,7 @@ class RayExecutor(Executor):
         """Batches in flight at most: as given, else 8 per CPU of the cluster known so far."""
         if self._max_tasks is not None:
             return self._max_tasks
-        return IN_FLIGHT_PER_CORE * (self._cpus or self.num_cpus or os.cpu_count() or 1)
+        return _batching.in_flight(self, self._cpus or self.num_cpus or os.cpu_count() or 1)
 
     @max_tasks.setter
     def max_tasks(self, value: int | None) -> None:
@@ -108,7 +106,7 @@ class RayExecutor(Executor):
                 await self._probe(self.address)
             await asyncio.to_thread(self._init_in_thread, ray)
         self._cpus = int(ray.cluster_resources().get("CPU", 0))
-        remote = ray.remote(max_retries=self.max_retries)(_cluster.run_payload)
+        remote = ray.remote(max_retries=self.max_retries)(_cluster.run_payloads)
         self._remote = remote
         return remote
 
@@ -143,36 +141,53 @@ class RayExecutor(Executor):
 
     async def submit(self, unit: Unit) -> Any:
         ray = _ray()
+        await self._start()  # the cluster's size decides the task slots
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            slots = lambda: _batching.slots(self, self._cpus)  # noqa: E731
+            batcher = _batching.Batcher(self._send, slots, _batching.most(self))
+            self._batchers[loop] = batcher
+        parts = _cluster.shared_parts(unit)
+        payload = _cluster.dumps(unit, parts)
+        try:
+            answer = await batcher.run(unit, payload, parts)
+        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
+            raise WorkerCrashedError(unit.node, unit.branch, None) from exc
+        return _cluster.outcome(answer, "a Ray worker")
+
+    async def _send(self, payloads: list[bytes], parts: tuple[object, ...], unit: Unit) -> Any:
+        """One Ray task for ``payloads``; their answers."""
+        ray = _ray()
         remote = await self._start()
         loop = asyncio.get_running_loop()
         stored = self._stored.get(loop)
         if stored is None:
             stored = self._stored[loop] = _cluster.Stored(lambda ref: None)
-        parts = _cluster.shared_parts(unit)
 
         async def put(part: object) -> Any:
             return ray.put(_cluster.keep(unit, part))
 
         refs, entries = await stored.handles(parts, put)
         try:
-            ref = remote.remote(_cluster.dumps(unit, parts), *refs)
+            ref = remote.remote(payloads, *refs)
             try:
-                answer = await ref
+                return await ref
             except asyncio.CancelledError:
                 ray.cancel(ref)
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(CANCEL_GRACE):
                         await ref
                 raise
-            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
-                raise WorkerCrashedError(unit.node, unit.branch, None) from exc
         finally:
             stored.done(entries)
-        return _cluster.outcome(answer, "a Ray worker")
 
     async def aclose(self) -> None:
         """Forget the stored parts; shut Ray down if this executor started it."""
         loop = asyncio.get_running_loop()
+        batcher = self._batchers.pop(loop, None)
+        if batcher is not None:
+            await uninterrupted(batcher.aclose())
         stored = self._stored.pop(loop, None)
         if stored is not None:
             stored.clear()
