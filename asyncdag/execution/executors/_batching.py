@@ -83,6 +83,9 @@ class Batcher:
 
     async def run(self, unit: Unit, payload: bytes, parts: tuple[object, ...]) -> bytes:
         """The answer to ``payload``, sent alone or with other units of its block."""
+        if self._most == 1:  # fixed batches: the unit is the task, sent from this task
+            (answer,) = await self._send([payload], parts, unit)
+            return answer
         key = tuple(id(part) for part in parts)
         group = self._groups.get(key)
         if group is None or any(a is not b for a, b in zip(group.parts, parts, strict=True)):

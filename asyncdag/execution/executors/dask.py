@@ -43,8 +43,10 @@ class DaskExecutor(Executor):
     closes it. With neither, a ``LocalCluster`` of processes (one single-threaded worker per
     core) starts on first use and ``aclose()`` stops it.
 
-    ``max_tasks`` bounds the batches in flight (default: 8 per worker thread of
-    the cluster). ``batch_size`` items travel in one task (``None``: chosen by asyncdag).
+    ``max_tasks`` bounds the branches in flight (default: 8 per worker thread, 64 with
+    automatic batches). ``batch_size`` items travel in one task; ``None`` sends an item at
+    once while fewer than 2 tasks per worker thread are in flight and gathers the items that
+    come while all are busy into the next task (the first item always goes alone).
     A worker that dies while running a task: Dask runs the task again on another worker,
     up to its ``distributed.scheduler.allowed-failures`` setting (3 by default), then the
     run fails with ``WorkerCrashedError``. Cancelling an ``execute`` cancels its Dask
@@ -75,7 +77,7 @@ class DaskExecutor(Executor):
 
     @property
     def max_tasks(self) -> int | None:
-        """Batches in flight at most: as given, else 8 per worker thread known so far."""
+        """Branches in flight at most: as given, else 8 per core known so far (64 when auto)."""
         if self._max_tasks is not None:
             return self._max_tasks
         threads = max((s.threads for s in list(self._sessions.values())), default=0)

@@ -39,8 +39,10 @@ class RayExecutor(Executor):
     running. An ``address`` that does not answer within ``connect_timeout`` seconds raises
     ``ExecutorError`` naming it.
 
-    ``max_tasks`` bounds the batches in flight (default: 8 per CPU of the cluster).
-    ``batch_size`` items travel in one task (``None``: chosen by asyncdag). A worker that
+    ``max_tasks`` bounds the branches in flight (default: 8 per CPU, 64 with automatic
+    batches). ``batch_size`` items travel in one task; ``None`` sends an item at once while
+    fewer than 2 tasks per CPU are in flight and gathers the items that come while all are
+    busy into the next task (the first item always goes alone). A worker that
     dies while running a task: Ray runs the task again, up to ``max_retries`` times (Ray's
     default for tasks, 3), then the run fails with ``WorkerCrashedError``. Cancelling an
     ``execute`` cancels its tasks (``ray.cancel``, which interrupts a running one).
@@ -74,7 +76,7 @@ class RayExecutor(Executor):
 
     @property
     def max_tasks(self) -> int | None:
-        """Batches in flight at most: as given, else 8 per CPU of the cluster known so far."""
+        """Branches in flight at most: as given, else 8 per core known so far (64 when auto)."""
         if self._max_tasks is not None:
             return self._max_tasks
         return _batching.in_flight(self, self._cpus or self.num_cpus or os.cpu_count() or 1)
