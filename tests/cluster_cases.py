@@ -241,3 +241,17 @@ def example_output(backend: str) -> str:
 
 def expected_example_total() -> int:
     return sum(len(p.read_text().split()) for p in (EXAMPLES / "texts").glob("*.txt"))
+
+
+async def unpicklable_return_value(make: Make) -> None:
+    import threading
+
+    def work(item: int) -> Any:
+        return threading.Lock()
+
+    dr = build(*fan_out(work), remote=make())
+    async with dr:
+        with pytest.raises(SerializationError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["results"], inputs={"n": 1})
+    assert info.value.node == "work" and "return value" in str(info.value)

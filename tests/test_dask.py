@@ -137,6 +137,12 @@ async def test_retry_and_timeout_work_inside_dask_branches(
     await cases.retry_and_timeout_in_remote_branches(make, tmp_path)
 
 
+async def test_unpicklable_return_value_raises_serialization_error_naming_the_node(
+    make: cases.Make,
+) -> None:
+    await cases.unpicklable_return_value(make)
+
+
 async def test_unpicklable_outer_value_raises_serialization_error_naming_it(
     make: cases.Make,
 ) -> None:

@@ -71,6 +71,10 @@ async def test_retry_and_timeout_work_inside_ray_branches(tmp_path: Path) -> Non
     await cases.retry_and_timeout_in_remote_branches(make, tmp_path)
 
 
+async def test_unpicklable_return_value_raises_serialization_error_naming_the_node() -> None:
+    await cases.unpicklable_return_value(make)
+
+
 async def test_unpicklable_outer_value_raises_serialization_error_naming_it() -> None:
     await cases.unpicklable_outer_value(make)
 
