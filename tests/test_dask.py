@@ -13,7 +13,7 @@ from typing import Any
 
 import cluster_cases as cases
 import pytest
-from conftest import HANG_GUARD, build, children
+from conftest import HANG_GUARD, build
 
 from asyncdag import executors
 from asyncdag.plugins import h_dask
@@ -175,24 +175,47 @@ async def test_outer_values_and_frame_are_scattered_once_per_execution(address: 
         await client.close()
 
 
-# The cluster's scheduler runs on Dask's own loop thread, which reads /proc as it likes:
-# blocking calls there are not on the app's loop, but the guard sees every loop.
-@pytest.mark.allow_blocking
-async def test_with_neither_client_nor_address_a_local_cluster_starts_and_closes_with_it() -> None:
-    def work(item: int) -> int:
-        return os.getpid()
+_OWN_CLUSTER = """
+import asyncio, os, sys
+import psutil
+sys.path.insert(0, {tests!r})
+from conftest import build
+from cluster_cases import fan_out
+from asyncdag import executors
 
-    before = {p.pid for p in await asyncio.to_thread(children)}
-    dr = build(*cases.fan_out(work), remote=executors.DaskExecutor())
+def work(item: int) -> int:
+    return os.getpid()
+
+async def main() -> None:
+    dr = build(*fan_out(work), remote=executors.DaskExecutor())
     async with dr:
-        async with asyncio.timeout(HANG_GUARD * 2):
-            pids = set((await dr.execute(["results"], inputs={"n": 4}))["results"])
-        started = {p.pid for p in await asyncio.to_thread(children)} - before
-        assert pids and pids <= started
-    after = {p.pid: p for p in await asyncio.to_thread(children)}
-    left = [" ".join(after[pid].cmdline()) for pid in after.keys() & started]
-    # multiprocessing's resource tracker serves this interpreter for its life, not the cluster.
-    assert [cmd for cmd in left if "resource_tracker" not in cmd] == []
+        pids = set((await dr.execute(["results"], inputs={{"n": 4}}))["results"])
+        print("workers", len(pids), os.getpid() in pids)
+    print("alive after", [pid for pid in pids if psutil.pid_exists(pid)])
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+# In a process of its own: the cluster's scheduler runs on Dask's own loop thread, and the
+# nanny's multiprocessing leaves a resource tracker that lives as long as its interpreter.
+@pytest.mark.allow_blocking
+def test_with_neither_client_nor_address_a_local_cluster_starts_and_closes_with_it(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "own_cluster.py"
+    script.write_text(_OWN_CLUSTER.format(tests=str(Path(__file__).parent)))
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD * 3,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "workers 2 False" in done.stdout or "workers 1 False" in done.stdout
+    assert "alive after []" in done.stdout
 
 
 def test_dask_executor_rejects_client_and_address_together() -> None:
