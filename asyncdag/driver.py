@@ -215,6 +215,12 @@ class Driver(AsyncClosing):
             ),
         )
 
+    async def __aenter__(self) -> Self:
+        """Start the executors' workers, so that the first request does not wait for them."""
+        for executor in {id(e): e for e in self._executors.values()}.values():
+            await executor.start()
+        return self
+
     async def aclose(self) -> None:
         """Wait for the executes running on this loop, then stop what the executors started.
 

@@ -10,7 +10,8 @@ AsyncDagError
  └── ExecutorError         infrastructure failed while running a node
       ├── SerializationError   a value could not be pickled for another process
       ├── WorkerCrashedError   a worker process died while running a node
-      └── NodeTimeoutError     a node ran past its ``@timeout``
+      ├── NodeTimeoutError     a node ran past its ``@timeout``
+      └── RemoteError          a worker's exception that could not be rebuilt as itself
 
 An exception raised by a user's node is never wrapped: it propagates as itself, with a
 PEP 678 note naming the node and the branch index path.
@@ -32,6 +33,7 @@ __all__ = [
     "MissingInputError",
     "NodeCancelledError",
     "NodeTimeoutError",
+    "RemoteError",
     "SerializationError",
     "UnknownNodeError",
     "WorkerCrashedError",
@@ -190,3 +192,15 @@ def _type_name(tp: Any) -> str:
     if isinstance(tp, type) and not typing.get_args(tp):
         return tp.__qualname__
     return repr(tp).replace("typing.", "")
+
+
+class RemoteError(ExecutorError):
+    """An exception raised in a worker process that could not be rebuilt in this one."""
+
+    def __init__(self, type_name: str, message: str, remote_traceback: str) -> None:
+        self._fields = (type_name, message, remote_traceback)
+        self.type_name, self.message, self.remote_traceback = type_name, message, remote_traceback
+        super().__init__(
+            f"{type_name}: {message} (raised in a worker process; it could not be rebuilt "
+            "here, so it arrives as a RemoteError with its type name, message and traceback)"
+        )

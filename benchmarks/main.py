@@ -30,6 +30,7 @@ from .session import CHAIN, DIAMOND, FANOUT, Contender, asyncio_loop, uvloop_loo
 
 RESULTS = Path(__file__).parent / "results"
 SUITES = ("throughput", "first_result", "memory", "cpu", "responsiveness", "branches", "planning")
+SUITES += ("processes",)
 SUITES += ("cluster",)
 
 
@@ -199,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     if "branches" in suites:
         print("\nShipped branches: per item, in worker processes")
         results["branches"] = branches.run(2_000, plan.loop_repeats + 1)
+    if "processes" in suites:
+        from . import processes
+
+        print("\nWorker processes against ProcessPoolExecutor and loky")
+        results["processes"] = processes.run(4_000 if args.quick else 20_000, plan.loop_repeats)
     if "planning" in suites:
         from . import planning
 

@@ -23,7 +23,7 @@ import pytest
 from conftest import HANG_GUARD, PATIENCE, build, children, make_module, notes_of, wait_patiently
 
 from asyncdag import Builder, Collect, Parallelizable, executors, tag
-from asyncdag.errors import SerializationError, WorkerCrashedError
+from asyncdag.errors import RemoteError, SerializationError, WorkerCrashedError
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -234,8 +234,8 @@ async def test_worker_killed_mid_batch_raises_worker_crashed_error_then_next_exe
                 await dr.execute(["results"], inputs={"n": 8, "victim": 5})
         assert info.value.exitcode == -signal.SIGKILL
         assert "exit code -9" in str(info.value)
-        assert info.value.node == "item"
-        assert info.value.branch == "item[4, 5, 6, 7]"
+        assert info.value.node == "work"  # the node the worker had marked as running
+        assert info.value.branch == "item[5]"
         assert not warm <= set(executor.worker_pids()), "the killed worker left the pool"
 
         assert await dr.execute(["results"], inputs={"n": 8, "victim": -1}) == expected
@@ -355,7 +355,7 @@ def held_until_released(directory: str) -> tuple[Callable[..., Any], ...]:
             os.kill(os.getpid(), signal.SIGKILL)
         if mode == "nap":
             time.sleep(60)  # only a cancellation ends it in time
-        open(os.path.join(directory, f"started-{item}"), "w").close()
+        open(os.path.join(directory, f"started-{item}-{os.getpid()}"), "w").close()
         release = os.path.join(directory, "release")
         for _ in range(2000):  # at most 20 s: a lost release fails instead of hanging
             if os.path.exists(release):
@@ -390,7 +390,8 @@ async def test_a_worker_fault_in_one_execute_leaves_a_concurrent_execute_unharme
     async with dr:
         healthy = asyncio.create_task(dr.execute(["results"], inputs={"n": 2, "mode": "hold"}))
         await wait_for_files(directory, 2)
-        holders = set(executor.worker_pids())
+        names = await asyncio.to_thread(os.listdir, directory)
+        holders = {int(name.rsplit("-", 1)[1]) for name in names}
         assert len(holders) == 2, "premise: two workers hold the healthy execute's branches"
 
         if fault == "crash":
@@ -399,14 +400,12 @@ async def test_a_worker_fault_in_one_execute_leaves_a_concurrent_execute_unharme
                     await dr.execute(["results"], inputs={"n": 1, "mode": "crash"})
         else:
             doomed = asyncio.create_task(dr.execute(["results"], inputs={"n": 1, "mode": "nap"}))
-            async with asyncio.timeout(PATIENCE):
-                while len(executor.worker_pids()) < 3:  # its worker took the nap
-                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # its worker took the nap (or is about to)
             doomed.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await doomed
 
-        assert set(executor.worker_pids()) == holders, "only the faulty execute's worker went"
+        assert holders <= set(executor.worker_pids()), "only the faulty execute's worker went"
         assert not healthy.done()
         await release(directory)
         async with asyncio.timeout(HANG_GUARD):
@@ -442,7 +441,9 @@ async def test_cancelling_execute_while_its_worker_starts_leaves_no_process_behi
 
     left_behind = {}
     for cancel_after in range(turns + 3):
-        async with build(heavy, light, cpu=executors.ProcessExecutor(max_tasks=1)) as dr:
+        # Not `async with dr:`, which starts the worker before any execute.
+        dr = build(heavy, light, cpu=executors.ProcessExecutor(max_tasks=1))
+        try:
             task = asyncio.create_task(dr.execute(["light"], inputs={"x": 1}))
             for _ in range(cancel_after):
                 await asyncio.sleep(0)
@@ -451,6 +452,8 @@ async def test_cancelling_execute_while_its_worker_starts_leaves_no_process_behi
                 await task
             if children_now := every_child():
                 left_behind[cancel_after] = children_now
+        finally:
+            await dr.aclose()
     assert left_behind == {}
 
 
@@ -545,7 +548,7 @@ def locked_error() -> type[Exception]:
     return LockedError
 
 
-async def test_unpicklable_exception_from_a_tagged_node_arrives_as_a_named_stand_in() -> None:
+async def test_unpicklable_exception_from_a_tagged_node_arrives_as_a_remote_error() -> None:
     LockedError = locked_error()
 
     @tag(executor="cpu")
@@ -554,11 +557,11 @@ async def test_unpicklable_exception_from_a_tagged_node_arrives_as_a_named_stand
 
     dr = build(solo, cpu=executors.ProcessExecutor(max_tasks=1))
     async with dr:
-        with pytest.raises(RuntimeError) as info:
+        with pytest.raises(RemoteError) as info:
             async with asyncio.timeout(HANG_GUARD):
                 await dr.execute(["solo"], inputs={"x": 1})
     assert "LockedError: solo broke" in str(info.value)
-    assert "could not be pickled" in notes_of(info.value)
+    assert info.value.type_name.endswith("LockedError")
     assert "raised by node 'solo'" in notes_of(info.value)
 
 
@@ -578,7 +581,7 @@ async def test_unpicklable_exception_from_a_worker_branch_keeps_the_node_and_bra
 
     dr = build(item, work, results, remote=executors.ProcessExecutor(max_tasks=2))
     async with dr:
-        with pytest.raises(RuntimeError) as info:
+        with pytest.raises(RemoteError) as info:
             async with asyncio.timeout(HANG_GUARD):
                 await dr.execute(["results"])
     assert "LockedError: branch broke" in str(info.value)

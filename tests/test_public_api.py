@@ -116,7 +116,7 @@ NOT_YET: dict[str, list[str]] = {
         "on_branch_error",
         *(m for m in PARITY_MODIFIERS if m not in DELIVERED_PARITY),
     ],
-    "asyncdag.errors": ["RemoteError", "BranchFailuresError"],
+    "asyncdag.errors": ["BranchFailuresError"],
     "asyncdag.lifecycle": ["GracefulErrorAdapter", "accept_error_sentinels"],
 }
 

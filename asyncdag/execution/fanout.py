@@ -78,8 +78,12 @@ class Fan:
         many: Callable[[Batch], Any] = self.ship
         size, gathering = 1, None
         only = frame.steps[0] if len(frame.steps) == 1 else None
+        auto: Callable[[], int] | None = None  # a shipped batch's size, measured as it goes
         if block.shipped:
             size = (remote.batch_size if remote else None) or 1
+            auto = getattr(remote, "auto_batch", None) if remote and not remote.batch_size else None
+            if auto is not None:  # a free worker takes the items at once; busy, they gather
+                gathering, size = slots, auto()
         elif observer is not None:
             one = self.local
         elif block.threaded:
@@ -145,6 +149,8 @@ class Fan:
                             await gathering.acquire()
                             tg.create_task(many(batch))
                             batch = []
+                            if auto is not None:
+                                size = auto()
                 index += 1
                 if now > deadline:
                     await let_others_run()

@@ -45,7 +45,9 @@ class BranchBatch:
         return self.runner(self.frame, self.node, self.outer, self.items, self.produces, self.path)
 
     def shared(self) -> tuple[object, ...]:
-        return (self.frame,)  # the same for every batch of the block: workers keep it
+        # The same for every batch of the block: each travels once per worker, which keeps
+        # it. The outer values' dict is made afresh for each block run: never stale.
+        return (self.frame, self.outer) if self.outer else (self.frame,)
 
     def parts(self) -> Iterable[tuple[str, str, Any]]:
         for step in self.frame.steps:

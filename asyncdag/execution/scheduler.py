@@ -333,9 +333,14 @@ class Run:
             return await self.timeout_threads.call(node.fn, kwargs) if timed else node.fn(**kwargs)
         executor = self.executors[step.executor or ""]
         branch = format_path(path)
-        if block.source == SHIP:  # another process: a generator cannot come back, its items can
+        if block.source == SHIP:  # another process: its items stream back as they are yielded
+            stream = getattr(executor, "stream", None)
+            if stream is not None:
+                return await stream(
+                    Call(node.name, branch, partial(started, node.name, node.fn), kwargs, timed)
+                )
             unit = Call(node.name, branch, partial(listed, node.name, node.fn), kwargs, timed)
-            return await executor.submit(unit)
+            return await executor.submit(unit)  # a generator cannot come back, its items can
         unit = Call(node.name, branch, partial(started, node.name, node.fn), kwargs, timed)
         return iterate_on(executor, node.name, branch, await executor.submit(unit), timed)
 
@@ -407,13 +412,15 @@ async def run_branches(
     items: tuple[tuple[int, Any], ...],
     produces: tuple[str, ...],
     path: Path,
+    run: Run | None = None,
 ) -> list[tuple[Any, ...]]:
     """Run one block's branch ``frame`` for ``items`` in this process (a worker's side).
 
     The planner planned ``frame`` for a worker: every sync call runs in place, so no
-    executor is ever looked up.
+    executor is ever looked up. ``run``: a ``Run`` of the worker's own (it marks each node).
     """
-    run = Run({})
+    if run is None:
+        run = Run({})
 
     async def branches() -> list[tuple[Any, ...]]:
         rows = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import threading
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,9 +22,15 @@ from typing import Any
 import cloudpickle
 
 from ...errors import ExecutorError
-from ._pickling import dumps_unit, explain_unpicklable, ship_modules_by_value
-from .base import Unit
-from .worker import OK, _run
+from ._pickling import (
+    dumps_error,
+    dumps_unit,
+    explain_unpicklable,
+    loads_error,
+    loads_unit,
+    ship_modules_by_value,
+)
+from .base import Unit, run_unit
 
 # Shared parts loaded in this (cluster worker) process, by token: the newest few, so that a
 # Ray task, which receives a fresh copy of each stored argument, loads a frame once per
@@ -32,6 +39,7 @@ _LOADED: dict[str, object] = {}
 _LOADED_MOST = 64
 _LOADING = threading.Lock()
 _LOOPS = threading.local()  # one event loop per worker thread, for branches with async nodes
+OK, ERROR = b"\x00", b"\x01"  # an answer: a status byte, then the result or the error
 
 
 class Kept:
@@ -88,7 +96,42 @@ def run_payloads(payloads: list[bytes], *kept: Kept) -> list[bytes]:
     Each unit runs to its own outcome, so a failure is attributed to exactly its unit.
     """
     parts = {at: part.value for at, part in enumerate(kept)}
-    return [_run(_thread_loop(), payload, {}, parts) for payload in payloads]
+    return [_run(_thread_loop(), payload, parts) for payload in payloads]
+
+
+def _run(loop: asyncio.AbstractEventLoop, payload: bytes, parts: dict[int, object]) -> bytes:
+    """Run one unit on ``loop``; its outcome as bytes (every exception is the unit's to report)."""
+    try:
+        unit = loads_unit(payload, parts)
+        result, error = loop.run_until_complete(_outcome(unit))
+    except BaseException as exc:  # the unit did not load, or the loop was interrupted
+        return ERROR + dumps_error(exc, _traceback_text(exc))
+    if error is not None:
+        return ERROR + dumps_error(error, _traceback_text(error))
+    try:
+        body: bytes = cloudpickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        return ERROR + dumps_error(
+            explain_unpicklable(unit.result_parts(result), unit.node, exc), ""
+        )
+    return OK + body
+
+
+async def _outcome(unit: Unit) -> tuple[Any, BaseException | None]:
+    try:
+        return await run_unit(unit), None
+    except BaseException as exc:  # SystemExit included: out of a task it would end the loop
+        return None, exc
+
+
+def _traceback_text(exc: BaseException) -> str:
+    """The traceback, without the notes: they travel with the exception itself."""
+    notes = exc.__dict__.pop("__notes__", None)
+    try:
+        return "".join(traceback.format_exception(exc))
+    finally:
+        if notes is not None:
+            exc.__notes__ = notes
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:
@@ -106,7 +149,7 @@ def outcome(answer: bytes, where: str) -> Any:
     status, body = answer[:1], answer[1:]
     if status == OK:
         return cloudpickle.loads(body)
-    error, remote_traceback = cloudpickle.loads(body)
+    error, remote_traceback = loads_error(body)
     if remote_traceback:
         error.add_note(f"asyncdag: traceback in {where}:\n{remote_traceback}")
     raise error

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import cloudpickle
 
-from ...errors import SerializationError
+from ...errors import RemoteError, SerializationError
 
 SharedKeys = dict[int, tuple[int, bytes]]  # id of a shared part -> (its key, its pickled bytes)
 
@@ -37,6 +37,9 @@ class Shipped(Protocol):
     def parts(self) -> Iterable[tuple[str, str, Any]]: ...
 
 
+_KEYS = itertools.count()  # one key space for every cache: a worker may hold parts of several
+
+
 class SharedParts:
     """Each shared part of the units pickled once, under a key, the newest ``kept`` of them.
 
@@ -48,13 +51,13 @@ class SharedParts:
         self.kept = kept
         self._parts: dict[int, tuple[object, int, bytes]] = {}  # id -> (part, key, pickled)
         self._live: set[int] = set()
-        self._keys = itertools.count()
+        self._keys = _KEYS
         self._lock = threading.Lock()  # loops in several threads share the parts
 
-    def keys_for(self, unit: Shipped) -> SharedKeys:
-        """id of each shared part of ``unit`` -> (its key, its pickled bytes)."""
+    def keys_for(self, unit: Shipped, parts: Iterable[object] | None = None) -> SharedKeys:
+        """id of each shared part of ``unit`` (or of ``parts``) -> (its key, its pickled bytes)."""
         found: SharedKeys = {}
-        for part in unit.shared():
+        for part in unit.shared() if parts is None else parts:
             entry = self._parts.get(id(part))
             if entry is None or entry[0] is not part:
                 try:
@@ -116,6 +119,54 @@ def dumps_unit(unit: Shipped, shared: SharedKeys | None = None) -> bytes:
 def loads_unit(payload: bytes, kept: dict[int, object]) -> Any:
     """The unit ``dumps_unit`` wrote, its shared parts taken from ``kept``."""
     return UnitUnpickler(io.BytesIO(payload), kept).load()
+
+
+# -- exceptions, rebuilt as themselves ------------------------------------------------------
+
+
+def dumps_error(exc: BaseException, remote_traceback: str) -> bytes:
+    """``exc`` for ``loads_error``, with its traceback text.
+
+    Built-in exceptions and those that say how to pickle them (``__reduce__``) travel as
+    pickle does it; others as their type, ``args`` and attributes (notes included), which
+    rebuild them without calling ``__init__`` (``ApiError(status, body)`` comes back as
+    itself). If even those cannot be pickled, their description travels instead.
+    """
+    described = (type_name(exc), str(exc), remote_traceback)
+    cls = type(exc)
+    try:
+        if cls.__module__ == "builtins" or cls.__reduce__ is not BaseException.__reduce__:
+            whole: bytes = cloudpickle.dumps((exc, described))
+            return whole
+        state = dict(getattr(exc, "__dict__", {}))
+        body: bytes = cloudpickle.dumps(((cls, exc.args, state), described))
+    except Exception:
+        notes = [str(note) for note in getattr(exc, "__notes__", ())]
+        body = cloudpickle.dumps(((None, (), {"__notes__": notes}), described))
+    return body
+
+
+def loads_error(body: bytes) -> tuple[BaseException, str]:
+    """The exception ``dumps_error`` wrote and the remote traceback text; one that cannot be
+    rebuilt here is a ``RemoteError`` (type name, message, traceback)."""
+    described: tuple[str, str, str] = ("?", "an exception that could not be unpickled", "")
+    state: dict[str, Any] = {}
+    try:
+        sent, described = pickle.loads(body)
+        if isinstance(sent, BaseException):
+            return sent, described[2]
+        cls, args, state = sent
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            error = cls.__new__(cls, *args)
+            error.args = args
+            error.__dict__.update(state)
+            return error, described[2]
+    except Exception as exc:
+        described = (described[0], f"{described[1]} ({type(exc).__name__}: {exc})", described[2])
+    error = RemoteError(*described)
+    if state.get("__notes__"):
+        error.__notes__ = list(state["__notes__"])
+    return error, described[2]
 
 
 # -- modules a worker cannot import by name ---------------------------------------------------

@@ -9,7 +9,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import CoroutineType
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from ..._closing import AsyncClosing
 from ..mistakes import returned_coroutine
@@ -31,6 +31,13 @@ class Executor(AsyncClosing, abc.ABC):
     @abc.abstractmethod
     async def submit(self, unit: Unit) -> Any:
         """Run ``unit()`` and return its result; its exceptions propagate as themselves."""
+
+    async def start(self) -> None:
+        """Start this executor's resources now (``async with dr:`` calls it), not on first use."""
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
 
     async def aclose(self) -> None:
         """Stop whatever this executor started; it may start again on the next ``submit``."""

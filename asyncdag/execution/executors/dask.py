@@ -92,12 +92,19 @@ class DaskExecutor(Executor):
         return f"DaskExecutor({where}, batch_size={self.batch_size!r})"
 
     async def submit(self, unit: Unit) -> Any:
+        return await self._session().run(unit)
+
+    async def start(self) -> None:
+        """Connect now (``async with dr:``), starting the local cluster if there is one."""
+        await self._session()._client()
+
+    def _session(self) -> _Session:
         loop = asyncio.get_running_loop()
         with self._lock:
             session = self._sessions.get(loop)
             if session is None:
                 session = self._sessions[loop] = _Session(self)
-        return await session.run(unit)
+        return session
 
     async def aclose(self) -> None:
         """Close what this executor started on this loop: its client, its local cluster."""

@@ -1,74 +1,151 @@
-"""Run sync work in worker processes: units are cloudpickled and sent over asyncio pipes.
+"""Run sync work, or whole branches, in worker processes that talk to the loop over pipes.
 
-Each worker runs one unit at a time and talks to the loop over two pipes driven by asyncio
-transports, so nothing polls and nothing blocks the loop. The parent always knows which
-unit each worker holds: a worker that dies fails exactly that unit with
-``WorkerCrashedError``, and a cancelled unit stops exactly its worker.
+Each worker is a fresh interpreter running up to ``child_concurrency`` units at once on its
+own event loop; requests and answers are frames on its stdin and stdout, read by an asyncio
+subprocess protocol, so nothing polls and nothing blocks the loop. The parent always knows
+which units each worker holds: a worker that dies fails exactly those with
+``WorkerCrashedError`` (naming the node it had marked as running), and a cancelled unit stops
+its worker unless that worker runs others' work too. Serialization is ``_pickling``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import pickle
-import sys
 import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import aiologic
-import cloudpickle
-
 from ...errors import ExecutorError, WorkerCrashedError
-from ._pickling import SharedKeys, SharedParts, dumps_unit, ship_modules_by_value
+from ...graph.plan import Frame
+from ..remote import BranchBatch
+from ._pickling import SharedKeys, SharedParts, dumps_unit, loads_error, ship_modules_by_value
+from ._wire import (
+    CANCEL,
+    CLOSE,
+    DONE,
+    ITEM,
+    LAST,
+    NEXT,
+    OK,
+    RUN,
+    STARTED,
+    STREAM,
+    UNLOADED,
+)
+from ._workers import DIED, TERMINATE_GRACE, Died, Worker, request_ids
 from .base import Executor, Unit, check_max_tasks, uninterrupted
-from .worker import HEADER, OK, PARENT_PID
 
-# How long a worker gets to exit after SIGTERM before it is killed.
-TERMINATE_GRACE = 2.0
-
-# One worker spawn at a time in this process, whatever the loop or thread: uvloop refuses
-# two at once from two loops ("Racing with another loop to spawn a process"). A lock that
-# any loop in any thread can await, so it is process-wide by nature.
-_SPAWNING = aiologic.Lock()
+# Automatic batches (batch_size=None): a batch should take about BATCH_TIME in its worker,
+# so the round trip's fixed cost is paid over many items; a batch at most doubles the last.
+BATCH_TIME = 0.01
+BATCH_MOST = 512
 
 
 class ProcessExecutor(Executor):
     """Run sync nodes, or whole branches of a block, in ``max_tasks`` worker processes.
 
     Workers are fresh interpreters (like the ``spawn`` start method: safe beside a running
-    event loop and threads), started on first use, reused across ``execute`` calls and
-    stopped by ``aclose()``. Each event loop gets its own workers (the pipes belong to
-    it), so one executor may serve several loops in several threads at once.
-    Payloads go through cloudpickle, so closures, lambdas and locally defined classes work.
+    event loop and threads), started together on first use or by ``start()`` (``async
+    with dr:`` calls it), reused across ``execute`` calls and stopped by ``aclose()``. Each
+    event loop gets its own workers (the pipes belong to it), so one executor may serve
+    several loops in several threads at once. Each worker runs up to ``child_concurrency``
+    units at once on its event loop (``async def`` nodes overlap). Payloads go through
+    cloudpickle, so closures, lambdas and locally defined classes work; the parts every
+    unit of a block shares (its branch frame, its outer values) travel once per worker.
     ``batch_size`` items of a block travel together in one unit (default 1).
     """
 
     runs_branches = True
 
-    def __init__(self, max_tasks: int | None = None, batch_size: int | None = None) -> None:
+    def __init__(
+        self,
+        max_tasks: int | None = None,
+        batch_size: int | None = None,
+        child_concurrency: int = 1,
+    ) -> None:
         self.processes: int = check_max_tasks(max_tasks) or os.cpu_count() or 1
-        self.max_tasks = self.processes
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive int or None, not {batch_size!r}")
+        if not isinstance(child_concurrency, int) or child_concurrency < 1:
+            raise ValueError(f"child_concurrency must be a positive int, not {child_concurrency!r}")
+        self.child_concurrency = child_concurrency
+        self.max_tasks = self.processes * child_concurrency  # units in flight at once
         self.batch_size = batch_size
         # One pool per event loop: its pipes belong to the loop that started it. Loops in
         # other threads reach the dict too, so it changes under the lock.
         self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
         self._lock = threading.Lock()
-        self._shared = SharedParts()
+        self._frames = SharedParts()  # branch frames: kept while blocks keep coming
+        self._values = SharedParts(kept=4)  # outer values of the latest blocks
+        self._per_item = 0.0  # measured seconds per item of a batch, round trip included
+        self._last_batch = 1
+
+    def __repr__(self) -> str:
+        return (
+            f"ProcessExecutor(max_tasks={self.processes!r}, batch_size={self.batch_size!r}, "
+            f"child_concurrency={self.child_concurrency!r})"
+        )
+
+    async def start(self) -> None:
+        """Start this loop's workers now, so that the first unit does not wait for them."""
+        await self._pool().ready()
 
     async def submit(self, unit: Unit) -> Any:
+        shared, payload = self._pickled(unit)
+        if self.batch_size is not None or not isinstance(unit, BranchBatch):
+            return await self._pool().run(unit, payload, shared)
+        started = time.perf_counter()
+        result = await self._pool().run(unit, payload, shared)
+        per_item = (time.perf_counter() - started) / len(unit.items)
+        self._per_item = per_item if not self._per_item else 0.7 * self._per_item + 0.3 * per_item
+        return result
+
+    def auto_batch(self) -> int:
+        """The size of the next batch when ``batch_size`` is None: one item until a batch
+        was measured, then as many as take about ``BATCH_TIME``, growing at most twofold."""
+        if not self._per_item:
+            return 1
+        fits = int(BATCH_TIME / self._per_item)
+        self._last_batch = max(1, min(fits, 2 * self._last_batch, BATCH_MOST))
+        return self._last_batch
+
+    async def stream(self, unit: Unit) -> AsyncIterator[Any]:
+        """Call ``unit`` in a worker; the items of the iterator it returns, as yielded there.
+
+        The worker steps the iterator one item ahead of the caller, no further, and closes
+        it when the caller stops early (``aclose()``, a failure or a cancellation).
+        """
+        shared, payload = self._pickled(unit)
+        return await self._pool().stream(unit, payload, shared)
+
+    def _pickled(self, unit: Unit) -> tuple[SharedKeys, bytes]:
         ship_modules_by_value()
-        shared = self._shared.keys_for(unit)
+        parts = unit.shared()
+        frames = [part for part in parts if isinstance(part, Frame)]
+        shared = self._frames.keys_for(unit, frames)
+        if len(frames) < len(parts):
+            values = [part for part in parts if not isinstance(part, Frame)]
+            shared.update(self._values.keys_for(unit, values))
         payload = dumps_unit(unit, shared)
+        return shared, payload
+
+    def _live(self, key: int) -> bool:
+        """Whether the part under ``key`` is still kept here (workers drop the others)."""
+        return self._frames.live(key) or self._values.live(key)
+
+    def _pool(self) -> _Pool:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
             with self._lock:
                 self._abandon_closed_loops()
-                pool = self._pools.setdefault(loop, _Pool(self.processes, loop))
-        return await pool.run(unit, payload, shared)
+                pool = self._pools.setdefault(
+                    loop, _Pool(self.processes, self.child_concurrency, loop, self._live)
+                )
+        return pool
 
     async def aclose(self) -> None:
         """Stop the workers started on this loop, and kill those of loops already closed."""
@@ -92,167 +169,235 @@ class ProcessExecutor(Executor):
 MultiProcessingExecutor = ProcessExecutor
 
 
-class _Worker:
-    """One worker process (a fresh interpreter running ``worker.serve``), one unit at a time.
+class _Stream:
+    """An expander's items, stepped in a worker one item ahead of the caller, no further."""
 
-    Units go in on its stdin and answers come back on its stdout, both asyncio streams;
-    the worker moves the user's own prints to stderr. A plain subprocess, not a
-    multiprocessing one: the worker never re-imports the user's ``__main__``.
-    """
+    def __init__(self, pool: _Pool, worker: Worker, unit: Unit, shared: SharedKeys) -> None:
+        self.pool, self.worker, self.unit, self.shared = pool, worker, unit, shared
+        self.rid = next(request_ids)
+        self.answers: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+        self.finished = False
+        self.closed = False
+        worker.streams += 1
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.alive = True
-        self.holds: set[int] = set()  # keys of the shared parts this worker keeps
+    def __aiter__(self) -> _Stream:
+        return self
 
-    @classmethod
-    async def start(cls) -> _Worker:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # import what we import
-        env[PARENT_PID] = str(os.getpid())
-        async with _SPAWNING:  # cancelled while waiting here: nothing has started yet
-            spawn = asyncio.ensure_future(
-                asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-c",
-                    "from asyncdag.execution.executors.worker import serve; serve()",
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    env=env,
-                    limit=2**20,
-                )
-            )
-            try:
-                return cls(await asyncio.shield(spawn))
-            except asyncio.CancelledError:
-                # Cancelled mid-spawn: finish starting it, then stop it, so it cannot outlive us.
-                await uninterrupted(_stop_when_started(spawn))
-                raise
-
-    @property
-    def usable(self) -> bool:
-        """Alive as far as the loop knows: not exited, its answer pipe still open."""
-        stdout = self.process.stdout
-        return (
-            self.alive
-            and self.process.returncode is None
-            and stdout is not None
-            and not stdout.at_eof()
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    async def run(self, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
-        """Send ``payload``, wait for the answer; a dead worker raises ``WorkerCrashedError``."""
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None
-        installs = {key: part for key, part in shared.values() if key not in self.holds}
-        message = pickle.dumps((installs, payload), protocol=pickle.HIGHEST_PROTOCOL)
-        self.holds.update(installs)
+    async def __anext__(self) -> Any:
+        if self.finished:
+            raise StopAsyncIteration
+        worker, unit = self.worker, self.unit
         try:
-            stdin.write(HEADER.pack(len(message)) + message)
-            await stdin.drain()
-            (size,) = HEADER.unpack(await stdout.readexactly(HEADER.size))
-            answer = await stdout.readexactly(size)
+            status, body = await self.answers.get()
         except asyncio.CancelledError:
-            await uninterrupted(self.stop(force=True))
+            if unit.abandon_on_cancel and worker.usable:  # past its @timeout: stop it there
+                self.finished = True
+                await uninterrupted(self.pool._replace(worker))
+            await uninterrupted(self.aclose())
             raise
-        except (asyncio.IncompleteReadError, ConnectionError, RuntimeError) as exc:
-            # Its pipes closed (uvloop says so with a RuntimeError on write): it is dying. No
-            # signal now: Popen.send_signal would reap it itself and hide the exit code from
-            # asyncio's child watcher.
-            await self.stop()
-            raise WorkerCrashedError(unit.node, unit.branch, self.process.returncode) from exc
-        status, body = answer[:1], answer[1:]
-        if status == OK:
-            return cloudpickle.loads(body)
-        error, remote_traceback = cloudpickle.loads(body)
-        if remote_traceback:
-            error.add_note(f"asyncdag: traceback in worker process {self.pid}:\n{remote_traceback}")
-        raise error
+        if status == ITEM:
+            item = _loads(unit, body)
+            worker.notify(NEXT, self.rid)  # the worker steps while the caller uses this one
+            return item
+        self.finished = True
+        await self.aclose()
+        if status == DONE:
+            raise StopAsyncIteration
+        if status == DIED:
+            raise await self.pool._crashed(worker, unit)
+        _outcome(worker, unit, self.shared, status, body)  # raises the generator's error
 
-    async def stop(self, *, force: bool = False) -> None:
-        """End the process (SIGTERM when ``force``, else by closing its stdin) and reap it."""
-        self.alive = False
-        if self.process.returncode is None:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-            if force:
-                self.process.terminate()
-            try:
-                async with asyncio.timeout(TERMINATE_GRACE):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-        await self.process.wait()
+    async def aclose(self) -> None:
+        """Stop stepping: the worker closes the generator (its ``finally`` runs there). A
+        worker that does not say so within ``TERMINATE_GRACE`` (stuck in a step) is replaced."""
+        if self.closed:
+            return
+        self.closed = True
+        worker = self.worker
+        try:
+            if not self.finished and worker.usable:
+                self.finished = True
+                worker.notify(CLOSE, self.rid)
+                try:
+                    async with asyncio.timeout(TERMINATE_GRACE):
+                        while (await self.answers.get())[0] not in (DONE, DIED):
+                            pass  # an item stepped ahead, or the generator's last error
+                except TimeoutError:
+                    await self.pool._replace(worker)
+        finally:
+            worker.streams -= 1
+            worker.protocol.streams.pop(self.rid, None)
 
 
 class _Pool:
-    """Up to ``size`` workers on one event loop, started on demand, replaced when they die."""
+    """``size`` workers on one event loop, each running up to ``per_worker`` units at once;
+    started together (on first use, or by ``start()``), replaced when they die."""
 
-    def __init__(self, size: int, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._slots = asyncio.Semaphore(size)
-        self._idle: list[_Worker] = []
-        self._all: set[_Worker] = set()
+    def __init__(
+        self,
+        size: int,
+        per_worker: int,
+        loop: asyncio.AbstractEventLoop,
+        live: Callable[[int], bool],
+    ) -> None:
+        self.loop, self.size, self.per_worker, self.live = loop, size, per_worker, live
+        self._slots = asyncio.Semaphore(size * per_worker)
+        self._workers: list[Worker] = []
+        self._filling = asyncio.Lock()
         self._closed = False
+
+    async def ready(self, unit: Unit | None = None) -> None:
+        """Replace dead workers and start missing ones, until there are ``size``."""
+        async with self._filling:
+            for worker in [w for w in self._workers if not w.usable]:
+                self._workers.remove(worker)
+                await worker.stop()  # died while idle (killed, OOM): reap it
+            while len(self._workers) < self.size:
+                if self._closed:
+                    raise _closed_error(unit)
+                worker = await Worker.start(self.live)
+                if self._closed:  # closed while it started: it must not outlive the pool
+                    await uninterrupted(worker.stop())
+                    raise _closed_error(unit)
+                self._workers.append(worker)
+
+    async def _take(self, unit: Unit) -> Worker:
+        """The least busy live worker (the pool filled first if one is missing)."""
+        if self._closed:
+            raise _closed_error(unit)
+        workers = self._workers
+        if len(workers) < self.size or not all(w.usable for w in workers):
+            await self.ready(unit)
+        return min(self._workers, key=lambda w: (w.load, w.streams))
 
     async def run(self, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
         async with self._slots:
             worker = await self._take(unit)
+            worker.load += 1
             try:
-                return await worker.run(unit, payload, shared)
+                return await self._answer(worker, unit, payload, shared)
             finally:
-                if worker.alive:
-                    self._idle.append(worker)
-                else:
-                    self._all.discard(worker)
+                worker.load -= 1
 
-    async def _take(self, unit: Unit) -> _Worker:
-        """An idle worker that is still alive, or a new one; dead idle ones are reaped."""
-        while self._idle:
-            worker = self._idle.pop()
-            if worker.usable:
-                return worker
-            self._all.discard(worker)
-            await worker.stop()  # died while idle (killed, OOM): reap it, use another
-        if self._closed:
-            raise _closed_error(unit)
-        worker = await _Worker.start()
-        if self._closed:  # closed while it started: it must not outlive the pool
-            await uninterrupted(worker.stop())
-            raise _closed_error(unit)
-        self._all.add(worker)
-        return worker
+    async def _answer(self, worker: Worker, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
+        try:
+            rid, future = worker.request(RUN, shared, payload)
+            status, body = await future
+        except asyncio.CancelledError:
+            await uninterrupted(self._cancelled(worker, unit, rid))
+            raise
+        except Died:
+            raise await self._crashed(worker, unit) from None
+        if status == LAST:  # its last answer: the worker is exiting
+            await uninterrupted(self._replace_dead(worker))
+        return _outcome(worker, unit, shared, status, body)
+
+    async def _cancelled(self, worker: Worker, unit: Unit, rid: int) -> None:
+        """Stop a cancelled unit: its worker, unless that worker runs others' work too."""
+        if unit.abandon_on_cancel or (worker.load == 1 and worker.streams == 0):
+            await self._replace(worker)
+            return
+        if not worker.usable:
+            return
+        future = worker.protocol.waiting[rid] = self.loop.create_future()  # the old one is
+        worker.notify(CANCEL, rid)  # cancelled with us; the answer still comes
+        try:
+            async with asyncio.timeout(TERMINATE_GRACE):
+                await future
+        except (TimeoutError, Died):
+            await self._replace(worker)
+
+    async def _replace(self, worker: Worker) -> None:
+        if worker in self._workers:
+            self._workers.remove(worker)
+        await worker.stop(force=True)
+
+    async def _crashed(self, worker: Worker, unit: Unit) -> WorkerCrashedError:
+        # Its pipes closed: it is dying. No signal now: it would race the exit code.
+        await self._replace_dead(worker)
+        node, branch = worker.marked()
+        code = worker.transport.get_returncode()
+        return WorkerCrashedError(node or unit.node, branch or unit.branch, code)
+
+    async def _replace_dead(self, worker: Worker) -> None:
+        if worker in self._workers:
+            self._workers.remove(worker)
+        await worker.stop()
+
+    async def stream(self, unit: Unit, payload: bytes, shared: SharedKeys) -> _Stream:
+        """Start the expander ``unit`` in a worker; its items then come from the stream.
+
+        The call's own failure (before any item) is raised here, as if it ran here.
+        """
+        worker = await self._take(unit)
+        stream = _Stream(self, worker, unit, shared)
+        try:
+            worker.request(STREAM, shared, payload, rid=stream.rid, queue=stream.answers)
+            status, body = await stream.answers.get()
+        except BaseException:
+            await stream.aclose()
+            raise
+        if status != STARTED:
+            stream.finished = True
+            await stream.aclose()
+            if status == DIED:
+                raise await self._crashed(worker, unit)
+            _outcome(worker, unit, shared, status, body)
+        return stream
 
     def pids(self) -> list[int]:
-        return [w.pid for w in list(self._all) if w.usable]  # list(): other threads ask too
+        return [w.pid for w in list(self._workers) if w.usable]  # list(): other threads ask too
 
     async def aclose(self) -> None:
         self._closed = True
-        workers, self._all, self._idle = list(self._all), set(), []
+        async with self._filling:
+            workers, self._workers = list(self._workers), []
         await asyncio.gather(*(w.stop() for w in workers))
 
     def abandon(self) -> None:
         """The pool's loop is closed: kill its processes without it."""
         self._closed = True
-        for worker in self._all:
-            with contextlib.suppress(ProcessLookupError):
-                worker.process.kill()
-        self._all, self._idle = set(), []
+        for worker in self._workers:
+            worker.kill()
+        self._workers = []
 
 
-def _closed_error(unit: Unit) -> ExecutorError:
+def _loads(unit: Unit, body: bytes) -> Any:
+    try:
+        return pickle.loads(body)
+    except Exception as exc:
+        where = f" in branch {unit.branch}" if unit.branch else ""
+        raise ExecutorError(
+            f"the result of node {unit.node!r}{where} could not be unpickled in the parent "
+            f"process ({type(exc).__name__}: {exc}). Return values whose types and modules "
+            "this process can import too."
+        ) from exc
+
+
+def _outcome(worker: Worker, unit: Unit, shared: SharedKeys, status: int, body: bytes) -> Any:
+    """The unit's result, or its error raised with the worker's traceback as a note."""
+    if status == OK:
+        return _loads(unit, body)
+    error, remote_traceback = loads_error(body)
+    if remote_traceback:
+        error.add_note(f"asyncdag: traceback in worker process {worker.pid}:\n{remote_traceback}")
+    if status == UNLOADED:
+        worker.unload(shared)
+        where = f" in branch {unit.branch}" if unit.branch else ""
+        error.add_note(
+            f"asyncdag: a worker process could not load the work of node {unit.node!r}{where}: "
+            "a module or a value it needs cannot be imported there. Make it importable from "
+            "the parent's sys.path, or define it in a module loaded by file path."
+        )
+    raise error
+
+
+def _closed_error(unit: Unit | None) -> ExecutorError:
+    if unit is None:
+        return ExecutorError("this ProcessExecutor's aclose() stopped its workers meanwhile")
     where = f" in branch {unit.branch}" if unit.branch else ""
     return ExecutorError(
         f"node {unit.node!r}{where} was sent to a ProcessExecutor whose aclose() had already "
         "stopped the workers of this event loop. Close the executor (or the Driver) only "
         "after the executes using it have finished."
     )
-
-
-async def _stop_when_started(spawn: asyncio.Future[asyncio.subprocess.Process]) -> None:
-    with contextlib.suppress(Exception):
-        await _Worker(await spawn).stop(force=True)

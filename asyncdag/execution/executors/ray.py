@@ -88,6 +88,10 @@ class RayExecutor(Executor):
     def __repr__(self) -> str:
         return f"RayExecutor({self.address or 'local'}, batch_size={self.batch_size!r})"
 
+    async def start(self) -> None:
+        """Start or connect to Ray now (``async with dr:``), not on the first task."""
+        await self._start()
+
     async def _start(self) -> Any:
         ray = _ray()
         if self._remote is not None and ray.is_initialized():

@@ -1,33 +1,146 @@
-"""The worker side of ``ProcessExecutor``: read a unit, run it, send back the outcome.
+"""The worker side of ``ProcessExecutor``: run units on the worker's loop, answer each.
 
-Frames are an 8-byte length and a body. A reply body starts with ``OK`` (the cloudpickled
-result) or ``ERROR`` (the cloudpickled ``(exception, traceback text)``).
+A request is a frame holding ``(kind, id, keys, drops)`` followed by one raw frame per
+shared part to install (``keys`` says under which key) and, for ``RUN`` and ``STREAM``, the
+unit itself. Frames are an 8-byte length and a body. An answer is one frame: ``id``, a
+status byte, and a body (a cloudpickled result or item, or an error from ``dumps_error``).
+
+Units run as tasks on the worker's own event loop, so ``async def`` nodes of several units
+overlap; the parent decides how many units a worker holds at once. A ``STREAM`` unit returns
+an iterator over an expander's items: the worker steps it once per ``NEXT`` request, so the
+generator runs only as fast as the parent takes its items, and ``CLOSE`` closes it.
+Before each node it runs, the worker writes the node's name and branch into a small shared
+memory marker, which the parent reads if the worker dies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
+import mmap
 import os
 import pickle
 import signal
-import struct
 import sys
+import threading
 import traceback
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Callable, Iterator
+from collections.abc import MutableMapping as Values
+from typing import Any, cast
 
 import cloudpickle
 
-from ._pickling import explain_unpicklable, loads_unit
+from ...errors import NodeTimeoutError
+from ...graph.plan import GUARDED, Step
+from ..paths import Path, format_path
+from ..policy import TimeoutThreads
+from ..remote import BranchBatch
+from ..scheduler import Run, run_branches
+from ..sources import END
+from . import _logs
+from ._pickling import dumps_error, explain_unpicklable, loads_unit
+from ._wire import (
+    ANSWER,
+    CANCEL,
+    CLOSE,
+    DONE,
+    ERROR,
+    HEADER,
+    ITEM,
+    LAST,
+    LOG,
+    MARKER_FD,
+    MARKER_SIZE,
+    NEXT,
+    OK,
+    PARENT_PID,
+    RUN,
+    STARTED,
+    STREAM,
+    UNLOADED,
+)
 from .base import run_unit
 
-HEADER = struct.Struct("!Q")
-OK, ERROR = b"\x00", b"\x01"
-PARENT_PID = "ASYNCDAG_PARENT_PID"  # environment variable: the pid the worker must not outlive
+__all__ = ["PARENT_PID", "current", "serve"]
+
+
+class _Marker:
+    """The worker's side of the marker: the node it is about to run, in shared memory."""
+
+    def __init__(self) -> None:
+        fd = os.environ.get(MARKER_FD)
+        self.memory = mmap.mmap(int(fd), MARKER_SIZE) if fd else None
+        self.node = self.branch = ""
+
+    def where(self) -> tuple[str, str]:
+        return self.node, self.branch
+
+    def mark(self, node: str, branch: str) -> None:
+        self.node, self.branch = node, branch
+        memory = self.memory
+        if memory is not None:
+            data = f"{node}\0{branch}\0".encode()[: MARKER_SIZE - 1]
+            memory[: len(data)] = data
+
+
+_marker = _Marker()
+
+
+_RID: contextvars.ContextVar[int] = contextvars.ContextVar("asyncdag_worker_rid")
+TIMED_OUT_EXIT = 70  # the exit code of a worker stopped by a node's @timeout
+
+
+class _Watchdog:
+    """A worker's stand-in for the run's timeout threads: a timed sync node runs on the
+    worker's main thread, and if it is still running at its deadline, the worker answers
+    its unit with ``NodeTimeoutError`` and exits, so the parent replaces it. Nothing is
+    left running, and the node may call ``signal.signal``."""
+
+    def __init__(self) -> None:
+        self.timed: tuple[str, str, float] | None = None  # node, branch, seconds
+
+    async def call(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        timed, self.timed = self.timed, None
+        server = _current
+        if timed is None or server is None:
+            return fn(**kwargs)
+        rid = _RID.get()
+        timer = threading.Timer(timed[2], server.timed_out, (rid, *timed))
+        timer.daemon = True
+        timer.start()
+        try:
+            return fn(**kwargs)
+        finally:
+            timer.cancel()
+
+
+class _MarkedRun(Run):
+    """A worker's run of shipped branches: each node call is marked before it starts, and
+    a timed sync node runs under the worker's watchdog."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.timeout_threads = cast(TimeoutThreads, _Watchdog())
+
+    def call(self, step: Step, vals: Values[str, Any], path: Path) -> None:
+        _marker.mark(step.node.name, format_path(path))
+        super().call(step, vals, path)
+
+    async def awaitable(self, step: Step, vals: Values[str, Any], path: Path) -> None:
+        branch = format_path(path)
+        _marker.mark(step.node.name, branch)
+        node = step.node
+        if step.mode == GUARDED and not node.is_async and node.policy and node.policy.timeout:
+            watchdog = cast(_Watchdog, self.timeout_threads)
+            watchdog.timed = (node.name, branch, node.policy.timeout)
+        await super().awaitable(step, vals, path)
 
 
 def serve() -> None:
-    """Run units read from stdin until the parent closes it; answers go to the old stdout."""
+    """Serve requests read from stdin until the parent closes it; answers go to stdout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
     read_fd, write_fd = os.dup(0), os.dup(1)
@@ -36,25 +149,26 @@ def serve() -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
-    loop = asyncio.new_event_loop()  # one loop for the worker's life: async nodes run on it
-    asyncio.set_event_loop(loop)
-    kept: dict[int, object] = {}  # shared parts of units (branch frames), by key
-    try:
-        while True:
-            try:
-                installs, payload = pickle.loads(_read_frame(read_fd))
-            except EOFError:
-                return
-            _write_frame(write_fd, _run(loop, payload, installs, kept))
-    finally:
-        loop.close()
+    global _current
+    _current = server = _Server(read_fd, write_fd)
+    level = int(os.environ.get(_logs.LOG_LEVEL, logging.WARNING))
+    _logs.install(lambda body: server.answer(0, LOG, body), _marker.where, level)
+    asyncio.run(server.serve())
+
+
+_current: _Server | None = None
+
+
+def current() -> _Server | None:
+    """The worker's server, in a worker process (for tests and diagnostics)."""
+    return _current
 
 
 def _die_with_parent() -> None:
     """Ask Linux to SIGKILL this worker when its parent dies, even busy in a node.
 
     Without it, a worker whose parent was killed (OOM killer, SIGKILL) would keep running,
-    reparented to init. Elsewhere the worker still exits when its stdin closes, between units.
+    reparented to init. Elsewhere the worker still exits when its stdin closes.
     """
     if not sys.platform.startswith("linux"):
         return
@@ -69,34 +183,157 @@ def _die_with_parent() -> None:
         os._exit(1)  # the parent died before the signal was armed
 
 
-def _run(
-    loop: asyncio.AbstractEventLoop,
-    payload: bytes,
-    installs: dict[int, bytes],
-    kept: dict[int, object],
-) -> bytes:
-    try:
-        for key, part in installs.items():
-            kept[key] = cloudpickle.loads(part)
-        unit = loads_unit(payload, kept)
-        # The outcome comes back as a value: a SystemExit out of a task would end the loop.
-        result, error = loop.run_until_complete(_outcome(run_unit(unit)))
-        if error is not None:
-            raise error
-    except BaseException as exc:
-        return _error(exc, _traceback_text(exc))
-    try:
-        body: bytes = cloudpickle.dumps(result)
-    except Exception as exc:
-        return _error(explain_unpicklable(unit.result_parts(result), unit.node, exc), "")
-    return OK + body
+class _Server:
+    """Requests in (read on a thread, so a busy loop still receives them), answers out."""
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd, self.write_fd = read_fd, write_fd
+        self.write_lock = threading.Lock()
+        self.kept: dict[int, object] = {}  # shared parts (branch frames, outer values) by key
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.streams: dict[int, Iterator[Any]] = {}
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes, list[int]] | None] = (
+            asyncio.Queue()
+        )
+        reader = threading.Thread(target=self.read, args=(loop, inbox), daemon=True)
+        reader.start()
+        try:
+            while (request := await inbox.get()) is not None:
+                kind, rid, installs, payload, drops = request
+                self.handle(kind, rid, installs, payload)
+                self.drop(drops)  # after the units sent before it were loaded, in order
+        finally:  # stdin closed: finish the units already sent, then exit
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+            for stream in self.streams.values():
+                _close(stream)
+
+    def read(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes, list[int]] | None],
+    ) -> None:
+        try:
+            while True:
+                kind, rid, keys, drops = pickle.loads(_read_frame(self.read_fd))
+                installs = {key: _read_frame(self.read_fd) for key in keys}
+                payload = _read_frame(self.read_fd) if kind in (RUN, STREAM) else b""
+                loop.call_soon_threadsafe(inbox.put_nowait, (kind, rid, installs, payload, drops))
+        except EOFError:
+            loop.call_soon_threadsafe(inbox.put_nowait, None)
+        except RuntimeError:  # the loop closed: the worker is exiting anyway
+            return
+
+    def drop(self, keys: list[int]) -> None:
+        for key in keys:
+            self.kept.pop(key, None)
+
+    def handle(self, kind: int, rid: int, installs: dict[int, bytes], payload: bytes) -> None:
+        if kind == NEXT:
+            self.step(rid)
+        elif kind == CLOSE:
+            stream = self.streams.pop(rid, None)
+            if stream is not None:
+                _close(stream)
+            self.answer(rid, DONE, b"")  # the last answer of a stream: it is closed
+        elif kind == CANCEL:
+            task = self.tasks.get(rid)
+            if task is not None:
+                task.cancel()
+        else:
+            try:
+                for key, part in installs.items():
+                    self.kept[key] = cloudpickle.loads(part)
+                unit = loads_unit(payload, self.kept)
+            except BaseException as exc:
+                for key in installs:
+                    self.kept.pop(key, None)
+                self.answer(rid, UNLOADED, dumps_error(exc, _traceback_text(exc)))
+                return
+            if kind == STREAM:
+                self.start_stream(rid, unit)
+            else:
+                task = asyncio.get_running_loop().create_task(self.run(rid, unit))
+                self.tasks[rid] = task
+
+    def timed_out(self, rid: int, node: str, branch: str, seconds: float) -> None:
+        """A node ran past its ``@timeout`` (called on the watchdog's thread): answer, exit."""
+        error = NodeTimeoutError(node, branch, seconds)
+        error.add_note(f"asyncdag: raised by node {node!r} in branch {branch}")
+        error.add_note("asyncdag: the worker process running it was stopped and replaced")
+        self.answer(rid, LAST, dumps_error(error, ""))
+        os._exit(TIMED_OUT_EXIT)
+
+    async def run(self, rid: int, unit: Any) -> None:
+        _RID.set(rid)
+        try:
+            _marker.mark(unit.node, unit.branch)
+            if isinstance(unit, BranchBatch):
+                work = run_branches(
+                    unit.frame, unit.node, unit.outer, unit.items, unit.produces, unit.path,
+                    _MarkedRun(),
+                )  # fmt: skip
+                result = await work
+            else:
+                result = await run_unit(unit)
+        except BaseException as exc:  # every kind, SystemExit included: the node's to report
+            self.answer(rid, ERROR, dumps_error(exc, _traceback_text(exc)))
+            return
+        finally:
+            self.tasks.pop(rid, None)
+        self.answer_value(rid, OK, unit, result)
+
+    def start_stream(self, rid: int, unit: Any) -> None:
+        try:
+            _marker.mark(unit.node, unit.branch)
+            self.streams[rid] = unit()
+        except BaseException as exc:
+            self.answer(rid, ERROR, dumps_error(exc, _traceback_text(exc)))
+            return
+        self.answer(rid, STARTED, b"")
+        self.step(rid)
+
+    def step(self, rid: int) -> None:
+        stream = self.streams.get(rid)
+        if stream is None:
+            return
+        try:
+            item = next(stream, END)
+        except BaseException as exc:
+            del self.streams[rid]
+            self.answer(rid, ERROR, dumps_error(exc, _traceback_text(exc)))
+            return
+        if item is END:
+            del self.streams[rid]
+            self.answer(rid, DONE, b"")
+        else:
+            self.answer_value(rid, ITEM, None, item)
+
+    def answer_value(self, rid: int, status: int, unit: Any, value: Any) -> None:
+        try:
+            body: bytes = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            parts = unit.result_parts(value) if unit is not None else ()
+            node = unit.node if unit is not None else "?"
+            self.answer(rid, ERROR, dumps_error(explain_unpicklable(parts, node, exc), ""))
+            return
+        self.answer(rid, status, body)
+
+    def answer(self, rid: int, status: int, body: bytes) -> None:
+        with self.write_lock:
+            _write(self.write_fd, HEADER.pack(ANSWER.size + len(body)) + ANSWER.pack(rid, status))
+            _write(self.write_fd, body)
 
 
-async def _outcome(work: Awaitable[Any]) -> tuple[Any, BaseException | None]:
-    try:
-        return await work, None
-    except BaseException as exc:  # every kind, SystemExit included: it is the node's to report
-        return None, exc
+def _close(stream: Iterator[Any]) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # a generator failing while it closes: nobody is left to tell
+            traceback.print_exc()
 
 
 def _traceback_text(exc: BaseException) -> str:
@@ -107,18 +344,6 @@ def _traceback_text(exc: BaseException) -> str:
     finally:
         if notes is not None:
             exc.__notes__ = notes
-
-
-def _error(exc: BaseException, text: str) -> bytes:
-    try:
-        body: bytes = cloudpickle.dumps((exc, text))
-    except Exception:  # the exception itself cannot travel: send its description
-        stand_in = RuntimeError(f"{type(exc).__qualname__}: {exc}")
-        for note in getattr(exc, "__notes__", ()):
-            stand_in.add_note(note)
-        stand_in.add_note("asyncdag: the original exception could not be pickled")
-        body = cloudpickle.dumps((stand_in, text))
-    return ERROR + body
 
 
 def _read_exactly(fd: int, size: int) -> bytes:
@@ -137,7 +362,7 @@ def _read_frame(fd: int) -> bytes:
     return _read_exactly(fd, size)
 
 
-def _write_frame(fd: int, body: bytes) -> None:
-    view = memoryview(HEADER.pack(len(body)) + body)
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

@@ -1,0 +1,157 @@
+"""Worker processes against the best pools: per-item cost of trivial branches, CPU speed-up,
+async branches with ``child_concurrency``.
+
+The same trivial work (``x + 1``) on 2 processes: ``ProcessExecutor`` with automatic
+batches and with batch 1, against ``concurrent.futures.ProcessPoolExecutor.map`` and loky's
+``map`` at their best ``chunksize``. CPU speed-up: branches that burn the CPU, on 2
+workers against inline. Async branches: each awaits 0.1 s, on 2 workers, at
+``child_concurrency`` 1 and 10.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
+
+from asyncdag import Builder, Collect, Parallelizable, executors
+from asyncdag.ad_hoc_utils import create_temporary_module
+
+Row = dict[str, Any]
+PROCESSES = 2
+CHUNKSIZES = (1, 16, 64, 256, 1024)
+
+
+def trivial(x: int) -> int:
+    return x + 1
+
+
+def burn(x: int, work: int) -> int:
+    total = 0
+    for i in range(work):
+        total += (i * x) % 7
+    return total
+
+
+def _driver(work: Callable[..., Any], executor: executors.Executor | None) -> Any:
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def results(work: Collect[int]) -> int:
+        return len(work)
+
+    module = create_temporary_module(item, work, results)
+    builder = Builder().with_modules(module)
+    if executor is not None:
+        builder = builder.with_remote_executor(executor)
+    return builder.build()
+
+
+def _seconds(dr: Any, inputs: dict[str, Any], repeats: int) -> float:
+    async def measure() -> float:
+        async with dr:  # starts the workers first
+            await dr.execute(["results"], inputs=inputs)  # warm: frames sent, batch measured
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                await dr.execute(["results"], inputs=inputs)
+                times.append(time.perf_counter() - start)
+            return statistics.median(times)
+
+    return asyncio.run(measure())
+
+
+def _asyncdag_us(n: int, batch_size: int | None, repeats: int) -> float:
+    def work(item: int) -> int:
+        return item + 1
+
+    executor = executors.ProcessExecutor(max_tasks=PROCESSES, batch_size=batch_size)
+    return _seconds(_driver(work, executor), {"n": n}, repeats) / n * 1e6
+
+
+def _map_us(pool: Executor, n: int, chunksize: int, repeats: int) -> float:
+    list(pool.map(trivial, range(n), chunksize=chunksize))  # warm
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        list(pool.map(trivial, range(n), chunksize=chunksize))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) / n * 1e6
+
+
+def _best_map_us(make: Callable[[], Executor], n: int, repeats: int) -> tuple[float, int]:
+    with make() as pool:
+        costs = {size: _map_us(pool, n, size, repeats) for size in CHUNKSIZES}
+    best = min(costs, key=costs.__getitem__)
+    return costs[best], best
+
+
+def per_item(n: int, repeats: int) -> list[Row]:
+    rows: list[Row] = []
+
+    def row(name: str, us: float, **extra: Any) -> None:
+        print(f"  {name:44} {us:8.2f} us/item")
+        rows.append({"contender": name, "us_per_item": us, **extra})
+
+    row("asyncdag ProcessExecutor, batch_size=None", _asyncdag_us(n, None, repeats))
+    row("asyncdag ProcessExecutor, batch_size=1", _asyncdag_us(n // 4, 1, repeats))
+    with ProcessPoolExecutor(PROCESSES) as pool:
+        row("ProcessPoolExecutor.map, chunksize=1", _map_us(pool, n // 4, 1, repeats))
+    us, size = _best_map_us(lambda: ProcessPoolExecutor(PROCESSES), n, repeats)
+    row(f"ProcessPoolExecutor.map, best chunksize={size}", us, chunksize=size)
+    try:
+        from loky import get_reusable_executor
+    except ImportError:
+        print("  loky: not installed (pip install -e '.[bench]')")
+    else:
+        us, size = _best_map_us(lambda: get_reusable_executor(PROCESSES), n, repeats)
+        row(f"loky map, best chunksize={size}", us, chunksize=size)
+    return rows
+
+
+def cpu_speedup(branches: int, work: int, repeats: int) -> Row:
+    def work_node(item: int, effort: int) -> int:
+        total = 0
+        for i in range(effort):
+            total += (i * item) % 7
+        return total
+
+    work_node.__name__ = "work"
+    inline = _seconds(_driver(work_node, None), {"n": branches, "effort": work}, repeats)
+    executor = executors.ProcessExecutor(max_tasks=PROCESSES)
+    shipped = _seconds(_driver(work_node, executor), {"n": branches, "effort": work}, repeats)
+    speedup = inline / shipped
+    print(f"  {branches} CPU branches: inline {inline:.3f} s, {PROCESSES} processes "
+          f"{shipped:.3f} s: speed-up {speedup:.2f}x")  # fmt: skip
+    return {"inline_s": inline, "processes_s": shipped, "speedup": speedup}
+
+
+def async_branches(branches: int, repeats: int) -> list[Row]:
+    async def work(item: int) -> int:
+        await asyncio.sleep(0.1)
+        return item
+
+    rows = []
+    for k in (1, 10):
+        executor = executors.ProcessExecutor(max_tasks=PROCESSES, child_concurrency=k)
+        seconds = _seconds(_driver(work, executor), {"n": branches}, repeats)
+        print(f"  {branches} branches awaiting 0.1 s, child_concurrency={k:<3} {seconds:.3f} s")
+        rows.append({"child_concurrency": k, "seconds": seconds})
+    return rows
+
+
+def run(n: int = 20_000, repeats: int = 3) -> dict[str, Any]:
+    """Every measurement of this suite, printed as it goes."""
+    print(f"  trivial branches, {n} items on {PROCESSES} processes")
+    return {
+        "per_item": per_item(n, repeats),
+        "cpu": cpu_speedup(8, 3_000_000, repeats),
+        "async": async_branches(20, repeats),
+    }
+
+
+if __name__ == "__main__":
+    run()
