@@ -42,6 +42,7 @@ SUITES = (
     "ingest",
     "processes",
     "web",
+    "cluster",
 )
 
 
@@ -256,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
             results["web"] = web.run(300 if args.quick else 1_000, 2 if args.quick else 5)
         else:
             print("  skipped: fastapi, uvicorn or aiohttp is missing (pip install -e '.[bench]')")
+
+    if "cluster" in suites:
+        from . import cluster
+
+        print("\nClusters: per item, a 3-node branch on Dask and Ray against their own APIs")
+        results["cluster"] = cluster.run(200 if args.quick else 1_000, plan.loop_repeats + 1)
 
     if "throughput" in results:
         report.print_table(results["throughput"])

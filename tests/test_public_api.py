@@ -65,6 +65,8 @@ CONTRACT: dict[str, list[str]] = {
     "asyncdag.plugins.h_tqdm": ["ProgressBar"],
     "asyncdag.plugins.h_rich": ["RichProgressBar"],
     "asyncdag.plugins.h_opentelemetry": ["OpenTelemetryTracer"],
+    "asyncdag.plugins.h_dask": ["DaskExecutor"],
+    "asyncdag.plugins.h_ray": ["RayTaskExecutor"],
     "asyncdag.execution.grouping": ["GroupByRepeatableBlocks", "GroupNodesIndividually"],
 }
 
@@ -112,15 +114,10 @@ NOT_YET: dict[str, list[str]] = {
     "asyncdag.function_modifiers": [
         *(m for m in PARITY_MODIFIERS if m not in DELIVERED_PARITY),
     ],
-    "asyncdag.execution.executors": ["DaskExecutor", "RayExecutor"],
-    "asyncdag.executors": ["DaskExecutor", "RayExecutor"],
 }
 
 # DESIGN section 1 modules of later issues: not importable until delivered.
-MODULES_NOT_YET = [
-    "asyncdag.plugins.h_dask",
-    "asyncdag.plugins.h_ray",
-]
+MODULES_NOT_YET: list[str] = []
 
 PUBLIC_MODULES = list(CONTRACT)
 
@@ -139,6 +136,7 @@ DELIVERED_ERRORS = delivered("asyncdag.errors")
 REEXPORTS = [
     ("asyncdag", "Builder", "asyncdag.driver"),
     ("asyncdag.plugins.h_tqdm", "ProgressBar", "asyncdag.lifecycle"),
+    ("asyncdag.plugins.h_dask", "DaskExecutor", "asyncdag.execution.executors"),
     ("asyncdag", "Driver", "asyncdag.driver"),
     ("asyncdag", "Parallelizable", "asyncdag.htypes"),
     ("asyncdag", "Collect", "asyncdag.htypes"),
@@ -255,6 +253,13 @@ def test_hamilton_executor_alias_is_the_same_object(
 ) -> None:
     module = importlib.import_module(module_name)
     assert getattr(module, alias) is getattr(module, target)
+
+
+def test_hamiltons_ray_task_executor_is_the_ray_executor() -> None:
+    from asyncdag.execution.executors import RayExecutor
+    from asyncdag.plugins.h_ray import RayTaskExecutor
+
+    assert RayTaskExecutor is RayExecutor
 
 
 def test_top_level_executors_name_is_the_importable_module() -> None:

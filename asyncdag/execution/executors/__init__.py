@@ -1,10 +1,12 @@
-"""Where sync nodes run: inline on the loop, on threads, or (later) on processes and clusters."""
+"""Where sync nodes run: inline on the loop, on threads, or processes and clusters."""
 
 from .base import Executor as Executor
+from .dask import DaskExecutor as DaskExecutor
 from .inline import InlineExecutor as InlineExecutor
 from .inline import SynchronousLocalTaskExecutor as SynchronousLocalTaskExecutor
 from .process import MultiProcessingExecutor as MultiProcessingExecutor
 from .process import ProcessExecutor as ProcessExecutor
+from .ray import RayExecutor as RayExecutor
 from .thread import MultiThreadingExecutor as MultiThreadingExecutor
 from .thread import ThreadExecutor as ThreadExecutor
 
@@ -16,4 +18,6 @@ __all__ = [
     "MultiThreadingExecutor",
     "SynchronousLocalTaskExecutor",
     "ThreadExecutor",
+    "DaskExecutor",
+    "RayExecutor",
 ]
