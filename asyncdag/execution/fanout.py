@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BranchFailuresError, ExecutorError
 from ..graph.plan import ASYNC, REMOTE, Step
+from .halt import Halt
 from .jobs import BranchRun
 from .paths import Path, format_path
 from .remote import BranchBatch
@@ -396,9 +397,7 @@ class Fan:
 
 def _halting(exc: BaseException) -> bool:
     """A node's ``SystemExit``/``KeyboardInterrupt`` on its way out: never skipped."""
-    from .scheduler import _Halt
-
-    return isinstance(exc, _Halt)
+    return isinstance(exc, Halt)
 
 
 def _node_error(

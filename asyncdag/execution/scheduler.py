@@ -9,7 +9,7 @@ decided by the planner (``graph/plan.py``); nothing here asks an executor.
 
 Every task has an owner (an ``asyncio.TaskGroup`` per concurrent frame and per block), so a
 failure or a cancellation stops everything the run started before ``run_plan`` returns. A
-node's ``SystemExit`` or ``KeyboardInterrupt`` travels through the task groups as ``_Halt``
+node's ``SystemExit`` or ``KeyboardInterrupt`` travels through the task groups as ``Halt``
 (asyncio would end the event loop with it) and is raised as itself once all has stopped.
 """
 
@@ -48,6 +48,7 @@ from ..graph.plan import (
 )
 from .executors.base import Call, Executor
 from .fanout import Fan
+from .halt import Halt
 from .jobs import CallRun
 from .mistakes import items_of, returned_coroutine
 from .observe import Observer, RunInfo
@@ -75,10 +76,6 @@ class NodeCache(Protocol):
     ) -> Any:
         """The stored value, or ``await compute()`` (the node's call); ``inputs`` are the
         call's values by frame key (the name of the node each comes from)."""
-
-
-class _Halt(Exception):
-    """A node's ``SystemExit`` / ``KeyboardInterrupt`` on its way out (the run's first error)."""
 
 
 class Run:
@@ -149,7 +146,7 @@ class Run:
                 return exc
             exc = _cancelled_by(node, format_path(path), exc)
         self.fail(exc, node, path, producing)
-        return exc if isinstance(exc, Exception) else _Halt()
+        return exc if isinstance(exc, Exception) else Halt()
 
     # -- frames -----------------------------------------------------------------------------
 
@@ -315,7 +312,7 @@ class Run:
                 return exc
             exc = _cancelled_by(node, branch, exc)
         self.fail(exc, None, path)
-        return exc if isinstance(exc, Exception) else _Halt()
+        return exc if isinstance(exc, Exception) else Halt()
 
     def hole(self, node: str, path: Path) -> NodeCancelledError:
         """The error for a step or branch that ended cancelled though the run was not."""
@@ -421,7 +418,7 @@ async def _settled(run: Run, work: Coroutine[Any, Any, _T]) -> _T:
     """
     try:
         return await work
-    except (BaseExceptionGroup, _Halt) as failure:
+    except (BaseExceptionGroup, Halt) as failure:
         error = run.first_error or _first_leaf(failure)
     raise error
 
@@ -499,7 +496,7 @@ async def run_branches(
                 await run.frame(frame, values, where)
             except Exception as exc:
                 node, error = failure_of(held, name, exc)
-                if isinstance(exc, _Halt) or isinstance(error, BranchFailuresError):
+                if isinstance(exc, Halt) or isinstance(error, BranchFailuresError):
                     raise
                 rows.append(BranchFailed(node, with_traceback(error)))
                 continue
