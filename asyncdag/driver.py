@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import uuid
 from collections.abc import (
@@ -13,27 +12,25 @@ from collections.abc import (
     Collection,
     Iterable,
     Mapping,
-    Sequence,
 )
 from functools import partial
 from types import ModuleType
 from typing import Any, Literal, Protocol, Self, TypeVar
 
 from ._closing import AsyncClosing, InFlight
+from ._overrides import later_modules_win
+from ._requests import check_executor_tags, execution_path, requested
 from ._variables import Variable, matches, variable_of
 from .base import DictResult
 from .caching.adapter import CacheAdapter
-from .errors import AsyncDagError, GraphError
+from .errors import AsyncDagError
 from .events import Event
 from .execution.executors import Executor, InlineExecutor
 from .execution.grouping import _GroupingStrategy
 from .execution.observe import Observer, Observers, RunInfo
 from .execution.scheduler import run_plan
-from .graph.crawl import node_name
 from .graph.graph import FunctionGraph
-from .graph.meta import modifiers_of
-from .graph.node import Node
-from .graph.plan import LOCAL, REMOTE, Frame, Plan, build_plan
+from .graph.plan import LOCAL, REMOTE, Plan, build_plan
 from .graph.request import RequestChecks, check_inputs, request_checks
 from .io.materialization import Extractor, Materializer, apply_materializers
 from .lifecycle.graceful import GracefulErrorAdapter
@@ -139,7 +136,7 @@ class Driver(AsyncClosing):
     ) -> dict[str, Any]:
         inputs = dict(inputs or {})
         overrides = dict(overrides or {})
-        outputs = _requested(final_vars)
+        outputs = requested(final_vars)
         plan = self._plan(outputs, inputs, overrides, streaming)
         self._check_request(plan, inputs, overrides)
         vals = {**self.graph.config, **inputs, **overrides}
@@ -155,7 +152,7 @@ class Driver(AsyncClosing):
                 outputs,
                 inputs,
                 overrides,
-                _execution_path(plan.root),
+                execution_path(plan.root),
             )
             if cache is not None and executors[REMOTE].runs_branches:
                 from .caching.shipped import CachedBranches
@@ -204,7 +201,7 @@ class Driver(AsyncClosing):
         """
         inputs = dict(inputs or {})
         overrides = dict(overrides or {})
-        extra = _requested(additional_vars or ())
+        extra = requested(additional_vars or ())
         graph, ids = apply_materializers(self.graph, materializers, extra)
         plan = build_plan(graph, (*ids, *extra), inputs, overrides, self._inline)
         with self._in_flight.running():
@@ -329,7 +326,7 @@ class Driver(AsyncClosing):
 
         return viz.visualize_execution(
             self.graph,
-            _requested(final_vars),
+            requested(final_vars),
             output_file_path,
             render_kwargs,
             inputs,
@@ -357,7 +354,7 @@ class Driver(AsyncClosing):
             UnknownNodeError, MissingInputError, GraphError: as ``execute``.
         """
         inputs, overrides = dict(inputs or {}), dict(overrides or {})
-        plan = self._plan(_requested(final_vars), inputs, overrides)
+        plan = self._plan(requested(final_vars), inputs, overrides)
         self._check_request(plan, inputs, overrides)
 
     def _plan(
@@ -385,64 +382,12 @@ class Driver(AsyncClosing):
         entry = self._checks.get(id(plan))
         if entry is None or entry[0] is not plan:
             checks = request_checks(self.graph, plan, inputs, overrides)
-            _check_executor_tags(checks.tagged, self._executors)
+            check_executor_tags(checks.tagged, self._executors)
             check_inputs(checks.config, self.graph.config)
             if len(self._checks) >= _PLANS_KEPT:
                 self._checks.pop(next(iter(self._checks)), None)
             entry = self._checks[id(plan)] = (plan, checks)  # holding the plan keeps its id
         check_inputs(entry[1].inputs, inputs)
-
-
-def _requested(final_vars: Any) -> tuple[str, ...]:
-    """The output names of ``final_vars``: names, node functions or ``Variable``s."""
-    if isinstance(final_vars, str) or not isinstance(final_vars, Iterable):
-        got = f"the string {final_vars!r}" if isinstance(final_vars, str) else repr(final_vars)
-        example = final_vars if isinstance(final_vars, str) else "total"
-        raise TypeError(
-            f"final_vars must be a list of node names (or node functions), got {got}. "
-            f"Pass a list: execute([{example!r}])."
-        )
-    names = []
-    for v in final_vars:
-        if isinstance(v, str):
-            names.append(v)
-        elif isinstance(v, Variable):
-            names.append(v.name)
-        elif callable(v) and isinstance(getattr(v, "__name__", None), str):
-            names.append(v.__name__)
-        else:
-            raise TypeError(
-                f"final_vars holds {v!r} of type {type(v).__qualname__}; each output must be a "
-                "node name, a node function or a Variable, e.g. execute(['total'])."
-            )
-    return tuple(names)
-
-
-def _execution_path(frame: Frame) -> tuple[str, ...]:
-    """The nodes a plan runs, outermost frame first."""
-    names: list[str] = []
-    for step in frame.steps:
-        if step.calls:  # a thread job: its calls
-            names.extend(call.node.name for call in step.calls)
-        elif step.block is None or not step.block.given:
-            names.append(step.node.name)
-        if step.block is not None:
-            names.extend(_execution_path(step.block.frame))
-    return tuple(names)
-
-
-def _check_executor_tags(nodes: Iterable[Node], executors: Mapping[str, Executor]) -> None:
-    """Nodes that would run must name registered executors (tags elsewhere are Hamilton's)."""
-    for node in nodes:
-        name = node.tags.get("executor")
-        if name is not None and name not in executors:
-            named = sorted(k for k in executors if k not in (LOCAL, REMOTE))
-            raise GraphError(
-                f"node {node.name!r} ({node.origin}) is tagged executor={name!r} and would run "
-                f"in this request, but no executor has that name (named executors: "
-                f"{named or 'none'}); nothing was run. Add `.with_executor({name!r}, ...)` to "
-                "the Builder."
-            )
 
 
 def _run_sync(driver: Driver, name: str, run: Callable[[], Awaitable[_T]]) -> _T:
@@ -640,7 +585,7 @@ class Builder:
         """
         modules = self._modules
         if self._module_overrides:
-            modules = _later_modules_win(modules, self._config)
+            modules = later_modules_win(modules, self._config)
         return Driver(
             self._config,
             *modules,
@@ -650,39 +595,3 @@ class Builder:
             cache=None if self._cache is None else CacheAdapter(**self._cache),
             rewriters=self._rewriters,
         )
-
-
-def _later_modules_win(
-    modules: Sequence[ModuleType], config: Mapping[str, Any]
-) -> list[ModuleType]:
-    """``modules``, each without the functions whose node a later module defines again.
-
-    A module that loses functions is replaced by a view: a module object of the same name
-    holding the rest, so its functions stay its own (tags, origins, pickling by reference).
-    """
-    defined = [_node_functions(m, config) for m in modules]
-    result: list[ModuleType] = []
-    for i, module in enumerate(modules):
-        later = {node for names in defined[i + 1 :] for node in names.values()}
-        lost = {fn for fn, node in defined[i].items() if node in later}
-        if not lost:
-            result.append(module)
-            continue
-        view = ModuleType(module.__name__, module.__doc__)
-        view.__dict__.update({k: v for k, v in vars(module).items() if k not in lost})
-        result.append(view)
-    return result
-
-
-def _node_functions(module: ModuleType, config: Mapping[str, Any]) -> dict[str, str]:
-    """Function name -> node name, for the functions of ``module`` that apply under ``config``."""
-    found: dict[str, str] = {}
-    for name, obj in vars(module).items():
-        if name.startswith("_") or not inspect.isfunction(obj):
-            continue
-        if obj.__module__ != module.__name__:
-            continue
-        modifiers = modifiers_of(obj)
-        if all(c.holds(config) for c in modifiers.conditions):
-            found[name] = node_name(name, modifiers)
-    return found
