@@ -631,8 +631,19 @@ async def test_random_dags_with_nodes_routed_to_a_named_process_executor_equal_t
     assert await children_gone() == []
 
 
+# THREE_LEVELS with its nested sync generator sent to the "cpu" processes, failing each call
+# after some of its items: the note must still say "while producing item k".
+ROUTED_GENERATOR_FAILING = replace(
+    THREE_LEVELS,
+    nodes=tuple(
+        replace(n, executor="cpu", fails=1) if n.name == "p2" else n for n in THREE_LEVELS.nodes
+    ),
+)
+
+
 @settings(max_examples=PROCESS_EXAMPLES)
 @given(case=failing_cases(routed_cases()))
+@example(case=ROUTED_GENERATOR_FAILING)
 async def test_injected_failures_in_nodes_routed_to_a_named_process_executor_raise_noted(
     case: Case,
 ) -> None:
