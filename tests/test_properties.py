@@ -518,14 +518,7 @@ async def test_random_dags_equal_the_reference_on_a_process_executor(case: Case)
 def failing_cases(draw: st.DrawFn, base: st.SearchStrategy[Case] | None = None) -> Case:
     """A case in which one node raises on every call whose value is a multiple of k."""
     case = draw(cases() if base is None else base)
-    victims = [
-        n.name
-        for n in case.nodes
-        # Known bug, pinned by test_fault_injection: a generator run on a process executor
-        # loses "while producing item k" from its note.
-        if not (n.executor and n.style == "generator")
-    ]
-    victim = draw(st.sampled_from(victims))
+    victim = draw(st.sampled_from([n.name for n in case.nodes]))
     every = draw(st.integers(1, 3))
     nodes = tuple(replace(n, fails=every) if n.name == victim else n for n in case.nodes)
     return replace(case, nodes=nodes)
@@ -638,8 +631,19 @@ async def test_random_dags_with_nodes_routed_to_a_named_process_executor_equal_t
     assert await children_gone() == []
 
 
+# THREE_LEVELS with its nested sync generator sent to the "cpu" processes, failing each call
+# after some of its items: the note must still say "while producing item k".
+ROUTED_GENERATOR_FAILING = replace(
+    THREE_LEVELS,
+    nodes=tuple(
+        replace(n, executor="cpu", fails=1) if n.name == "p2" else n for n in THREE_LEVELS.nodes
+    ),
+)
+
+
 @settings(max_examples=PROCESS_EXAMPLES)
 @given(case=failing_cases(routed_cases()))
+@example(case=ROUTED_GENERATOR_FAILING)
 async def test_injected_failures_in_nodes_routed_to_a_named_process_executor_raise_noted(
     case: Case,
 ) -> None:

@@ -103,9 +103,9 @@ class Worker:
     """One worker process (a fresh interpreter running ``worker.serve``).
 
     Requests go in on its stdin and answers come back on its stdout, through an asyncio
-    subprocess transport: nothing polls, nothing blocks the loop. The worker moves the
-    user's own prints to stderr. A plain subprocess, not a multiprocessing one: the worker
-    never re-imports the user's ``__main__``.
+    subprocess transport: nothing polls, nothing blocks the loop. The user's prints come
+    back among the answers (``_logs.Output``). A plain subprocess, not a multiprocessing
+    one: the worker never re-imports the user's ``__main__``.
     """
 
     def __init__(

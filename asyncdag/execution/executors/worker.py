@@ -144,13 +144,13 @@ def serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
     read_fd, write_fd = os.dup(0), os.dup(1)
-    os.dup2(2, 1)  # the user's prints go to stderr, not into the answers
+    os.dup2(2, 1)  # writes to the descriptors themselves go to stderr, not into the answers
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     global _current
     _current = server = _Server(read_fd, write_fd)
+    _logs.capture(lambda body: server.answer(0, LOG, body), 2)  # prints: to the parent's
     level = int(os.environ.get(_logs.LOG_LEVEL, logging.WARNING))
     _logs.install(lambda body: server.answer(0, LOG, body), _marker.where, level)
     asyncio.run(server.serve())
@@ -322,6 +322,8 @@ class _Server:
         self.answer(rid, status, body)
 
     def answer(self, rid: int, status: int, body: bytes) -> None:
+        if status != LOG:
+            _logs.flush_all()  # what the unit printed arrives before its answer
         with self.write_lock:
             _write(self.write_fd, HEADER.pack(ANSWER.size + len(body)) + ANSWER.pack(rid, status))
             _write(self.write_fd, body)
