@@ -176,9 +176,13 @@ async def test_collect_keeps_yield_order_when_branches_finish_in_reverse() -> No
         for i in range(n_items):
             yield i
 
+    finished = [asyncio.Event() for _ in range(n_items)]
+
     async def slow(url: int) -> str:
-        await asyncio.sleep((n_items - url) * 0.02)
+        if url + 1 < n_items:  # each branch waits for the one yielded after it: no timing
+            await wait_patiently(finished[url + 1])
         finish_order.append(url)
+        finished[url].set()
         return f"item {url}"
 
     def everything(slow: Collect[str]) -> list[str]:
