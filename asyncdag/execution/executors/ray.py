@@ -44,7 +44,9 @@ class RayExecutor(Executor):
     fewer than 2 tasks per CPU are in flight and gathers the items that come while all are
     busy into the next task (the first item always goes alone). A worker that
     dies while running a task: Ray runs the task again, up to ``max_retries`` times (Ray's
-    default for tasks, 3), then the run fails with ``WorkerCrashedError``. Cancelling an
+    default for tasks, 3), then the run fails with ``WorkerCrashedError``; under
+    ``@on_branch_error("skip")`` the unit is sent once more alone (Ray retrying it again),
+    then its branch is skipped. Cancelling an
     ``execute`` cancels its tasks (``ray.cancel``, which interrupts a running one).
     """
 
