@@ -51,8 +51,9 @@ class DaskExecutor(Executor):
     up to its ``distributed.scheduler.allowed-failures`` setting (3 by default), then the
     run fails with ``WorkerCrashedError``. Under ``@on_branch_error("skip")``, a unit whose
     task failed so (with the whole batch, or queued on the dying worker) is sent once more
-    alone, one at a time, and its branch is skipped only if that fails too. Cancelling an ``execute`` cancels its Dask
-    futures; a task already running on a worker thread finishes there, unwatched.
+    alone, one at a time, and its branch is skipped only if that fails too. Cancelling an
+    ``execute`` cancels its Dask futures; a task already running on a worker thread
+    finishes there, unwatched.
     """
 
     runs_branches = True
