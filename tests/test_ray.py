@@ -169,11 +169,10 @@ async def test_a_killed_ray_worker_under_skip_leaves_out_only_its_branch() -> No
 
 @pytest.mark.allow_blocking
 def test_entering_the_driver_starts_local_ray_before_the_first_execute() -> None:
-    # Ray's own processes (GCS, raylet) start on entering; Ray starts the worker processes
-    # that run tasks on demand, when tasks are leased, so those are not checked here.
     out = cases.warm_start("executors.RayExecutor(num_cpus=2)")
     assert "before 0" in out
-    assert "entered 0" not in out, out
+    assert "entered 0" not in out
+    assert "ran on workers started on entering True" in out, out
 
 
 def test_hamiltons_h_ray_task_executor_is_the_ray_executor() -> None:

@@ -20,6 +20,7 @@ from .base import Executor, Unit, check_max_tasks, uninterrupted
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a cluster's address before giving up
 CANCEL_GRACE = 5.0  # seconds a cancelled task gets to stop before it is left to Ray
+WARM_MOST = 64  # worker processes started on entering the Driver, at most
 
 
 def _ray() -> Any:
@@ -91,8 +92,13 @@ class RayExecutor(Executor):
         return f"RayExecutor({self.address or 'local'}, batch_size={self.batch_size!r})"
 
     async def start(self) -> None:
-        """Start or connect to Ray now (``async with dr:``), not on the first task."""
-        await self._start()
+        """Start or connect to Ray now (``async with dr:``), not on the first task.
+
+        Ray starts the worker processes that run tasks only when tasks come: an empty task
+        per CPU (up to ``WARM_MOST``) starts them now, so the first request does not wait.
+        """
+        remote = await self._start()
+        await asyncio.gather(*(remote.remote([]) for _ in range(min(self._cpus, WARM_MOST))))
 
     async def _start(self) -> Any:
         ray = _ray()
