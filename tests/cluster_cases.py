@@ -292,7 +292,7 @@ async def skipped_branch_is_left_out(make: Make) -> None:
     assert isinstance(error.value, ValueError)
     notes = notes_of(error.value)
     assert "item[3]" in notes and "bad item 3" in notes
-    assert "traceback in" in notes and "in work" in notes  # the worker's traceback
+    assert "in work" in notes and ":\nTraceback (most recent call last)" in notes
 
 
 async def more_failures_than_max_failures(make: Make) -> None:
