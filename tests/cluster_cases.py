@@ -17,8 +17,14 @@ from typing import Any
 import pytest
 from conftest import HANG_GUARD, build, notes_of
 
-from asyncdag import Builder, Collect, Parallelizable, retry, timeout
-from asyncdag.errors import ExecutorError, NodeTimeoutError, SerializationError, WorkerCrashedError
+from asyncdag import Builder, Collect, Parallelizable, on_branch_error, retry, timeout
+from asyncdag.errors import (
+    BranchFailuresError,
+    ExecutorError,
+    NodeTimeoutError,
+    SerializationError,
+    WorkerCrashedError,
+)
 from asyncdag.execution.executors import Executor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -255,3 +261,116 @@ async def unpicklable_return_value(make: Make) -> None:
             async with asyncio.timeout(HANG_GUARD):
                 await dr.execute(["results"], inputs={"n": 1})
     assert info.value.node == "work" and "return value" in str(info.value)
+
+
+def skipping(work: Any, max_failures: int | None = None) -> tuple[Any, ...]:
+    """A block over ``range(n)`` under ``@on_branch_error("skip")`` whose branch is ``work``."""
+
+    @on_branch_error("skip", max_failures=max_failures)
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def results(work: Collect[Any]) -> list[Any]:
+        return list(work)
+
+    return item, work, results
+
+
+async def skipped_branch_is_left_out(make: Make) -> None:
+    def work(item: int) -> int:
+        if item == 3:
+            raise ValueError(f"bad item {item}")
+        return item * 10
+
+    dr = build(*skipping(work), remote=make())
+    async with dr:
+        async with asyncio.timeout(HANG_GUARD):
+            events = [e async for e in dr.stream(["results"], inputs={"n": 6})]
+    assert events[-1].value == {"results": [0, 10, 20, 40, 50]}
+    (error,) = [e for e in events if e.kind == "error"]
+    assert (error.node, error.index) == ("work", (3,))
+    assert isinstance(error.value, ValueError)
+    notes = notes_of(error.value)
+    assert "item[3]" in notes and "bad item 3" in notes
+    assert "in work" in notes and ":\nTraceback (most recent call last)" in notes
+
+
+async def more_failures_than_max_failures(make: Make) -> None:
+    def work(item: int) -> int:
+        if item % 2:
+            raise ValueError(f"odd {item}")
+        return item
+
+    dr = build(*skipping(work, max_failures=2), remote=make())
+    async with dr:
+        with pytest.raises(BranchFailuresError) as info:
+            async with asyncio.timeout(HANG_GUARD):
+                await dr.execute(["results"], inputs={"n": 10})
+        assert info.value.expander == "item" and info.value.max_failures == 2
+        assert len(info.value.failures) == 3
+        assert all(node == "work" for node, _, _ in info.value.failures)
+        async with asyncio.timeout(HANG_GUARD):  # the cluster still serves the next run
+            out = await dr.execute(["results"], inputs={"n": 3})
+    assert out == {"results": [0, 2]}
+
+
+async def killed_worker_skips_only_its_branch(make: Make) -> None:
+    """Slow branches, so that items gather into batches while every task slot is busy."""
+
+    def work(item: int, crash: bool) -> int:
+        time.sleep(0.1)
+        if crash and item == 7:
+            os._exit(3)
+        return item
+
+    dr = build(*skipping(work), remote=make())
+    async with dr:
+        async with asyncio.timeout(HANG_GUARD * 2):
+            events = [e async for e in dr.stream(["results"], inputs={"n": 14, "crash": True})]
+    errors = [e for e in events if e.kind == "error"]
+    assert [e.index for e in errors] == [(7,)]
+    assert isinstance(errors[0].value, WorkerCrashedError)
+    assert "item[7]" in str(errors[0].value)
+    assert events[-1].value == {"results": [i for i in range(14) if i != 7]}
+
+
+WARM_START = """
+import asyncio, os, sys
+import psutil
+sys.path.insert(0, {tests!r})
+from conftest import build
+from cluster_cases import fan_out
+from asyncdag import executors
+
+def work(item: int) -> int:
+    return os.getpid()
+
+async def main() -> None:
+    me = psutil.Process()
+    dr = build(*fan_out(work), remote={executor})
+    print("before", len(me.children(recursive=True)))
+    async with dr:
+        started = {{p.pid for p in me.children(recursive=True)}}
+        print("entered", len(started))
+        pids = set((await dr.execute(["results"], inputs={{"n": 4}}))["results"])
+        print("ran on workers started on entering", pids <= started)
+
+asyncio.run(main())
+"""
+
+
+def warm_start(executor: str) -> str:
+    """What a fresh interpreter prints that enters ``async with dr:`` with ``executor``."""
+    import subprocess
+    import sys
+
+    tests = str(Path(__file__).resolve().parent)
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_START.format(tests=tests, executor=executor)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD * 3,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

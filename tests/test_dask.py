@@ -218,6 +218,30 @@ def test_with_neither_client_nor_address_a_local_cluster_starts_and_closes_with_
     assert "alive after []" in done.stdout
 
 
+async def test_a_skipped_branch_on_dask_is_left_out_and_the_run_goes_on(make: cases.Make) -> None:
+    await cases.skipped_branch_is_left_out(make)
+
+
+async def test_more_skipped_dask_branches_than_max_failures_fail_the_run(make: cases.Make) -> None:
+    await cases.more_failures_than_max_failures(make)
+
+
+async def test_a_killed_dask_worker_under_skip_leaves_out_only_its_branch(
+    make: cases.Make,
+) -> None:
+    # The fixture's cluster sets allowed-failures to 0: Dask does not run the task again
+    # first (with its default, 3, the branch is skipped after Dask's own retries).
+    await cases.killed_worker_skips_only_its_branch(make)
+
+
+@pytest.mark.allow_blocking
+def test_entering_the_driver_starts_the_local_dask_cluster_before_the_first_execute() -> None:
+    out = cases.warm_start("executors.DaskExecutor()")
+    assert "before 0" in out
+    assert "entered 0" not in out
+    assert "ran on workers started on entering True" in out, out
+
+
 def test_dask_executor_rejects_client_and_address_together() -> None:
     with pytest.raises(ValueError, match="not both"):
         executors.DaskExecutor(client=object(), address="tcp://127.0.0.1:8786")  # type: ignore[arg-type]

@@ -154,6 +154,27 @@ asyncio.run(main())
     assert "initialised False" in done.stdout
 
 
+async def test_a_skipped_branch_on_ray_is_left_out_and_the_run_goes_on() -> None:
+    await cases.skipped_branch_is_left_out(make)
+
+
+async def test_more_skipped_ray_branches_than_max_failures_fail_the_run() -> None:
+    await cases.more_failures_than_max_failures(make)
+
+
+async def test_a_killed_ray_worker_under_skip_leaves_out_only_its_branch() -> None:
+    # Without retries: with Ray's default (3), the branch is skipped after Ray's own retries.
+    await cases.killed_worker_skips_only_its_branch(lambda: executors.RayExecutor(max_retries=0))
+
+
+@pytest.mark.allow_blocking
+def test_entering_the_driver_starts_local_ray_before_the_first_execute() -> None:
+    out = cases.warm_start("executors.RayExecutor(num_cpus=2)")
+    assert "before 0" in out
+    assert "entered 0" not in out
+    assert "ran on workers started on entering True" in out, out
+
+
 def test_hamiltons_h_ray_task_executor_is_the_ray_executor() -> None:
     assert h_ray.RayTaskExecutor is executors.RayExecutor
 

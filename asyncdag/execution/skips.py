@@ -55,7 +55,7 @@ def failure_of(
 def with_traceback(error: BaseException) -> BaseException:
     """``error`` with its traceback text as a note (a worker's traceback does not travel)."""
     text = "".join(traceback.format_exception(error)).rstrip()
-    error.add_note(f"asyncdag: traceback in worker process:\\n{text}")
+    error.add_note(f"asyncdag: traceback in worker process:\n{text}")
     return error
 
 

@@ -80,17 +80,21 @@ class Batcher:
     def __init__(self, send: Send, slots: Callable[[], int], most: int) -> None:
         self._send, self._slots, self._most = send, slots, most
         self._groups: dict[tuple[int, ...], _Group] = {}
+        self._suspects = asyncio.Lock()  # units sent again after a crash: one at a time
 
     async def run(self, unit: Unit, payload: bytes, parts: tuple[object, ...]) -> bytes:
         """The answer to ``payload``, sent alone or with other units of its block."""
+        loop = asyncio.get_running_loop()
         if self._most == 1:  # fixed batches: the unit is the task, sent from this task
-            (answer,) = await self._send([payload], parts, unit)
+            (answer,) = await self._answers(parts, [_Waiting(unit, payload, loop.create_future())])
+            if isinstance(answer, Exception):
+                raise answer
             return answer
         key = tuple(id(part) for part in parts)
         group = self._groups.get(key)
         if group is None or any(a is not b for a, b in zip(group.parts, parts, strict=True)):
             group = self._groups[key] = _Group(parts)
-        waiting = _Waiting(unit, payload, asyncio.get_running_loop().create_future())
+        waiting = _Waiting(unit, payload, loop.create_future())
         group.pending.append(waiting)
         if group.flying < self._slots():
             self._flush(key, group)
@@ -110,19 +114,19 @@ class Batcher:
 
     async def _carry(self, key: tuple[int, ...], group: _Group, batch: list[_Waiting]) -> None:
         try:
-            answers = await self._send([w.payload for w in batch], group.parts, batch[0].unit)
-        except Exception as exc:
-            for waiting in batch:
-                if not waiting.answer.done():
-                    waiting.answer.set_exception(exc)
-                    waiting.answer.exception()  # retrieved: cancelled waiters never look
+            answers = await self._answers(group.parts, batch)
         except BaseException:
             for waiting in batch:
                 waiting.answer.cancel()
             raise
         else:
             for waiting, answer in zip(batch, answers, strict=True):
-                if not waiting.answer.done():
+                if waiting.answer.done():
+                    pass
+                elif isinstance(answer, Exception):
+                    waiting.answer.set_exception(answer)
+                    waiting.answer.exception()  # retrieved: cancelled waiters never look
+                else:
                     waiting.answer.set_result(answer)
         finally:
             group.flying -= 1
@@ -132,6 +136,27 @@ class Batcher:
                 self._flush(key, group)
             elif not group.flying and self._groups.get(key) is group:
                 del self._groups[key]
+
+    async def _answers(
+        self, parts: tuple[object, ...], batch: list[_Waiting], suspect: bool = False
+    ) -> list[bytes | Exception]:
+        """The answer to each unit of ``batch``, or the exception its cluster task ended with.
+
+        A task that fails as a whole (its worker died) fails every unit in it, and a cluster
+        may also fail the tasks queued on that worker. Under ``@on_branch_error("skip")``
+        each such unit is sent once more on its own, one suspect at a time, so that only
+        the branch that kills a worker alone is left out.
+        """
+        try:
+            return list(await self._send([w.payload for w in batch], parts, batch[0].unit))
+        except Exception as exc:
+            if suspect or not getattr(batch[0].unit, "skip", False):
+                return [exc] * len(batch)
+        answers: list[bytes | Exception] = []
+        for waiting in batch:
+            async with self._suspects:
+                answers += await self._answers(parts, [waiting], suspect=True)
+        return answers
 
     async def _abandon(self, key: tuple[int, ...], group: _Group, waiting: _Waiting) -> None:
         """A waiting unit was cancelled: drop it, or stop its task once nobody else needs it."""

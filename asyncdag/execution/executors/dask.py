@@ -49,8 +49,11 @@ class DaskExecutor(Executor):
     come while all are busy into the next task (the first item always goes alone).
     A worker that dies while running a task: Dask runs the task again on another worker,
     up to its ``distributed.scheduler.allowed-failures`` setting (3 by default), then the
-    run fails with ``WorkerCrashedError``. Cancelling an ``execute`` cancels its Dask
-    futures; a task already running on a worker thread finishes there, unwatched.
+    run fails with ``WorkerCrashedError``. Under ``@on_branch_error("skip")``, a unit whose
+    task failed so (with the whole batch, or queued on the dying worker) is sent once more
+    alone, one at a time, and its branch is skipped only if that fails too. Cancelling an
+    ``execute`` cancels its Dask futures; a task already running on a worker thread
+    finishes there, unwatched.
     """
 
     runs_branches = True

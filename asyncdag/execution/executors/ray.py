@@ -20,6 +20,7 @@ from .base import Executor, Unit, check_max_tasks, uninterrupted
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a cluster's address before giving up
 CANCEL_GRACE = 5.0  # seconds a cancelled task gets to stop before it is left to Ray
+WARM_MOST = 64  # worker processes started on entering the Driver, at most
 
 
 def _ray() -> Any:
@@ -44,7 +45,9 @@ class RayExecutor(Executor):
     fewer than 2 tasks per CPU are in flight and gathers the items that come while all are
     busy into the next task (the first item always goes alone). A worker that
     dies while running a task: Ray runs the task again, up to ``max_retries`` times (Ray's
-    default for tasks, 3), then the run fails with ``WorkerCrashedError``. Cancelling an
+    default for tasks, 3), then the run fails with ``WorkerCrashedError``; under
+    ``@on_branch_error("skip")`` the unit is sent once more alone (Ray retrying it again),
+    then its branch is skipped. Cancelling an
     ``execute`` cancels its tasks (``ray.cancel``, which interrupts a running one).
     """
 
@@ -89,8 +92,13 @@ class RayExecutor(Executor):
         return f"RayExecutor({self.address or 'local'}, batch_size={self.batch_size!r})"
 
     async def start(self) -> None:
-        """Start or connect to Ray now (``async with dr:``), not on the first task."""
-        await self._start()
+        """Start or connect to Ray now (``async with dr:``), not on the first task.
+
+        Ray starts the worker processes that run tasks only when tasks come: an empty task
+        per CPU (up to ``WARM_MOST``) starts them now, so the first request does not wait.
+        """
+        remote = await self._start()
+        await asyncio.gather(*(remote.remote([]) for _ in range(min(self._cpus, WARM_MOST))))
 
     async def _start(self) -> Any:
         ray = _ray()
