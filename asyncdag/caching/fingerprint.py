@@ -178,18 +178,29 @@ def _names(code: types.CodeType) -> set[str]:
     return names
 
 
+_AST_ATTEMPTS = 5
+
+
 def _stripped(source: str) -> str:
     """``source`` without comments and docstrings (they do not change what it computes)."""
     import textwrap
 
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:  # a lambda's line, say: keep it as it is
-        return source.strip()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
-            first = node.body[0]
-            constant = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-            if constant and isinstance(first.value.value, str):  # type: ignore[attr-defined]
-                node.body = node.body[1:] or [ast.Pass()]
-    return ast.unparse(tree)
+    for attempt in range(_AST_ATTEMPTS):
+        try:
+            tree = ast.parse(textwrap.dedent(source))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+                    first = node.body[0]
+                    constant = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    if constant and isinstance(first.value.value, str):  # type: ignore[attr-defined]
+                        node.body = node.body[1:] or [ast.Pass()]
+            return ast.unparse(tree)
+        except SyntaxError:  # a lambda's line, say: keep it as it is
+            return source.strip()
+        except SystemError:
+            # CPython 3.11 (up to 3.11.8) can fail an ast call made on a thread while another
+            # thread builds an AST ("AST constructor recursion depth mismatch"); it is a
+            # race, so the same call succeeds when made again.
+            if attempt == _AST_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
