@@ -133,6 +133,9 @@ async def user_exception_as_itself(make: Make, where: str) -> None:
 async def killed_worker(make: Make) -> None:
     def work(item: int, crash: bool) -> int:
         if crash and item == 1:
+            # Let branch 0 finish first: a dying worker also fails the tasks it still holds,
+            # and the error named should be the crashing branch's own.
+            time.sleep(0.5)
             os._exit(3)
         return item
 
