@@ -20,6 +20,7 @@ from .base import Executor, Unit, check_max_tasks, uninterrupted
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a cluster's address before giving up
 CANCEL_GRACE = 5.0  # seconds a cancelled task gets to stop before it is left to Ray
+FINISH_GRACE = 0.25  # seconds a task gets to finish by itself before it is cancelled
 WARM_MOST = 64  # worker processes started on entering the Driver, at most
 
 
@@ -188,10 +189,18 @@ class RayExecutor(Executor):
             try:
                 return await ref
             except asyncio.CancelledError:
-                ray.cancel(ref)
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(CANCEL_GRACE):
-                        await ref
+                # A task about to finish is let finish: Ray (2.60) aborts the driver process
+                # when a cancelled task's completion arrives just after the cancel ("Tried to
+                # complete task that was not pending"). Only a task still running after a
+                # short wait is cancelled, which makes that race unlikely.
+                finished = asyncio.ensure_future(_settled(ref))
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait({finished}, timeout=FINISH_GRACE)
+                if not finished.done():
+                    ray.cancel(ref)
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        async with asyncio.timeout(CANCEL_GRACE):
+                            await asyncio.shield(finished)
                 raise
         finally:
             stored.done(entries)
@@ -212,3 +221,9 @@ class RayExecutor(Executor):
         if self._started and not self._stored:
             self._started, self._remote, self._cpus = False, None, 0
             await uninterrupted(asyncio.to_thread(_ray().shutdown))
+
+
+async def _settled(ref: Any) -> None:
+    """Wait for ``ref``'s task to end, however it ends."""
+    with contextlib.suppress(Exception):
+        await ref
