@@ -145,7 +145,8 @@ async def killed_worker(make: Make) -> None:
             async with asyncio.timeout(HANG_GUARD * 2):
                 await dr.execute(["results"], inputs={"n": 2, "crash": True})
         assert info.value.node == "item"
-        assert info.value.branch == "item[1]"
+        # Item 1 alone, or in one task with item 0 when automatic batching joined them.
+        assert info.value.branch in ("item[1]", "item[0, 1]"), info.value.branch
         async with asyncio.timeout(HANG_GUARD * 2):
             out = await dr.execute(["results"], inputs={"n": 3, "crash": False})
     assert out == {"results": [0, 1, 2]}
