@@ -243,3 +243,25 @@ async def test_a_grandchild_holding_the_workers_stdout_does_not_keep_the_worker_
         assert living == []
     finally:
         os.kill(pid, 9)
+
+
+async def test_log_records_and_raw_writes_of_a_node_keep_their_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    def logs_and_writes() -> int:
+        log = logging.getLogger("asyncdag_test_output_order")
+        for k in range(10):
+            log.warning("record %s", k)
+            os.write(1, f"raw {k}\n".encode())
+        return 1
+
+    handler = logging.StreamHandler(sys.stdout)  # capsys's stdout: one stream holds both
+    logger = logging.getLogger("asyncdag_test_output_order")
+    logger.addHandler(handler)
+    try:
+        out, _ = await run_alone(logs_and_writes, capsys)
+    finally:
+        logger.removeHandler(handler)
+    assert out.splitlines() == [f"{kind} {k}" for k in range(10) for kind in ("record", "raw")]
