@@ -265,3 +265,20 @@ async def test_log_records_and_raw_writes_of_a_node_keep_their_order(
     finally:
         logger.removeHandler(handler)
     assert out.splitlines() == [f"{kind} {k}" for k in range(10) for kind in ("record", "raw")]
+
+
+async def test_what_a_process_forked_by_a_node_prints_reaches_the_parent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def forks() -> int:
+        import multiprocessing
+
+        print("before fork")
+        child = multiprocessing.get_context("fork").Process(target=print, args=("in child",))
+        child.start()
+        child.join()
+        print("after fork")
+        return child.exitcode or 0
+
+    out, _ = await run_alone(forks, capsys)
+    assert out == "before fork\nin child\nafter fork\n"
