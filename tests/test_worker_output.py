@@ -79,6 +79,19 @@ async def test_what_c_code_prints_through_libc_stdio_arrives_before_the_nodes_re
     assert out == "before\nfrom libc\n"
 
 
+async def test_a_partial_line_written_to_fd_1_arrives_before_the_nodes_result(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def progress() -> int:
+        os.write(1, b"working")
+        print("...", end="")
+        os.write(1, b" done")
+        return 1
+
+    out, _ = await run_alone(progress, capsys)
+    assert out == "working... done"
+
+
 async def test_a_subprocess_started_by_a_node_writes_to_the_parents_stdout(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -267,18 +280,25 @@ async def test_log_records_and_raw_writes_of_a_node_keep_their_order(
     assert out.splitlines() == [f"{kind} {k}" for k in range(10) for kind in ("record", "raw")]
 
 
-async def test_what_a_process_forked_by_a_node_prints_reaches_the_parent(
+async def test_what_a_process_forked_by_a_node_prints_or_logs_reaches_the_parent(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     def forks() -> int:
+        import logging
         import multiprocessing
 
         print("before fork")
         child = multiprocessing.get_context("fork").Process(target=print, args=("in child",))
         child.start()
         child.join()
+        logger = logging.getLogger("asyncdag_test_forked")
+        child = multiprocessing.get_context("fork").Process(
+            target=logger.warning, args=("logged in child",)
+        )
+        child.start()
+        child.join()
         print("after fork")
         return child.exitcode or 0
 
-    out, _ = await run_alone(forks, capsys)
-    assert out == "before fork\nin child\nafter fork\n"
+    out, err = await run_alone(forks, capsys)
+    assert (out, err) == ("before fork\nin child\nafter fork\n", "logged in child\n")

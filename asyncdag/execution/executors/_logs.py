@@ -48,6 +48,9 @@ class Forwarding(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if any(state.forked for state in _capture):  # the answer pipe is not ours
+                os.write(2, f"{self.format(record)}\n".encode(errors="replace"))
+                return
             settle()  # what was written to fd 1 or 2 before the record goes first
             node, branch = self.where()
             fields: dict[str, Any] = {
@@ -249,7 +252,7 @@ class _Capture:
         """The worker is exiting: send the rest, stop the thread, give fd 1 and 2 back."""
         self.drain()
         os.write(self.wake_write, b"\0")
-        self.thread.join()
+        self.thread.join(timeout=2.0)  # stuck sending to a parent that stopped reading: go
         os.dup2(self.fallback, 1)  # later writes (interpreter shutdown) go to stderr
         os.dup2(self.fallback, 2)
         self.drain()  # what was written between the two
