@@ -302,3 +302,27 @@ async def test_what_a_process_forked_by_a_node_prints_or_logs_reaches_the_parent
 
     out, err = await run_alone(forks, capsys)
     assert (out, err) == ("before fork\nin child\nafter fork\n", "logged in child\n")
+
+
+async def test_what_a_failing_branch_wrote_to_fd_2_reaches_the_parent_before_its_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def work(item: int) -> int:
+        os.write(2, f"raw {item}\n".encode())
+        if item == 2:
+            raise ValueError(f"bad item {item}")
+        return item
+
+    def results(work: Collect[int]) -> list[int]:
+        return list(work)
+
+    dr = build(item, work, results, remote=executors.ProcessExecutor(max_tasks=1, batch_size=4))
+    async with dr, asyncio.timeout(HANG_GUARD):
+        with pytest.raises(ValueError, match="bad item 2"):
+            await dr.execute(["results"], inputs={"n": 4})
+        lines = capsys.readouterr().err.splitlines()
+    assert lines[:3] == ["raw 0", "raw 1", "raw 2"]
+    await no_worker_left()

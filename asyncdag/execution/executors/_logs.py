@@ -218,6 +218,8 @@ class _Capture:
                     chunk = os.read(fd, 1 << 16)
                 except BlockingIOError:
                     break
+                except OSError:  # closed under us (a node closing every descriptor)
+                    chunk = b""
                 if not chunk:
                     self.ended.add(fd)
                     self.ready.unregister(fd)
@@ -251,7 +253,8 @@ class _Capture:
     def close(self) -> None:
         """The worker is exiting: send the rest, stop the thread, give fd 1 and 2 back."""
         self.drain()
-        os.write(self.wake_write, b"\0")
+        with contextlib.suppress(OSError):
+            os.write(self.wake_write, b"\0")
         self.thread.join(timeout=2.0)  # stuck sending to a parent that stopped reading: go
         os.dup2(self.fallback, 1)  # later writes (interpreter shutdown) go to stderr
         os.dup2(self.fallback, 2)
