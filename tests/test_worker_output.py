@@ -326,3 +326,28 @@ async def test_what_a_failing_branch_wrote_to_fd_2_reaches_the_parent_before_its
         lines = capsys.readouterr().err.splitlines()
     assert lines[:3] == ["raw 0", "raw 1", "raw 2"]
     await no_worker_left()
+
+
+async def test_threads_of_a_node_printing_and_writing_at_once_lose_no_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def crowd() -> int:
+        import threading
+
+        def chatter(t: int) -> None:
+            for k in range(500):
+                sys.stdout.write(f"print {t} {k}\n")  # print() writes the end apart
+                os.write(1, f"raw {t} {k}\n".encode())
+
+        threads = [threading.Thread(target=chatter, args=(t,)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return 1
+
+    out, _ = await run_alone(crowd, capsys)
+    expected = [
+        f"{kind} {t} {k}" for t in range(4) for k in range(500) for kind in ("print", "raw")
+    ]
+    assert sorted(out.splitlines()) == sorted(expected)
