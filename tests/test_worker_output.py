@@ -351,3 +351,55 @@ async def test_threads_of_a_node_printing_and_writing_at_once_lose_no_line(
         f"{kind} {t} {k}" for t in range(4) for k in range(500) for kind in ("print", "raw")
     ]
     assert sorted(out.splitlines()) == sorted(expected)
+
+
+async def test_a_line_written_to_fd_2_just_before_a_worker_is_killed_reaches_the_parent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @tag(executor="cpu")
+    def killed() -> int:
+        import signal
+
+        os.write(2, b"last words\n")  # then gone at once, as after abort() or the OOM killer
+        os.kill(os.getpid(), signal.SIGKILL)
+        return 1
+
+    dr = build(killed, cpu=executors.ProcessExecutor(max_tasks=1))
+    async with dr, asyncio.timeout(HANG_GUARD):
+        with pytest.raises(WorkerCrashedError):
+            await dr.execute(["killed"])
+        assert capsys.readouterr().err == "last words\n"
+    await no_worker_left()
+
+
+def open_pipes() -> int:
+    """How many pipes this process holds open (Linux)."""
+    return sum(1 for name in os.listdir("/proc/self/fd") if _is_pipe(name))
+
+
+def _is_pipe(name: str) -> bool:
+    try:
+        return os.readlink(f"/proc/self/fd/{name}").startswith("pipe:")
+    except OSError:  # closed meanwhile (the listing's own descriptor)
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/fd")
+async def test_the_parent_keeps_no_pipe_of_a_worker_that_stopped_or_died() -> None:
+    @tag(executor="cpu")
+    def dies(crash: bool) -> int:
+        if crash:
+            os._exit(5)
+        return 1
+
+    before = await asyncio.to_thread(open_pipes)
+    for crash in (False, True, False, True):
+        dr = build(dies, cpu=executors.ProcessExecutor(max_tasks=2))
+        async with dr, asyncio.timeout(HANG_GUARD):
+            if crash:
+                with pytest.raises(WorkerCrashedError):
+                    await dr.execute(["dies"], inputs={"crash": True})
+            else:
+                await dr.execute(["dies"], inputs={"crash": False})
+    await no_worker_left()
+    assert await asyncio.to_thread(open_pipes) <= before
