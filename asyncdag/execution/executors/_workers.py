@@ -104,7 +104,7 @@ class Worker:
 
     Requests go in on its stdin and answers come back on its stdout, through an asyncio
     subprocess transport: nothing polls, nothing blocks the loop. The user's prints come
-    back among the answers (``_logs``). A plain subprocess, not a multiprocessing
+    back among the answers (``_output``). A plain subprocess, not a multiprocessing
     one: the worker never re-imports the user's ``__main__``.
     """
 
