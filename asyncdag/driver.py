@@ -35,7 +35,7 @@ from .graph.request import RequestChecks, check_inputs, request_checks
 from .io.materialization import Extractor, Materializer, apply_materializers
 from .lifecycle.graceful import GracefulErrorAdapter
 
-__all__ = ["Builder", "Driver", "Variable"]
+__all__ = ["Builder", "Driver", "InvalidExecutorException", "TaskBasedGraphExecutor", "Variable"]
 
 _T = TypeVar("_T")
 
@@ -47,6 +47,40 @@ class ResultBuilder(Protocol):
     """Anything with Hamilton's ``build_result(**outputs)``."""
 
     def build_result(self, **outputs: Any) -> Any: ...
+
+
+class InvalidExecutorException(AsyncDagError):
+    """Hamilton's error for parallel nodes on a driver that cannot run them.
+
+    Every asyncdag Driver runs ``Parallelizable``/``Collect`` blocks, so asyncdag never
+    raises it; it exists so that Hamilton code catching it still imports.
+    """
+
+
+class TaskBasedGraphExecutor:
+    """What ``dr.graph_executor`` is: the Driver's local and remote executors.
+
+    Hamilton has two graph executors; every asyncdag Driver works as its task based one
+    (``enable_dynamic_execution``), so ``validate`` accepts every node of a built graph.
+    """
+
+    def __init__(self, execution_manager: Any, grouping_strategy: Any = None) -> None:
+        self.execution_manager = execution_manager
+        self.grouping_strategy = grouping_strategy
+
+    def validate(self, nodes_to_execute: Iterable[Any]) -> None:
+        """Nothing to refuse: an asyncdag Driver runs every node ``build()`` accepted."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        """Not the way to run a graph in asyncdag.
+
+        Raises:
+            NotImplementedError: always; call ``await dr.execute(...)`` or ``execute_sync``.
+        """
+        raise NotImplementedError(
+            "asyncdag runs a graph through its Driver: call await dr.execute(...) or "
+            "dr.execute_sync(...)"
+        )
 
 
 class Driver(AsyncClosing):
@@ -64,10 +98,18 @@ class Driver(AsyncClosing):
         observers: Iterable[Observer] = (),
         cache: CacheAdapter | None = None,
         rewriters: Iterable[GracefulErrorAdapter] = (),
+        materializers: Iterable[Materializer | Extractor] = (),
     ) -> None:
+        from .lifecycle._hamilton import before_build, built
+
+        before_build(observers := tuple(observers))
         self.graph = FunctionGraph.from_modules(modules, config)
         for rewriter in rewriters:  # adapters that change how every node runs
             self.graph = rewriter.rewrite(self.graph)
+        if materializers := tuple(materializers):  # Builder.with_materializers: nodes of the graph
+            self.graph = apply_materializers(self.graph, materializers, tuple(self.graph.nodes))[0]
+        built(observers, self.graph, modules, config)
+        self.graph_modules = modules
         self._cache = cache
         self._executors: dict[str, Executor] = {
             LOCAL: InlineExecutor(),
@@ -180,6 +222,76 @@ class Driver(AsyncClosing):
             AsyncDagError: called from inside a running event loop; ``await execute`` there.
         """
         return _run_sync(self, "execute", lambda: self.execute(final_vars, inputs, overrides))
+
+    async def raw_execute(
+        self,
+        final_vars: Iterable[str | Callable[..., Any]],
+        overrides: Mapping[str, Any] | None = None,
+        display_graph: bool = False,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Hamilton's ``raw_execute``: ``execute`` returning the dict of outputs, whatever the
+        result builder (arguments in Hamilton's order).
+
+        Raises:
+            ValueError: ``display_graph=True``; draw with ``visualize_execution`` instead.
+            Exception: what ``execute`` raises.
+        """
+        if display_graph:
+            raise ValueError("display_graph is not supported: call dr.visualize_execution(...)")
+        return await self._run(final_vars, inputs, overrides, self._observers)
+
+    def raw_execute_sync(
+        self,
+        final_vars: Iterable[str | Callable[..., Any]],
+        overrides: Mapping[str, Any] | None = None,
+        display_graph: bool = False,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``raw_execute`` from sync code, on its own event loop, as ``execute_sync``."""
+        return _run_sync(
+            self,
+            "raw_execute",
+            lambda: self.raw_execute(final_vars, overrides, display_graph, inputs),
+        )
+
+    def has_cycles(self, final_vars: Iterable[str | Callable[..., Any]]) -> bool:
+        """False: ``build()`` refuses a graph with a cycle (``GraphError``), so a Driver has none.
+
+        Raises:
+            UnknownNodeError: a name of ``final_vars`` is not in the graph (as in Hamilton).
+        """
+        self.graph.check_known(requested(final_vars))
+        return False
+
+    @property
+    def graph_executor(self) -> TaskBasedGraphExecutor:
+        """How this Driver runs a graph: always task based (parallel blocks work everywhere)."""
+        from .execution.executors.manager import DefaultExecutionManager
+
+        manager = DefaultExecutionManager(self._executors[LOCAL], self._executors[REMOTE])
+        return TaskBasedGraphExecutor(manager)
+
+    def validate_materialization(
+        self,
+        *materializers: Materializer | Extractor,
+        additional_vars: Iterable[str | Callable[..., Any]] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise what ``materialize`` would raise before running anything; run nothing.
+
+        Raises:
+            ValueError, UnknownNodeError, MissingInputError, GraphError: as ``materialize``.
+        """
+        inputs, overrides = dict(inputs or {}), dict(overrides or {})
+        extra = requested(additional_vars or ())
+        graph, ids = apply_materializers(self.graph, materializers, extra)
+        plan = build_plan(graph, (*ids, *extra), inputs, overrides, self._inline)
+        checks = request_checks(graph, plan, inputs, overrides)
+        check_executor_tags(checks.tagged, self._executors)
+        check_inputs(checks.config, graph.config)
+        check_inputs(checks.inputs, inputs)
 
     async def materialize(
         self,
@@ -437,8 +549,9 @@ class Builder:
         self._adapter_set = False
         self._grouping: _GroupingStrategy | None = None
         self._module_overrides = False
-        self._cache: dict[str, Any] | None = None
+        self._cache: dict[str, Any] | CacheAdapter | None = None
         self._rewriters: list[GracefulErrorAdapter] = []
+        self._materializers: list[Materializer | Extractor] = []
 
     def with_modules(self, *modules: ModuleType) -> Self:
         """Add modules whose public functions become nodes."""
@@ -474,12 +587,22 @@ class Builder:
     def with_adapters(self, *adapters: Any) -> Self:
         """Add adapters: lifecycle hooks, progress bars and tracers watch every run; one with
         ``build_result(**outputs)`` shapes what ``execute`` returns."""
+        from .lifecycle import _hamilton
         from .lifecycle._adapt import as_observer, is_hook
 
         for adapter in adapters:
             known = False
             if isinstance(adapter, GracefulErrorAdapter):
                 self._rewriters.append(adapter)
+                continue
+            if isinstance(adapter, CacheAdapter):
+                self._set_cache(adapter)
+                continue
+            if _hamilton.is_lifecycle_adapter(adapter):  # Hamilton's lifecycle.base classes
+                _hamilton.check_supported(adapter)
+                if callable(getattr(adapter, "do_build_result", None)):
+                    self._result_builder = _hamilton.BuildResultMethod(adapter)
+                self._observers.append(_hamilton.LifecycleHooks(adapter))
                 continue
             if callable(getattr(adapter, "build_result", None)):
                 self._result_builder, known = adapter, True
@@ -545,13 +668,60 @@ class Builder:
         ``default_behavior`` is the behavior of the others (``"default"``); ``@cache(...)``
         sets it per function. ``dr.cache`` tells what each run read from the cache.
         """
-        self._cache = {
-            "path": os.fspath(path),
-            "recompute": recompute,
-            "disable": disable,
-            "ignore": ignore,
-            "default_behavior": default_behavior,
-        }
+        self._set_cache(
+            {
+                "path": os.fspath(path),
+                "recompute": recompute,
+                "disable": disable,
+                "ignore": ignore,
+                "default_behavior": default_behavior,
+            }
+        )
+        return self
+
+    def _set_cache(self, cache: dict[str, Any] | CacheAdapter) -> None:
+        if self._cache is not None:
+            raise ValueError(
+                "Cache already set: call with_cache(...) or pass a HamiltonCacheAdapter to "
+                "with_adapters(...) once, as in Hamilton."
+            )
+        self._cache = cache
+
+    def with_materializers(self, *materializers: Materializer | Extractor) -> Self:
+        """Add ``to.<format>``/``from_.<format>`` nodes to the graph built (Hamilton's).
+
+        A saver is then a node like any other: request it by its id from ``execute``.
+
+        Raises:
+            ValueError: an argument is not a materializer (a list: unpack it with ``*``).
+        """
+        for m in materializers:
+            if not isinstance(m, Materializer | Extractor):
+                raise ValueError(
+                    f"with_materializers takes to.<format>(...) and from_.<format>(...) "
+                    f"objects, not {m!r}; unpack a list with with_materializers(*items)."
+                )
+        self._materializers.extend(materializers)
+        return self
+
+    def with_execution_manager(self, execution_manager: Any) -> Self:
+        """Hamilton's ``DefaultExecutionManager(local, remote)``: sets both executors.
+
+        Raises:
+            TypeError: not a ``DefaultExecutionManager``; asyncdag's rule is fixed (branches
+                remotely, other nodes locally), so choose executors with
+                ``with_local_executor``/``with_remote_executor`` or ``@tag(executor=...)``.
+        """
+        from .execution.executors.manager import DefaultExecutionManager
+
+        if type(execution_manager) is not DefaultExecutionManager:
+            raise TypeError(
+                f"{execution_manager!r} is not a DefaultExecutionManager: asyncdag runs branches "
+                "on the remote executor and other nodes on the local one; route single nodes "
+                "with @tag(executor=name) and Builder.with_executor(name, executor)."
+            )
+        self._executors[LOCAL] = execution_manager.local_executor
+        self._executors[REMOTE] = execution_manager.remote_executor
         return self
 
     def allow_module_overrides(self) -> Self:
@@ -575,6 +745,7 @@ class Builder:
         new._executors = dict(self._executors)
         new._observers = list(self._observers)
         new._rewriters = list(self._rewriters)
+        new._materializers = list(self._materializers)
         return new
 
     def build(self) -> Driver:
@@ -583,15 +754,19 @@ class Builder:
         Raises:
             GraphError: the functions do not form a valid DAG.
         """
+        modules, arguments = self._driver_arguments()
+        return Driver(self._config, *modules, **arguments)
+
+    def _driver_arguments(self) -> tuple[list[ModuleType], dict[str, Any]]:
+        """The modules and keyword arguments of the ``Driver`` that ``build()`` makes."""
         modules = self._modules
         if self._module_overrides:
             modules = later_modules_win(modules, self._config)
-        return Driver(
-            self._config,
-            *modules,
+        return modules, dict(
             adapter=self._result_builder,
             executors=self._executors,
             observers=self._observers,
-            cache=None if self._cache is None else CacheAdapter(**self._cache),
+            cache=self._cache if not isinstance(self._cache, dict) else CacheAdapter(**self._cache),
             rewriters=self._rewriters,
+            materializers=self._materializers,
         )

@@ -4,8 +4,9 @@ The tests come from the source distribution of ``sf-hamilton`` on the package re
 downloaded at test time into a cache (``.venv/hamilton-peer`` by default) and never copied
 into this repository. Each file is ported as a user would port a module: ``hamilton`` ->
 ``asyncdag`` on import lines and in ``hamilton.x`` references, ``.execute(`` ->
-``.execute_sync(``. The chosen files then run with pytest in a subprocess in which
-``import hamilton`` fails, so a pass is asyncdag's.
+``.execute_sync(`` (and so ``raw_execute`` and ``materialize``) where it is not awaited.
+The chosen files then run with pytest in a subprocess in which ``import hamilton`` fails,
+so a pass is asyncdag's.
 
     python tests/peer/hamilton_suite.py            # per file pass/fail, then the total
     python tests/peer/hamilton_suite.py --json     # the same as one JSON object
@@ -134,12 +135,25 @@ sys.meta_path.insert(0, _Finder())
 
 
 def port_line(line: str) -> str:
-    """One line of a Hamilton test, ported as a user ports a module."""
+    """One line of a Hamilton test, ported as a user ports a module.
+
+    A sync call of a Driver's run methods (``execute``, ``raw_execute``, ``materialize``)
+    becomes its ``_sync`` twin; an awaited one (Hamilton's ``AsyncDriver``) stays.
+    """
     if _IMPORT.match(line):
         line = _HAMILTON.sub("asyncdag", line)
     else:
         line = _QUALIFIED.sub("asyncdag.", line)
-    return line.replace(".execute(", ".execute_sync(")
+    return _RUN_CALL.sub(_sync_call, line)
+
+
+_RUN_CALL = re.compile(r"(\bawait\s+[\w.]+)?\.(execute|raw_execute|materialize)\(")
+
+
+def _sync_call(match: re.Match[str]) -> str:
+    if match.group(1):  # awaited: asyncdag's run methods are coroutines too
+        return match.group(0)
+    return f".{match.group(2)}_sync("
 
 
 def port(text: str) -> str:

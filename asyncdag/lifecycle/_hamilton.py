@@ -1,0 +1,205 @@
+"""Run adapters written against Hamilton's ``lifecycle.base`` classes."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import ModuleType
+from typing import Any
+
+from ..execution.observe import Observer, RunInfo
+from ..execution.paths import Path, format_path
+from ..graph import node as _node
+from ..graph.graph import FunctionGraph
+from ..node import Node
+from .base import UNSUPPORTED, ValidationException, steps_of
+
+
+def is_lifecycle_adapter(adapter: object) -> bool:
+    """Whether ``adapter`` subclasses one of ``asyncdag.lifecycle.base``'s step classes."""
+    return bool(steps_of(adapter))
+
+
+def check_supported(adapter: object) -> None:
+    """Raise ``TypeError`` when ``adapter`` implements a step asyncdag cannot honour."""
+    for step in steps_of(adapter):
+        if step in UNSUPPORTED:
+            raise TypeError(
+                f"{type(adapter).__qualname__} implements Hamilton's {step}, which asyncdag "
+                f"does not run: {UNSUPPORTED[step]}."
+            )
+
+
+async def _call(method: Callable[..., Any] | None, **kwargs: Any) -> None:
+    if method is not None:
+        outcome = method(**kwargs)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+def _sync(adapter: object, step: str, **kwargs: Any) -> Any:
+    outcome = getattr(adapter, step)(**kwargs)
+    if inspect.isawaitable(outcome):
+        close = getattr(outcome, "close", None)
+        if close is not None:
+            close()
+        raise TypeError(
+            f"{type(adapter).__qualname__}.{step} is async, but it runs while the Driver is "
+            "built, which is sync: make it a plain def."
+        )
+    return outcome
+
+
+def public_node(graph: FunctionGraph, name: str) -> Node:
+    """The ``asyncdag.node.Node`` of node or input ``name``."""
+    found = graph.nodes.get(name)
+    if found is not None:
+        return Node(found)
+    readers = tuple(graph.nodes[r].fn for r in graph.inputs.get(name, ()))
+    types = {
+        p.annotation
+        for r in graph.inputs.get(name, ())
+        for p in graph.nodes[r].params
+        if p.name == name
+    }
+    return Node(None, (name, types.pop() if len(types) == 1 else Any, readers))
+
+
+class LifecycleHooks(Observer):
+    """One Hamilton ``lifecycle.base`` adapter: build steps, and the hooks of each run."""
+
+    def __init__(self, adapter: object) -> None:
+        self.adapter = adapter
+        self._steps = steps_of(adapter)
+
+    def describe(self, method: str) -> str:
+        return f"{type(self.adapter).__qualname__}.{method}"
+
+    def _method(self, step: str) -> Callable[..., Any] | None:
+        return getattr(self.adapter, step) if step in self._steps else None
+
+    def before_build(self) -> None:
+        """``pre_do_anything()``."""
+        if "pre_do_anything" in self._steps:
+            _sync(self.adapter, "pre_do_anything")
+
+    def after_build(
+        self, graph: FunctionGraph, modules: Sequence[ModuleType], config: Mapping[str, Any]
+    ) -> list[str]:
+        """``post_graph_construct`` and the validators; the validators' failure messages."""
+        if "post_graph_construct" in self._steps:
+            _sync(
+                self.adapter,
+                "post_graph_construct",
+                graph=graph,
+                modules=list(modules),
+                config=dict(config),
+            )
+        failures: list[str] = []
+        if "validate_node" in self._steps:
+            for name in [*graph.nodes, *graph.inputs]:
+                ok, message = _sync(
+                    self.adapter, "validate_node", created_node=public_node(graph, name)
+                )
+                if not ok:
+                    failures.append(f"node {name!r}: {message}")
+        if "validate_graph" in self._steps:
+            ok, message = _sync(
+                self.adapter,
+                "validate_graph",
+                graph=graph,
+                modules=list(modules),
+                config=dict(config),
+            )
+            if not ok:
+                failures.append(f"graph: {message}")
+        return failures
+
+    async def run_started(self, run: RunInfo) -> None:
+        await _call(
+            self._method("pre_graph_execute"),
+            run_id=run.run_id,
+            graph=run.graph,
+            final_vars=list(run.final_vars),
+            inputs=dict(run.inputs),
+            overrides=dict(run.overrides),
+        )
+
+    async def node_started(self, run: RunInfo, node: _node.Node, path: Path, kwargs: Any) -> None:
+        await _call(
+            self._method("pre_node_execute"),
+            run_id=run.run_id,
+            node_=Node(node),
+            kwargs=dict(kwargs),
+            task_id=format_path(path) or None,
+        )
+
+    async def node_finished(
+        self,
+        run: RunInfo,
+        node: _node.Node,
+        path: Path,
+        kwargs: Any,
+        result: Any,
+        error: BaseException | None,
+    ) -> None:
+        await _call(
+            self._method("post_node_execute"),
+            run_id=run.run_id,
+            node_=Node(node),
+            kwargs=dict(kwargs),
+            success=error is None,
+            error=error,
+            result=None if error is not None else result,
+            task_id=format_path(path) or None,
+        )
+
+    async def run_finished(
+        self, run: RunInfo, results: Mapping[str, Any] | None, error: BaseException | None
+    ) -> None:
+        await _call(
+            self._method("post_graph_execute"),
+            run_id=run.run_id,
+            graph=run.graph,
+            success=error is None,
+            error=error,
+            results=None if results is None else dict(results),
+        )
+
+
+class BuildResultMethod:
+    """A ``do_build_result`` adapter as a result builder."""
+
+    def __init__(self, adapter: object) -> None:
+        self.adapter = adapter
+
+    def build_result(self, **outputs: Any) -> Any:
+        return _sync(self.adapter, "do_build_result", outputs=outputs)
+
+
+def built(
+    hooks: Iterable[Observer],
+    graph: FunctionGraph,
+    modules: Sequence[ModuleType],
+    config: Mapping[str, Any],
+) -> None:
+    """Tell each lifecycle adapter the graph is built.
+
+    Raises:
+        ValidationException: a ``validate_node``/``validate_graph`` adapter rejected it.
+    """
+    failures = [
+        message
+        for hook in hooks
+        if isinstance(hook, LifecycleHooks)
+        for message in hook.after_build(graph, modules, config)
+    ]
+    if failures:
+        raise ValidationException("lifecycle validators rejected the graph: " + "; ".join(failures))
+
+
+def before_build(hooks: Iterable[Observer]) -> None:
+    """``pre_do_anything()`` of each lifecycle adapter."""
+    for hook in hooks:
+        if isinstance(hook, LifecycleHooks):
+            hook.before_build()
