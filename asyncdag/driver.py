@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, Self, TypeVar
 
 from ._closing import AsyncClosing, InFlight
 from ._overrides import later_modules_win
-from ._requests import check_executor_tags, execution_path, requested
+from ._requests import check_executor_tags, check_functions_are_nodes, execution_path, requested
 from ._variables import Variable, matches, variable_of
 from .base import DictResult
 from .caching.adapter import CacheAdapter
@@ -178,7 +178,7 @@ class Driver(AsyncClosing):
     ) -> dict[str, Any]:
         inputs = dict(inputs or {})
         overrides = dict(overrides or {})
-        outputs = requested(final_vars)
+        outputs = self._outputs(final_vars)
         plan = self._plan(outputs, inputs, overrides, streaming)
         self._check_request(plan, inputs, overrides)
         vals = {**self.graph.config, **inputs, **overrides}
@@ -261,7 +261,7 @@ class Driver(AsyncClosing):
         Raises:
             UnknownNodeError: a name of ``final_vars`` is not in the graph (as in Hamilton).
         """
-        self.graph.check_known(requested(final_vars))
+        self.graph.check_known(self._outputs(final_vars))
         return False
 
     @property
@@ -438,7 +438,7 @@ class Driver(AsyncClosing):
 
         return viz.visualize_execution(
             self.graph,
-            requested(final_vars),
+            self._outputs(final_vars),
             output_file_path,
             render_kwargs,
             inputs,
@@ -466,8 +466,16 @@ class Driver(AsyncClosing):
             UnknownNodeError, MissingInputError, GraphError: as ``execute``.
         """
         inputs, overrides = dict(inputs or {}), dict(overrides or {})
-        plan = self._plan(requested(final_vars), inputs, overrides)
+        plan = self._plan(self._outputs(final_vars), inputs, overrides)
         self._check_request(plan, inputs, overrides)
+
+    def _outputs(self, final_vars: Iterable[str | Callable[..., Any]]) -> tuple[str, ...]:
+        """The names of ``final_vars``, whose functions must be the graph's own."""
+        if isinstance(final_vars, Iterable) and not isinstance(final_vars, str):
+            final_vars = list(final_vars)  # read twice below
+        names = requested(final_vars)
+        check_functions_are_nodes(final_vars, self.graph)
+        return names
 
     def _plan(
         self,

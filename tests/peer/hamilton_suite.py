@@ -98,7 +98,10 @@ EXCLUDED = {
 
 _IMPORT = re.compile(r"^\s*(from|import)\s+hamilton\b")
 _HAMILTON = re.compile(r"\bhamilton\b")
-_QUALIFIED = re.compile(r"\bhamilton\.(?=[A-Za-z_])")
+# Hamilton's reserved tag and config names stay: asyncdag keeps them, as a careful port does.
+_RESERVED = r"data_quality\.(?:contains_dq_results|source_node)|error_sentinel"
+_RESERVED += r"|enable_power_user_mode"
+_QUALIFIED = re.compile(rf"\bhamilton\.(?!(?:{_RESERVED})\b)(?=[A-Za-z_])")
 
 # Some resource modules the tests import are missing from the sdist; they become empty
 # modules so the rest of their file runs (the tests using them fail, under Hamilton too).
