@@ -43,6 +43,12 @@ _T = TypeVar("_T")
 _PLANS_KEPT = 256
 
 
+class Rewriter(Protocol):
+    """An adapter that changes how every node runs by rewriting the built graph once."""
+
+    def rewrite(self, graph: FunctionGraph) -> FunctionGraph: ...
+
+
 class ResultBuilder(Protocol):
     """Anything with Hamilton's ``build_result(**outputs)``."""
 
@@ -97,7 +103,7 @@ class Driver(AsyncClosing):
         executors: Mapping[str, Executor] | None = None,
         observers: Iterable[Observer] = (),
         cache: CacheAdapter | None = None,
-        rewriters: Iterable[GracefulErrorAdapter] = (),
+        rewriters: Iterable[Rewriter] = (),
         materializers: Iterable[Materializer | Extractor] = (),
     ) -> None:
         from .lifecycle._hamilton import before_build, built
@@ -558,7 +564,7 @@ class Builder:
         self._grouping: _GroupingStrategy | None = None
         self._module_overrides = False
         self._cache: dict[str, Any] | CacheAdapter | None = None
-        self._rewriters: list[GracefulErrorAdapter] = []
+        self._rewriters: list[Rewriter] = []
         self._materializers: list[Materializer | Extractor] = []
 
     def with_modules(self, *modules: ModuleType) -> Self:
@@ -610,6 +616,8 @@ class Builder:
                 _hamilton.check_supported(adapter)
                 if callable(getattr(adapter, "do_build_result", None)):
                     self._result_builder = _hamilton.BuildResultMethod(adapter)
+                if _hamilton.runs_nodes(adapter):
+                    self._rewriters.append(_hamilton.NodeExecuteMethod(adapter))
                 self._observers.append(_hamilton.LifecycleHooks(adapter))
                 continue
             if callable(getattr(adapter, "build_result", None)):

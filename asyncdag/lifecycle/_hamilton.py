@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
+import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
@@ -13,6 +16,14 @@ from ..graph import node as _node
 from ..graph.graph import FunctionGraph
 from ..node import Node
 from .base import UNSUPPORTED, ValidationException, steps_of
+
+# (run id, task id) of the node call about to happen, for do_node_execute adapters; set by
+# LifecycleHooks.node_started in the task that then calls the node (threads copy it). A
+# branch shipped to a worker process has no such call here: it sees None.
+_CALL: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar(
+    "asyncdag_lifecycle_call", default=None
+)
+_NODE_METHODS = ("do_node_execute", "do_remote_execute")
 
 
 def is_lifecycle_adapter(adapter: object) -> bool:
@@ -116,6 +127,8 @@ class LifecycleHooks(Observer):
         return failures
 
     async def run_started(self, run: RunInfo) -> None:
+        if any(m in self._steps for m in _NODE_METHODS):
+            _CALL.set((run.run_id, None))  # for nodes that report no node_started (expanders)
         await _call(
             self._method("pre_graph_execute"),
             run_id=run.run_id,
@@ -126,6 +139,8 @@ class LifecycleHooks(Observer):
         )
 
     async def node_started(self, run: RunInfo, node: _node.Node, path: Path, kwargs: Any) -> None:
+        if any(m in self._steps for m in _NODE_METHODS):
+            _CALL.set((run.run_id, format_path(path) or None))
         await _call(
             self._method("pre_node_execute"),
             run_id=run.run_id,
@@ -157,6 +172,8 @@ class LifecycleHooks(Observer):
     async def run_finished(
         self, run: RunInfo, results: Mapping[str, Any] | None, error: BaseException | None
     ) -> None:
+        if any(m in self._steps for m in _NODE_METHODS):
+            _CALL.set(None)  # the caller's task keeps no trace of the run
         await _call(
             self._method("post_graph_execute"),
             run_id=run.run_id,
@@ -203,3 +220,52 @@ def before_build(hooks: Iterable[Observer]) -> None:
     for hook in hooks:
         if isinstance(hook, LifecycleHooks):
             hook.before_build()
+
+
+def runs_nodes(adapter: object) -> bool:
+    """Whether ``adapter`` implements ``do_node_execute`` or ``do_remote_execute``."""
+    return any(m in steps_of(adapter) for m in _NODE_METHODS)
+
+
+class NodeExecuteMethod:
+    """A ``do_node_execute``/``do_remote_execute`` adapter: it makes each node's call.
+
+    The Driver's graph is rewritten once: each node's function asks the adapter to run the
+    original, wherever the node runs (on the loop, threads or worker processes). ``run_id``
+    and ``task_id`` are the run's and the branch's, except in a worker process (None there).
+    """
+
+    def __init__(self, adapter: object) -> None:
+        self.adapter = adapter
+
+    def rewrite(self, graph: FunctionGraph) -> FunctionGraph:
+        """``graph`` with every node called through the adapter."""
+        nodes = {name: self._through(node) for name, node in graph.nodes.items()}
+        return FunctionGraph.from_nodes(nodes, graph.config)
+
+    def _through(self, node: _node.Node) -> _node.Node:
+        call = _call_async if node.is_async or node.is_async_generator else _call_sync
+        wrapped = functools.update_wrapper(
+            functools.partial(call, self.adapter, Node(node)), node.fn
+        )
+        return dataclasses.replace(node, fn=wrapped, is_async=inspect.iscoroutinefunction(wrapped))
+
+
+def _through_adapter(adapter: object, node: Node, kwargs: dict[str, Any]) -> Any:
+    steps = steps_of(adapter)
+    method: Callable[..., Any]
+    if "do_node_execute" in steps:
+        method = getattr(adapter, _NODE_METHODS[0])
+        run_id, task_id = _CALL.get() or (None, None)
+        return method(run_id=run_id, node_=node, kwargs=kwargs, task_id=task_id)
+    method = getattr(adapter, _NODE_METHODS[1])
+    return method(node=node, execute_lifecycle_for_node=node.callable, **kwargs)
+
+
+def _call_sync(adapter: object, node: Node, **kwargs: Any) -> Any:
+    return _through_adapter(adapter, node, kwargs)
+
+
+async def _call_async(adapter: object, node: Node, **kwargs: Any) -> Any:
+    outcome = _through_adapter(adapter, node, kwargs)
+    return await outcome if inspect.isawaitable(outcome) else outcome

@@ -13,9 +13,12 @@ Subclass the steps you need and implement their method (keyword arguments as in 
 - validators: ``validate_node(created_node)`` and ``validate_graph(graph, modules, config)``
   return ``(ok, message)``; any failure makes ``build()`` raise ``ValidationException``.
 
+- ``do_node_execute(run_id, node_, kwargs, task_id)`` and ``do_remote_execute(node,
+  execute_lifecycle_for_node, **kwargs)`` make each node's call (the hooks still run around
+  it); in a worker process ``run_id`` and ``task_id`` are None.
+
 Steps about Hamilton's task objects (``BasePreTaskExecute`` and the other ``...Task...``
-classes) and the methods that replace how asyncdag runs or type-checks a node
-(``BaseDoNodeExecute``, ``BaseDoRemoteExecute``, ``BaseDoValidateInput``,
+classes) and the methods that replace how asyncdag type-checks (``BaseDoValidateInput``,
 ``BaseDoCheckEdgeTypesMatch``) exist so such adapters import, and ``with_adapters`` refuses
 them with a ``TypeError`` saying what to use instead.
 """
@@ -59,10 +62,6 @@ _C = TypeVar("_C", bound=type)
 _STEP = "_asyncdag_lifecycle_step"  # (kind, method name) on each base class
 
 UNSUPPORTED = {
-    "do_node_execute": "asyncdag calls each node itself; wrap the function with a decorator "
-    "or watch it with pre_node_execute/post_node_execute",
-    "do_remote_execute": "asyncdag ships a whole branch to the remote executor; choose it with "
-    "with_remote_executor(...) and watch nodes with pre_node_execute/post_node_execute",
     "do_validate_input": "asyncdag checks inputs against annotations with Hamilton's rules; "
     "annotate the parameter with the type you pass (or Any)",
     "do_check_edge_types_match": "asyncdag checks edges with Hamilton's rules at build(); "
@@ -285,7 +284,7 @@ class BaseDoNodeExecute(abc.ABC):
     def do_node_execute(
         self, *, run_id: str, node_: Any, kwargs: dict[str, Any], task_id: str | None = None
     ) -> Any:
-        """Refused by ``with_adapters``: asyncdag calls each node itself."""
+        """The node's result: typically ``node_(**kwargs)``, changed as the adapter likes."""
 
 
 @_step("method", "do_remote_execute")
@@ -294,7 +293,7 @@ class BaseDoRemoteExecute(abc.ABC):
     def do_remote_execute(
         self, *, node: Any, execute_lifecycle_for_node: Callable[..., Any], **kwargs: Any
     ) -> Any:
-        """Refused by ``with_adapters``: asyncdag ships whole branches to its executors."""
+        """The node's result: typically ``execute_lifecycle_for_node(**kwargs)``."""
 
 
 @_step("hook", "post_node_execute")
