@@ -322,8 +322,23 @@ class Driver(AsyncClosing):
         extra = requested(additional_vars or ())
         graph, ids = apply_materializers(self.graph, materializers, extra)
         plan = build_plan(graph, (*ids, *extra), inputs, overrides, self._inline)
+        vals, observers = {**graph.config, **inputs, **overrides}, self._observers
         with self._in_flight.running():
-            results = await run_plan(plan, {**graph.config, **inputs, **overrides}, self._executors)
+            if not observers:
+                results = await run_plan(plan, vals, self._executors)
+            else:  # hooks watch a materialize as a run of the graph with its savers
+                from .lifecycle._hamilton import constructed
+
+                constructed(observers, graph, self.graph_modules, graph.config)
+                info = RunInfo(
+                    str(uuid.uuid4()),
+                    graph,
+                    (*ids, *extra),
+                    inputs,
+                    overrides,
+                    execution_path(plan.root),
+                )
+                results = await run_plan(plan, vals, self._executors, Observers(observers), info)
         return {i: results[i] for i in ids}, {n: results[n] for n in extra}
 
     def materialize_sync(

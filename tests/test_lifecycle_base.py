@@ -216,3 +216,18 @@ def test_lifecycle_adapter_set_groups_adapters_by_step() -> None:
     assert adapters.does_method("do_node_execute")
     assert not adapters.does_validation("validate_node")
     assert adapters.adapters == [hooks, adapters.adapters[1]]
+
+
+def test_hooks_watch_a_materialize_as_a_run(tmp_path: Any) -> None:
+    from asyncdag.io.materialization import to
+
+    hooks = Recorder()
+    builder = Builder().with_modules(_module()).with_adapters(hooks)
+    dr = builder.with_local_executor(ThreadExecutor(1)).build()  # file I/O off the loop
+    saver = to.pickle(id="saved", dependencies=["b"], path=str(tmp_path / "b.pkl"))
+    dr.materialize_sync(saver, inputs={"x": 1})
+    assert len(hooks.named("post_graph_construct")) == 2  # built, then with the saver
+    assert "saved" in hooks.named("post_graph_construct")[1]["graph"].nodes
+    assert {c["node_"].name for c in hooks.named("post_node_execute")} >= {"a", "b", "saved"}
+    (after,) = hooks.named("post_graph_execute")
+    assert after["success"] is True

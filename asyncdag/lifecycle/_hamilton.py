@@ -94,10 +94,10 @@ class LifecycleHooks(Observer):
         if "pre_do_anything" in self._steps:
             _sync(self.adapter, "pre_do_anything")
 
-    def after_build(
+    def constructed(
         self, graph: FunctionGraph, modules: Sequence[ModuleType], config: Mapping[str, Any]
-    ) -> list[str]:
-        """``post_graph_construct`` and the validators; the validators' failure messages."""
+    ) -> None:
+        """``post_graph_construct``."""
         if "post_graph_construct" in self._steps:
             _sync(
                 self.adapter,
@@ -106,6 +106,12 @@ class LifecycleHooks(Observer):
                 modules=list(modules),
                 config=dict(config),
             )
+
+    def after_build(
+        self, graph: FunctionGraph, modules: Sequence[ModuleType], config: Mapping[str, Any]
+    ) -> list[str]:
+        """``post_graph_construct`` and the validators; the validators' failure messages."""
+        self.constructed(graph, modules, config)
         failures: list[str] = []
         if "validate_node" in self._steps:
             for name in [*graph.nodes, *graph.inputs]:
@@ -213,6 +219,18 @@ def built(
     ]
     if failures:
         raise ValidationException("lifecycle validators rejected the graph: " + "; ".join(failures))
+
+
+def constructed(
+    hooks: Iterable[Observer],
+    graph: FunctionGraph,
+    modules: Sequence[ModuleType],
+    config: Mapping[str, Any],
+) -> None:
+    """``post_graph_construct`` of each lifecycle adapter, for a graph made after build()."""
+    for hook in hooks:
+        if isinstance(hook, LifecycleHooks):
+            hook.constructed(graph, modules, config)
 
 
 def before_build(hooks: Iterable[Observer]) -> None:
