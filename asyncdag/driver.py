@@ -18,6 +18,9 @@ from types import ModuleType
 from typing import Any, Literal, Protocol, Self, TypeVar
 
 from ._closing import AsyncClosing, InFlight
+from ._hamilton_driver import BuilderIdioms, DriverIdioms
+from ._hamilton_driver import InvalidExecutorException as InvalidExecutorException
+from ._hamilton_driver import TaskBasedGraphExecutor as TaskBasedGraphExecutor
 from ._overrides import later_modules_win
 from ._requests import check_executor_tags, check_functions_are_nodes, execution_path, requested
 from ._variables import Variable, matches, variable_of
@@ -55,41 +58,7 @@ class ResultBuilder(Protocol):
     def build_result(self, **outputs: Any) -> Any: ...
 
 
-class InvalidExecutorException(AsyncDagError):
-    """Hamilton's error for parallel nodes on a driver that cannot run them.
-
-    Every asyncdag Driver runs ``Parallelizable``/``Collect`` blocks, so asyncdag never
-    raises it; it exists so that Hamilton code catching it still imports.
-    """
-
-
-class TaskBasedGraphExecutor:
-    """What ``dr.graph_executor`` is: the Driver's local and remote executors.
-
-    Hamilton has two graph executors; every asyncdag Driver works as its task based one
-    (``enable_dynamic_execution``), so ``validate`` accepts every node of a built graph.
-    """
-
-    def __init__(self, execution_manager: Any, grouping_strategy: Any = None) -> None:
-        self.execution_manager = execution_manager
-        self.grouping_strategy = grouping_strategy
-
-    def validate(self, nodes_to_execute: Iterable[Any]) -> None:
-        """Nothing to refuse: an asyncdag Driver runs every node ``build()`` accepted."""
-
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        """Not the way to run a graph in asyncdag.
-
-        Raises:
-            NotImplementedError: always; call ``await dr.execute(...)`` or ``execute_sync``.
-        """
-        raise NotImplementedError(
-            "asyncdag runs a graph through its Driver: call await dr.execute(...) or "
-            "dr.execute_sync(...)"
-        )
-
-
-class Driver(AsyncClosing):
+class Driver(DriverIdioms, AsyncClosing):
     """A built DAG, ready to ``execute``. Build one with ``Builder``.
 
     ``Driver(config, *modules)`` also works, as in Hamilton.
@@ -228,76 +197,6 @@ class Driver(AsyncClosing):
             AsyncDagError: called from inside a running event loop; ``await execute`` there.
         """
         return _run_sync(self, "execute", lambda: self.execute(final_vars, inputs, overrides))
-
-    async def raw_execute(
-        self,
-        final_vars: Iterable[str | Callable[..., Any]],
-        overrides: Mapping[str, Any] | None = None,
-        display_graph: bool = False,
-        inputs: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Hamilton's ``raw_execute``: ``execute`` returning the dict of outputs, whatever the
-        result builder (arguments in Hamilton's order).
-
-        Raises:
-            ValueError: ``display_graph=True``; draw with ``visualize_execution`` instead.
-            Exception: what ``execute`` raises.
-        """
-        if display_graph:
-            raise ValueError("display_graph is not supported: call dr.visualize_execution(...)")
-        return await self._run(final_vars, inputs, overrides, self._observers)
-
-    def raw_execute_sync(
-        self,
-        final_vars: Iterable[str | Callable[..., Any]],
-        overrides: Mapping[str, Any] | None = None,
-        display_graph: bool = False,
-        inputs: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """``raw_execute`` from sync code, on its own event loop, as ``execute_sync``."""
-        return _run_sync(
-            self,
-            "raw_execute",
-            lambda: self.raw_execute(final_vars, overrides, display_graph, inputs),
-        )
-
-    def has_cycles(self, final_vars: Iterable[str | Callable[..., Any]]) -> bool:
-        """False: ``build()`` refuses a graph with a cycle (``GraphError``), so a Driver has none.
-
-        Raises:
-            UnknownNodeError: a name of ``final_vars`` is not in the graph (as in Hamilton).
-        """
-        self.graph.check_known(self._outputs(final_vars))
-        return False
-
-    @property
-    def graph_executor(self) -> TaskBasedGraphExecutor:
-        """How this Driver runs a graph: always task based (parallel blocks work everywhere)."""
-        from .execution.executors.manager import DefaultExecutionManager
-
-        manager = DefaultExecutionManager(self._executors[LOCAL], self._executors[REMOTE])
-        return TaskBasedGraphExecutor(manager)
-
-    def validate_materialization(
-        self,
-        *materializers: Materializer | Extractor,
-        additional_vars: Iterable[str | Callable[..., Any]] | None = None,
-        overrides: Mapping[str, Any] | None = None,
-        inputs: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Raise what ``materialize`` would raise before running anything; run nothing.
-
-        Raises:
-            ValueError, UnknownNodeError, MissingInputError, GraphError: as ``materialize``.
-        """
-        inputs, overrides = dict(inputs or {}), dict(overrides or {})
-        extra = requested(additional_vars or ())
-        graph, ids = apply_materializers(self.graph, materializers, extra)
-        plan = build_plan(graph, (*ids, *extra), inputs, overrides, self._inline)
-        checks = request_checks(graph, plan, inputs, overrides)
-        check_executor_tags(checks.tagged, self._executors)
-        check_inputs(checks.config, graph.config)
-        check_inputs(checks.inputs, inputs)
 
     async def materialize(
         self,
@@ -566,7 +465,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return factory
 
 
-class Builder:
+class Builder(BuilderIdioms):
     """Collects modules, config, executors and adapters, then ``build()``s a ``Driver``."""
 
     def __init__(self) -> None:
@@ -717,43 +616,6 @@ class Builder:
                 "with_adapters(...) once, as in Hamilton."
             )
         self._cache = cache
-
-    def with_materializers(self, *materializers: Materializer | Extractor) -> Self:
-        """Add ``to.<format>``/``from_.<format>`` nodes to the graph built (Hamilton's).
-
-        A saver is then a node like any other: request it by its id from ``execute``.
-
-        Raises:
-            ValueError: an argument is not a materializer (a list: unpack it with ``*``).
-        """
-        for m in materializers:
-            if not isinstance(m, Materializer | Extractor):
-                raise ValueError(
-                    f"with_materializers takes to.<format>(...) and from_.<format>(...) "
-                    f"objects, not {m!r}; unpack a list with with_materializers(*items)."
-                )
-        self._materializers.extend(materializers)
-        return self
-
-    def with_execution_manager(self, execution_manager: Any) -> Self:
-        """Hamilton's ``DefaultExecutionManager(local, remote)``: sets both executors.
-
-        Raises:
-            TypeError: not a ``DefaultExecutionManager``; asyncdag's rule is fixed (branches
-                remotely, other nodes locally), so choose executors with
-                ``with_local_executor``/``with_remote_executor`` or ``@tag(executor=...)``.
-        """
-        from .execution.executors.manager import DefaultExecutionManager
-
-        if type(execution_manager) is not DefaultExecutionManager:
-            raise TypeError(
-                f"{execution_manager!r} is not a DefaultExecutionManager: asyncdag runs branches "
-                "on the remote executor and other nodes on the local one; route single nodes "
-                "with @tag(executor=name) and Builder.with_executor(name, executor)."
-            )
-        self._executors[LOCAL] = execution_manager.local_executor
-        self._executors[REMOTE] = execution_manager.remote_executor
-        return self
 
     def allow_module_overrides(self) -> Self:
         """A function of a later module replaces an earlier module's function of the same node.
