@@ -4,6 +4,8 @@ execution managers. ``Driver`` and ``Builder`` inherit them."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol, Self
 
@@ -14,10 +16,26 @@ from .execution.executors.manager import DefaultExecutionManager
 from .execution.observe import Observer
 from .graph.graph import FunctionGraph
 from .graph.plan import LOCAL, REMOTE, build_plan
-from .graph.request import check_inputs, request_checks
+from .graph.request import InputRule, RequestChecks, check_inputs, request_checks
 from .io.materialization import Extractor, Materializer, apply_materializers
 
 __all__ = ["BuilderIdioms", "DriverIdioms", "InvalidExecutorException", "TaskBasedGraphExecutor"]
+
+InputCheck = Callable[[Any, Any], bool]
+"""``(annotation, value) -> ok``: a ``do_validate_input`` adapter in place of Hamilton's rules."""
+
+
+def checked_by(checks: RequestChecks, input_check: InputCheck) -> RequestChecks:
+    """``checks`` with every input's value tested by ``input_check`` instead."""
+
+    def rule(r: InputRule) -> InputRule:
+        return dataclasses.replace(r, check=functools.partial(input_check, r.annotation))
+
+    return dataclasses.replace(
+        checks,
+        inputs=tuple(rule(r) for r in checks.inputs),
+        config=tuple(rule(r) for r in checks.config),
+    )
 
 
 class InvalidExecutorException(AsyncDagError):

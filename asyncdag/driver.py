@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any, Literal, Protocol, Self, TypeVar
 
 from ._closing import AsyncClosing, InFlight
-from ._hamilton_driver import BuilderIdioms, DriverIdioms
+from ._hamilton_driver import BuilderIdioms, DriverIdioms, InputCheck, checked_by
 from ._hamilton_driver import InvalidExecutorException as InvalidExecutorException
 from ._hamilton_driver import TaskBasedGraphExecutor as TaskBasedGraphExecutor
 from ._overrides import later_modules_win
@@ -74,6 +74,7 @@ class Driver(DriverIdioms, AsyncClosing):
         cache: CacheAdapter | None = None,
         rewriters: Iterable[Rewriter] = (),
         materializers: Iterable[Materializer | Extractor] = (),
+        input_check: InputCheck | None = None,
     ) -> None:
         from .lifecycle._hamilton import before_build, built
 
@@ -93,6 +94,7 @@ class Driver(DriverIdioms, AsyncClosing):
         }
         self._result_builder: ResultBuilder = adapter or DictResult()
         self._observers = tuple(observers)
+        self._input_check = input_check  # a do_validate_input adapter's, else Hamilton's rules
         self._inline = frozenset(k for k, e in self._executors.items() if e.runs_inline)
         self._ships = frozenset(k for k, e in self._executors.items() if e.runs_branches)
         self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str], bool], Plan] = {}
@@ -422,6 +424,8 @@ class Driver(DriverIdioms, AsyncClosing):
         entry = self._checks.get(id(plan))
         if entry is None or entry[0] is not plan:
             checks = request_checks(self.graph, plan, inputs, overrides)
+            if self._input_check is not None:
+                checks = checked_by(checks, self._input_check)
             check_executor_tags(checks.tagged, self._executors)
             check_inputs(checks.config, self.graph.config)
             if len(self._checks) >= _PLANS_KEPT:
@@ -480,6 +484,7 @@ class Builder(BuilderIdioms):
         self._cache: dict[str, Any] | CacheAdapter | None = None
         self._rewriters: list[Rewriter] = []
         self._materializers: list[Materializer | Extractor] = []
+        self._input_check: InputCheck | None = None
 
     def with_modules(self, *modules: ModuleType) -> Self:
         """Add modules whose public functions become nodes."""
@@ -530,6 +535,8 @@ class Builder(BuilderIdioms):
                 _hamilton.check_supported(adapter)
                 if callable(getattr(adapter, "do_build_result", None)):
                     self._result_builder = _hamilton.BuildResultMethod(adapter)
+                if callable(getattr(adapter, "do_validate_input", None)):
+                    self._input_check = _hamilton.input_check(adapter)
                 if _hamilton.runs_nodes(adapter):
                     self._rewriters.append(_hamilton.NodeExecuteMethod(adapter))
                 self._observers.append(_hamilton.LifecycleHooks(adapter))
@@ -662,4 +669,5 @@ class Builder(BuilderIdioms):
             cache=self._cache if not isinstance(self._cache, dict) else CacheAdapter(**self._cache),
             rewriters=self._rewriters,
             materializers=self._materializers,
+            input_check=self._input_check,
         )

@@ -231,3 +231,20 @@ def test_hooks_watch_a_materialize_as_a_run(tmp_path: Any) -> None:
     assert {c["node_"].name for c in hooks.named("post_node_execute")} >= {"a", "b", "saved"}
     (after,) = hooks.named("post_graph_execute")
     assert after["success"] is True
+
+
+def test_do_validate_input_decides_which_input_values_fit() -> None:
+    from asyncdag.errors import InputTypeError
+
+    seen: list[tuple[Any, Any]] = []
+
+    class Strings(base.BaseDoValidateInput):
+        def do_validate_input(self, *, node_type: type, input_value: Any) -> bool:
+            seen.append((node_type, input_value))
+            return isinstance(input_value, str | int)
+
+    dr = Builder().with_modules(_module()).with_adapters(Strings()).build()
+    assert dr.execute_sync(["a"], inputs={"x": 1}) == {"a": 2}
+    with pytest.raises(InputTypeError, match="'x'"):
+        dr.execute_sync(["a"], inputs={"x": 1.5})
+    assert seen == [(int, 1), (int, 1.5)]

@@ -240,6 +240,16 @@ def before_build(hooks: Iterable[Observer]) -> None:
             hook.before_build()
 
 
+def input_check(adapter: object) -> Callable[[Any, Any], bool]:
+    """``(annotation, value) -> ok`` calling ``adapter.do_validate_input``."""
+    method: Callable[..., Any] = getattr(adapter, "do_validate_input")  # noqa: B009
+
+    def check(annotation: Any, value: Any) -> bool:
+        return bool(method(node_type=annotation, input_value=value))
+
+    return check
+
+
 def runs_nodes(adapter: object) -> bool:
     """Whether ``adapter`` implements ``do_node_execute`` or ``do_remote_execute``."""
     return any(m in steps_of(adapter) for m in _NODE_METHODS)

@@ -13,14 +13,15 @@ Subclass the steps you need and implement their method (keyword arguments as in 
 - validators: ``validate_node(created_node)`` and ``validate_graph(graph, modules, config)``
   return ``(ok, message)``; any failure makes ``build()`` raise ``ValidationException``.
 
+- ``do_validate_input(node_type, input_value)`` decides whether each input value fits the
+  annotation reading it (instead of Hamilton's rules); ``False`` is an ``InputTypeError``.
 - ``do_node_execute(run_id, node_, kwargs, task_id)`` and ``do_remote_execute(node,
   execute_lifecycle_for_node, **kwargs)`` make each node's call (the hooks still run around
   it); in a worker process ``run_id`` and ``task_id`` are None.
 
 Steps about Hamilton's task objects (``BasePreTaskExecute`` and the other ``...Task...``
-classes) and the methods that replace how asyncdag type-checks (``BaseDoValidateInput``,
-``BaseDoCheckEdgeTypesMatch``) exist so such adapters import, and ``with_adapters`` refuses
-them with a ``TypeError`` saying what to use instead.
+classes) and the edge type check (``BaseDoCheckEdgeTypesMatch``) exist so such adapters
+import, and ``with_adapters`` refuses them with a ``TypeError`` saying what to use instead.
 """
 
 from __future__ import annotations
@@ -62,8 +63,6 @@ _C = TypeVar("_C", bound=type)
 _STEP = "_asyncdag_lifecycle_step"  # (kind, method name) on each base class
 
 UNSUPPORTED = {
-    "do_validate_input": "asyncdag checks inputs against annotations with Hamilton's rules; "
-    "annotate the parameter with the type you pass (or Any)",
     "do_check_edge_types_match": "asyncdag checks edges with Hamilton's rules at build(); "
     "make the annotations agree (or use Any)",
     "post_task_group": "asyncdag has no task objects; use pre_node_execute/post_node_execute "
@@ -174,7 +173,7 @@ class BaseDoCheckEdgeTypesMatch(abc.ABC):
 class BaseDoValidateInput(abc.ABC):
     @abc.abstractmethod
     def do_validate_input(self, *, node_type: type, input_value: Any) -> bool:
-        """Refused by ``with_adapters``: asyncdag applies Hamilton's input rules."""
+        """Whether ``input_value`` may feed a parameter annotated ``node_type``."""
 
 
 @_step("validator", "validate_node")
