@@ -7,13 +7,15 @@ one. Unlike Hamilton's, it runs parallel blocks, materializers and caching too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+import inspect
+from collections.abc import Awaitable, Iterable, Mapping
 from types import ModuleType
 from typing import Any, Self
 
 from . import driver
 
-__all__ = ["AsyncDriver", "Builder"]
+__all__ = ["AsyncDriver", "Builder", "await_dict_of_tasks", "process_value"]
 
 
 class AsyncDriver(driver.Driver):
@@ -39,16 +41,38 @@ class AsyncDriver(driver.Driver):
             builder.allow_module_overrides()
         self._init_from(builder)
 
+    _awaits_construction = True
+
     def _init_from(self, builder: driver.Builder) -> None:
         modules, arguments = builder._driver_arguments()
         driver.Driver.__init__(self, builder._config, *modules, **arguments)
+        self.initialized = False
 
     async def ainit(self) -> Self:
-        """Hamilton's async initialisation; this Driver is ready once built, so it returns it.
+        """Await the adapters' ``async def post_graph_construct`` hooks, once; return self.
 
         To start the executors' workers before the first request, use ``async with dr:``.
         """
+        if not self.initialized:
+            from .lifecycle._hamilton import LifecycleHooks
+
+            for hook in self._observers:
+                if isinstance(hook, LifecycleHooks):
+                    await hook.constructed_async(self.graph, self.graph_modules, self.graph.config)
+            self.initialized = True
         return self
+
+
+async def await_dict_of_tasks(task_dict: Mapping[Any, Awaitable[Any]]) -> dict[Any, Any]:
+    """The results of awaitables by key, awaited together (Hamilton's helper)."""
+    keys = list(task_dict)
+    values = await asyncio.gather(*(task_dict[k] for k in keys))
+    return dict(zip(keys, values, strict=True))
+
+
+async def process_value(val: Any) -> Any:
+    """``val`` awaited when it is awaitable, else ``val`` itself (Hamilton's helper)."""
+    return await val if inspect.isawaitable(val) else val
 
 
 class Builder(driver.Builder):

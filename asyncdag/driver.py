@@ -15,7 +15,7 @@ from collections.abc import (
 )
 from functools import partial
 from types import ModuleType
-from typing import Any, Literal, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
 
 from ._closing import AsyncClosing, InFlight
 from ._hamilton_driver import BuilderIdioms, DriverIdioms, InputCheck, checked_by
@@ -64,6 +64,8 @@ class Driver(DriverIdioms, AsyncClosing):
     ``Driver(config, *modules)`` also works, as in Hamilton.
     """
 
+    _awaits_construction: ClassVar[bool] = False  # async post_graph_construct hooks: ainit()
+
     def __init__(
         self,
         config: Mapping[str, Any],
@@ -84,7 +86,7 @@ class Driver(DriverIdioms, AsyncClosing):
             self.graph = rewriter.rewrite(self.graph)
         if materializers := tuple(materializers):  # Builder.with_materializers: nodes of the graph
             self.graph = apply_materializers(self.graph, materializers, tuple(self.graph.nodes))[0]
-        built(observers, self.graph, modules, config)
+        built(observers, self.graph, modules, config, self._awaits_construction)
         self.graph_modules = modules
         self._cache = cache
         self._executors: dict[str, Executor] = {

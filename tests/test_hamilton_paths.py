@@ -273,3 +273,17 @@ async def test_graph_executor_refuses_to_run_a_graph_itself() -> None:
     with pytest.raises(NotImplementedError, match=r"await dr\.execute"):
         dr.graph_executor.execute()
     await asyncio.sleep(0)
+
+
+async def test_async_driver_helpers_await_what_they_are_given() -> None:
+    async def twice(n: int) -> int:
+        await asyncio.sleep(0)
+        return 2 * n
+
+    assert await async_driver.await_dict_of_tasks({k: twice(k) for k in range(3)}) == {
+        0: 0,
+        1: 2,
+        2: 4,
+    }
+    assert await async_driver.process_value(twice(4)) == 8
+    assert await async_driver.process_value(5) == 5

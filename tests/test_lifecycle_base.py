@@ -248,3 +248,30 @@ def test_do_validate_input_decides_which_input_values_fit() -> None:
     with pytest.raises(InputTypeError, match="'x'"):
         dr.execute_sync(["a"], inputs={"x": 1.5})
     assert seen == [(int, 1), (int, 1.5)]
+
+
+class _ConstructsAsync(base.BasePostGraphConstructAsync):
+    def __init__(self) -> None:
+        self.graphs: list[Any] = []
+
+    async def post_graph_construct(self, **kwargs: Any) -> None:
+        self.graphs.append(kwargs["graph"])
+
+
+async def test_an_async_post_graph_construct_is_awaited_by_ainit_once() -> None:
+    from asyncdag import async_driver
+
+    hook = _ConstructsAsync()
+    builder = async_driver.Builder().with_modules(_module()).with_adapters(hook)
+    dr = builder.build_without_init()
+    assert hook.graphs == []
+    await dr.ainit()
+    await dr.ainit()
+    assert hook.graphs == [dr.graph]
+    await builder.build()
+    assert len(hook.graphs) == 2
+
+
+def test_a_plain_driver_refuses_an_async_post_graph_construct() -> None:
+    with pytest.raises(TypeError, match="post_graph_construct is async"):
+        Builder().with_modules(_module()).with_adapters(_ConstructsAsync()).build()

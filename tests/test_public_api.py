@@ -111,7 +111,7 @@ PROPOSED: dict[str, list[str]] = {
     ],
     # Hamilton's module paths that ported code imports (issue 15): new modules, pinned below.
     "asyncdag.settings": ["ENABLE_POWER_USER_MODE"],
-    "asyncdag.async_driver": ["AsyncDriver", "Builder"],
+    "asyncdag.async_driver": ["AsyncDriver", "Builder", "await_dict_of_tasks", "process_value"],
     "asyncdag.node": ["DependencyType", "Node", "NodeType"],
     "asyncdag.models": ["BaseModel", "DynamicTransformBase"],
     "asyncdag.telemetry": [
@@ -133,6 +133,7 @@ PROPOSED: dict[str, list[str]] = {
     "asyncdag.lifecycle.base": [
         *(f"Base{step}" for step in ["DoBuildResult", "DoCheckEdgeTypesMatch", "DoNodeExecute"]),
         *(f"Base{step}" for step in ["DoRemoteExecute", "DoValidateInput", "PostGraphConstruct"]),
+        "BasePostGraphConstructAsync",
         *(f"Base{step}" for step in ["PostGraphExecute", "PostGraphExecuteAsync"]),
         *(f"Base{step}" for step in ["PostNodeExecute", "PostNodeExecuteAsync"]),
         *(f"Base{step}" for step in ["PostTaskExecute", "PostTaskExpand", "PostTaskGroup"]),

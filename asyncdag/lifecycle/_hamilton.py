@@ -94,11 +94,29 @@ class LifecycleHooks(Observer):
         if "pre_do_anything" in self._steps:
             _sync(self.adapter, "pre_do_anything")
 
+    @property
+    def constructs_async(self) -> bool:
+        """Whether ``post_graph_construct`` is ``async def`` (awaited by ``ainit``)."""
+        method = self._method("post_graph_construct")
+        return method is not None and inspect.iscoroutinefunction(method)
+
+    async def constructed_async(
+        self, graph: FunctionGraph, modules: Sequence[ModuleType], config: Mapping[str, Any]
+    ) -> None:
+        """An ``async def post_graph_construct``, awaited."""
+        if self.constructs_async:
+            await _call(
+                self._method("post_graph_construct"),
+                graph=graph,
+                modules=list(modules),
+                config=dict(config),
+            )
+
     def constructed(
         self, graph: FunctionGraph, modules: Sequence[ModuleType], config: Mapping[str, Any]
     ) -> None:
-        """``post_graph_construct``."""
-        if "post_graph_construct" in self._steps:
+        """A sync ``post_graph_construct``."""
+        if "post_graph_construct" in self._steps and not self.constructs_async:
             _sync(
                 self.adapter,
                 "post_graph_construct",
@@ -205,18 +223,24 @@ def built(
     graph: FunctionGraph,
     modules: Sequence[ModuleType],
     config: Mapping[str, Any],
+    awaits_construction: bool = False,
 ) -> None:
-    """Tell each lifecycle adapter the graph is built.
+    """Tell each lifecycle adapter the graph is built (``awaits_construction``: an
+    ``AsyncDriver``, whose ``ainit`` awaits the async ``post_graph_construct`` hooks).
 
     Raises:
         ValidationException: a ``validate_node``/``validate_graph`` adapter rejected it.
     """
-    failures = [
-        message
-        for hook in hooks
-        if isinstance(hook, LifecycleHooks)
-        for message in hook.after_build(graph, modules, config)
-    ]
+    adapters = [hook for hook in hooks if isinstance(hook, LifecycleHooks)]
+    if not awaits_construction:
+        for hook in adapters:
+            if hook.constructs_async:
+                raise TypeError(
+                    f"{type(hook.adapter).__qualname__}.post_graph_construct is async: build "
+                    "with `await asyncdag.async_driver.Builder()...build()`, which awaits it, "
+                    "or make it a plain def."
+                )
+    failures = [m for hook in adapters for m in hook.after_build(graph, modules, config)]
     if failures:
         raise ValidationException("lifecycle validators rejected the graph: " + "; ".join(failures))
 

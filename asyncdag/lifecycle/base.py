@@ -7,8 +7,10 @@ Subclass the steps you need and implement their method (keyword arguments as in 
   final_vars, inputs, overrides)``, ``pre_node_execute(run_id, node_, kwargs, task_id)``,
   ``post_node_execute(run_id, node_, kwargs, success, error, result, task_id)``,
   ``post_graph_execute(run_id, graph, success, error, results)``; the ``...Async`` classes
-  take ``async def`` methods. ``node_`` is an ``asyncdag.node.Node``; ``task_id`` names the
-  branch (``"url[3]"``), ``None`` outside parallel blocks.
+  take ``async def`` methods (``BasePostGraphConstructAsync`` is awaited by
+  ``AsyncDriver.ainit()``, which ``await async_driver.Builder()...build()`` calls).
+  ``node_`` is an ``asyncdag.node.Node``; ``task_id`` names the branch (``"url[3]"``),
+  ``None`` outside parallel blocks.
 - methods: ``do_build_result(outputs)`` returns what ``execute`` returns.
 - validators: ``validate_node(created_node)`` and ``validate_graph(graph, modules, config)``
   return ``(ok, message)``; any failure makes ``build()`` raise ``ValidationException``.
@@ -38,6 +40,7 @@ __all__ = [
     "BaseDoRemoteExecute",
     "BaseDoValidateInput",
     "BasePostGraphConstruct",
+    "BasePostGraphConstructAsync",
     "BasePostGraphExecute",
     "BasePostGraphExecuteAsync",
     "BasePostNodeExecute",
@@ -199,6 +202,15 @@ class BasePostGraphConstruct(abc.ABC):
         self, *, graph: Any, modules: list[Any], config: dict[str, Any]
     ) -> None:
         """After the graph is built (and after ``materialize`` adds its nodes)."""
+
+
+@_step("hook", "post_graph_construct")
+class BasePostGraphConstructAsync(abc.ABC):
+    @abc.abstractmethod
+    async def post_graph_construct(
+        self, *, graph: Any, modules: list[Any], config: dict[str, Any]
+    ) -> None:
+        """Awaited by ``AsyncDriver.ainit()`` (``await async_driver.Builder()...build()``)."""
 
 
 @_step("hook", "pre_graph_execute")
