@@ -46,10 +46,12 @@ def check_functions_are_nodes(final_vars: Any, graph: FunctionGraph) -> None:
     Raises:
         UnknownNodeError: a function's module made no node of ``graph``.
     """
-    modules = {node.fn.__module__ for node in graph.nodes.values()}
+    modules: set[str] | None = None  # only built when a function is passed
     for v in final_vars:
         if isinstance(v, str | Variable) or not callable(v):
             continue
+        if modules is None:
+            modules = {node.fn.__module__ for node in graph.nodes.values()}
         module = getattr(v, "__module__", None)
         if module not in modules:
             error = UnknownNodeError(v.__name__, [*graph.nodes, *graph.inputs])
