@@ -85,7 +85,8 @@ class Driver(DriverIdioms, AsyncClosing):
         for rewriter in rewriters:  # adapters that change how every node runs
             self.graph = rewriter.rewrite(self.graph)
         if materializers := tuple(materializers):  # Builder.with_materializers: nodes of the graph
-            self.graph = apply_materializers(self.graph, materializers, tuple(self.graph.nodes))[0]
+            every = tuple(self.graph.nodes)  # "something is requested": loaders alone are fine
+            self.graph = apply_materializers(self.graph, materializers, every)[0]
         built(observers, self.graph, modules, config, self._awaits_construction)
         self.graph_modules = modules
         self._cache = cache
