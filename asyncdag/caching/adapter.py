@@ -14,9 +14,9 @@ import enum
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..execution.observe import Observer, RunInfo
 from ..execution.paths import Path, format_path
@@ -24,6 +24,9 @@ from ..graph.node import Node
 from .batches import Batches, Outcome
 from .fingerprint import UNHASHABLE, code_version, data_version, digest
 from .store import Link, Store
+
+if TYPE_CHECKING:
+    from ..execution.fanout import Fan
 
 log = logging.getLogger("asyncdag")
 
@@ -86,6 +89,12 @@ class CachingEvent:
         return "::".join(parts)
 
 
+class Deferred(Protocol):
+    """Many events logged as one (a block hit's), made when the logs are read."""
+
+    def events(self) -> list[CachingEvent]: ...
+
+
 _Names = Collection[str] | Literal[True] | None
 
 
@@ -119,7 +128,7 @@ class CacheAdapter(Observer):
         }
         self.default_behavior = CachingBehavior.from_string(default_behavior or "default")
         self.run_ids: list[str] = []
-        self._logs: dict[str, list[CachingEvent]] = {}
+        self._logs: dict[str, list[CachingEvent | Deferred]] = {}
         self._runs: dict[str, _RunState] = {}
         self._code: dict[str, str] = {}  # node name -> code version (a built graph's code)
         self._batches: Batches[_Look | _Keep] = Batches(self._work)
@@ -137,11 +146,11 @@ class CacheAdapter(Observer):
         wanted = None if level == "debug" else _INFO
         if run_id is None:
             return {
-                r: [e for e in events if wanted is None or e.event_type in wanted]
-                for r, events in self._logs.items()
+                r: [e for e in self._events(r) if wanted is None or e.event_type in wanted]
+                for r in list(self._logs)
             }
         by_node: dict[Any, list[CachingEvent]] = defaultdict(list)
-        for event in self._logs[run_id]:
+        for event in self._events(run_id):
             if wanted is None or event.event_type in wanted:
                 key = (event.node_name, event.task_id) if event.task_id else event.node_name
                 by_node[key].append(event)
@@ -156,12 +165,22 @@ class CacheAdapter(Observer):
         return self._keys(run_id, CachingEventType.EXECUTE_NODE)
 
     def _keys(self, run_id: str | None, kind: CachingEventType) -> list[Any]:
-        events = self._logs[self.last_run_id if run_id is None else run_id]
+        events = self._events(self.last_run_id if run_id is None else run_id)
         return [
             (e.node_name, e.task_id) if e.task_id else e.node_name
             for e in events
             if e.event_type is kind
         ]
+
+    def _events(self, run_id: str) -> list[CachingEvent]:
+        """A run's events, deferred ones made (once, in place)."""
+        logged = self._logs[run_id]
+        if any(type(e) is not CachingEvent for e in logged):
+            made: list[CachingEvent | Deferred] = []
+            for e in logged:
+                made.extend(e.events() if not isinstance(e, CachingEvent) else (e,))
+            logged[:] = made
+        return logged  # type: ignore[return-value]  # every entry is an event now
 
     # -- a run ------------------------------------------------------------------------------
 
@@ -190,8 +209,10 @@ class CacheAdapter(Observer):
     def behavior_of(self, node: Node) -> CachingBehavior:
         """Hamilton's precedence: the Builder's lists, then ``@cache(behavior=)``, then the
         default; a ``Parallelizable`` always runs, so that its items are versioned one by one."""
-        if node.expands:
-            return CachingBehavior.RECOMPUTE
+        return CachingBehavior.RECOMPUTE if node.expands else self.chosen_behavior(node)
+
+    def chosen_behavior(self, node: Node) -> CachingBehavior:
+        """The behavior the settings give ``node`` (an expander's included)."""
         for behavior, names in self._chosen.items():
             if names is True or (names is not None and node.name in names):
                 return behavior
@@ -211,6 +232,22 @@ class CacheAdapter(Observer):
     ) -> None:
         actor: _Actor = "result_store" if kind is CachingEventType.GET_RESULT else "adapter"
         self._logs[run_id].append(CachingEvent(run_id, actor, kind, node, task or None, **kw))
+
+    def defer(self, run_id: str, events: Deferred) -> None:
+        """Log many events at once; they are made only if the logs are read."""
+        self._logs[run_id].append(events)
+
+    async def fan_out(
+        self,
+        run: RunInfo,
+        fan: Fan,
+        source: Iterator[Any] | AsyncIterator[Any],
+        observer: Observer | None,
+    ) -> int:
+        """Run a block (``fan.pump(source)``), or read its lists back whole (``blocks``)."""
+        from .blocks import fan_out
+
+        return await fan_out(self, run, fan, source, observer)
 
     async def around(
         self,
