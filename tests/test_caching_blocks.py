@@ -358,3 +358,40 @@ def test_a_list_holding_a_value_that_cannot_be_fingerprinted_cannot_be_either() 
 
     assert data_version([1, Opaque()]) == UNHASHABLE
     assert data_version({"k": Opaque()}) == UNHASHABLE
+
+
+async def test_one_new_item_reads_the_other_branches_in_one_lookup(tmp_path: Path) -> None:
+    calls, called = counting()
+    dr = cached(tmp_path, *_two_step_block(called)).build()
+    await dr.execute(["total"], inputs={"items": list(range(40)), "offset": 0})
+    calls.clear()
+    sizes = spy_lookups(dr)
+    result = await dr.execute(["total"], inputs={"items": list(range(41)), "offset": 0})
+    assert result == {"total": [2 * i for i in range(41)]}
+    assert calls == [("double", 40), ("plus", 80), "total"]
+    assert sizes == [1, 1, 1, 1]  # the block, the new branch's two nodes, total
+
+
+async def test_a_changed_item_keeps_the_branch_index_of_every_other(tmp_path: Path) -> None:
+    calls, called = counting()
+    dr = cached(tmp_path, *_two_step_block(called)).build()
+    await dr.execute(["total"], inputs={"items": [1, 2, 3], "offset": 0})
+    calls.clear()
+    result = await dr.execute(["total"], inputs={"items": [1, 9, 3, 3], "offset": 0})
+    assert result == {"total": [2, 18, 6, 6]}
+    assert calls == [("double", 9), ("plus", 18), "total"]
+    hits, misses = dr.cache.hits(), dr.cache.misses()
+    assert {("plus", "item[0]"), ("plus", "item[2]"), ("plus", "item[3]")} <= set(hits)
+    assert ("plus", "item[1]") in misses and ("plus", "item[1]") not in hits
+
+
+async def test_a_rerun_with_fewer_items_runs_no_branch(tmp_path: Path) -> None:
+    calls, called = counting()
+    builder = cached(tmp_path, *_two_step_block(called))
+    builder = builder.with_remote_executor(executors.ThreadExecutor(max_tasks=1))
+    async with builder.build() as dr:
+        await dr.execute(["total"], inputs={"items": [1, 2, 3], "offset": 0})
+        calls.clear()
+        run = dr.execute(["total"], inputs={"items": [3, 1], "offset": 0})
+        assert await asyncio.wait_for(run, HANG_GUARD) == {"total": [6, 2]}
+    assert calls == ["total"]

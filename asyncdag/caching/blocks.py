@@ -1,13 +1,14 @@
 """Whole-block hits: an unchanged block's Collect lists read back in one lookup.
 
-A block's key is the code of every node its branches run, the data versions of the outer
-values they read and the data version of the expander's whole item list. When it is found,
-the block's lists (and their data versions, for the nodes reading them) come back at once:
-no branch runs and no branch is looked up. When it is not, the block runs as it would
-without this (each branch node keyed on its item, so one new item computes one branch) and
-its lists are stored under the block's key afterwards.
+A block's key is the code of every node its branches run and the data versions of the outer
+values they read. Stored under it: the last run's item versions and Collect lists. One
+lookup then serves a rerun: when the items are the same (one data version for the whole
+list), the lists come back whole, no branch runs and none is looked up; when some changed,
+each item found in the stored ones gets its branch's values from there, and only the others
+run (each of their nodes keyed on its item as without this, so one new item computes one
+branch). The block's lists are then stored under its key for the next run.
 
-So the expander's items are all taken before any branch starts. A block is read whole
+So the expander's items are all taken before any branch starts. A block is read this way
 only when that is sound and changes nothing else a user sees: every node of its branches
 has the ``default`` behavior, no outer value it reads is ``disable``d, it gathers lists
 (a ``Collect``), has no ``@window``, ``@on_branch_error("skip")`` or inner block, and the
@@ -21,7 +22,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("asyncdag")
 
-_Stored = tuple[tuple[list[Any], ...], tuple[str, ...]]  # (lists, their data versions)
+Rows = dict[int, tuple[Any, ...]]  # branch index -> its values of the gathered names
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Stored:
+    """What a block keeps: its items' versions, its lists and the lists' versions."""
+
+    items: str
+    item_versions: tuple[str, ...]
+    lists: tuple[list[Any], ...]
+    versions: tuple[str, ...]
+
+
+@dataclasses.dataclass(slots=True)
+class _Found:
+    """A lookup's answer: the key, the items' version(s), and what could be reused."""
+
+    key: str | None  # None: something cannot be fingerprinted; the block just runs
+    items: str = ""
+    item_versions: tuple[str, ...] | None = None
+    whole: _Stored | None = None  # the same items: everything
+    rows: Rows = dataclasses.field(default_factory=dict)  # other items: these branches
 
 
 async def fan_out(
@@ -50,7 +72,7 @@ async def fan_out(
     source: Iterator[Any] | AsyncIterator[Any],
     observer: Observer | None,
 ) -> int:
-    """The number of branches of ``fan``'s block, its lists filled: read whole or run."""
+    """The number of branches of ``fan``'s block, its lists filled: read back or run."""
     block = fan.step.block
     assert block is not None
     nodes = _readable(cache, run, fan, block, observer)
@@ -72,23 +94,26 @@ async def fan_out(
             unknown[name] = value
     look = _Look(fan.name, nodes, block.gathered, known, unknown, items)
     try:
-        key, stored = await on_thread(_looked_up, cache, look)
+        found = await on_thread(_looked_up, cache, look)
     except Exception as exc:
         exc.add_note(f"asyncdag: the cache at {cache.path!r} failed for block {fan.name!r}")
         raise
-    if stored is not None and _fits(stored, block, len(items)):
-        lists, made = stored
-        for target, values in zip(fan.lists, lists, strict=True):
+    names = tuple(n.name for n in nodes)
+    if found.whole is not None:
+        for target, values in zip(fan.lists, found.whole.lists, strict=True):
             target[:] = values
-        _versions(cache, run, block, where, made)
-        names = tuple(n.name for n in nodes)
-        cache.defer(run.run_id, _Hits(run.run_id, names, fan.path, fan.name, len(items)))
+        _versions(cache, run, block, where, found.whole.versions)
+        cache.defer(run.run_id, _Hits(run.run_id, names, fan.path, fan.name, range(len(items))))
         return len(items)
+    if found.rows and not block.shipped:  # shipped branches are looked up in the parent
+        cache.defer(run.run_id, _Hits(run.run_id, names, fan.path, fan.name, sorted(found.rows)))
+        fan.known = found.rows
     branches = await fan.pump(iter(items))
-    if key is not None:
-        kept = await on_thread(_kept, cache, fan.name, key, tuple(fan.lists))
-        if kept is not None:
-            _versions(cache, run, block, where, kept)
+    if found.key is not None:
+        keep = _Keep(fan.name, found, tuple(fan.lists), items)
+        made = await on_thread(_kept, cache, keep)
+        if made is not None:
+            _versions(cache, run, block, where, made)
     return branches
 
 
@@ -155,48 +180,75 @@ class _Look:
     items: list[Any]
 
 
-def _looked_up(cache: CacheAdapter, look: _Look) -> tuple[str | None, _Stored | None]:
-    """On a thread: the block's key (None: something cannot be fingerprinted), and what
-    is stored under it."""
+def _looked_up(cache: CacheAdapter, look: _Look) -> _Found:
+    """On a thread: the block's key and what it can reuse from the run stored under it."""
     versions = {**look.known}
     for name, value in look.unknown.items():
         versions[name] = data_version(value)
-    versions[look.expander] = data_version(look.items)
     versions["[]"] = ",".join(look.gathered)  # what the block gives is part of its key
-    if UNHASHABLE in versions.values():
-        return None, None
+    if any(v.startswith(UNHASHABLE) for v in versions.values()):
+        return _Found(None)
     code = ",".join(cache.code_version(n) for n in look.nodes)
     key = cache_key(f"{look.expander}.block", code, versions)
+    items = data_version(look.items)
+    if items == UNHASHABLE:
+        return _Found(None)
     found = cache.store.get_many([key]).get(key)
-    return key, None if found is None else found[1]
+    stored = _stored(found[1], len(look.gathered)) if found is not None else None
+    if stored is None:
+        return _Found(key, items)
+    if stored.items == items:
+        return _Found(key, items, stored.item_versions, whole=stored)
+    item_versions = tuple(data_version(item) for item in look.items)
+    at = {version: i for i, version in enumerate(stored.item_versions)}
+    rows: Rows = {}
+    for index, version in enumerate(item_versions):
+        i = at.get(version)
+        if i is not None and version != UNHASHABLE:
+            rows[index] = tuple(values[i] for values in stored.lists)
+    return _Found(key, items, item_versions, rows=rows)
 
 
-def _kept(
-    cache: CacheAdapter, expander: str, key: str, lists: tuple[list[Any], ...]
-) -> tuple[str, ...] | None:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Keep:
+    expander: str
+    found: _Found
+    lists: tuple[list[Any], ...]
+    items: list[Any]
+
+
+def _kept(cache: CacheAdapter, keep: _Keep) -> tuple[str, ...] | None:
     """On a thread: store a block's lists under its key; their data versions (None: some
     cannot be fingerprinted, and nothing is stored)."""
-    made = tuple(data_version(values) for values in lists)
+    found = keep.found
+    assert found.key is not None
+    made = tuple(data_version(values) for values in keep.lists)
     if UNHASHABLE in made:
         return None
+    item_versions = found.item_versions
+    if item_versions is None:
+        item_versions = tuple(data_version(item) for item in keep.items)
     try:
-        version = data_version(made)
-        stored = cache.store.put(version, (lists, made), "pickle")
-        cache.store.link([(key, f"{expander}.block", version, *stored)])
+        version = data_version((found.items, *made))
+        kept = (found.items, item_versions, keep.lists, made)  # plain data: any version reads it
+        stored = cache.store.put(version, kept, "pickle")
+        cache.store.link([(found.key, f"{keep.expander}.block", version, *stored)])
     except Exception as exc:  # the run goes on; the next one runs the block again
-        log.warning("asyncdag: could not cache block %r: %r", expander, exc)
+        log.warning("asyncdag: could not cache block %r: %r", keep.expander, exc)
     return made
 
 
-def _fits(stored: Any, block: Block, count: int) -> bool:
-    """Whether ``stored`` has the shape of ``block``'s lists for ``count`` items."""
+def _stored(value: Any, lists: int) -> _Stored | None:
+    """``value`` read as a block's, with ``lists`` lists as long as its items (else None)."""
     try:
-        lists, made = stored
-        return len(lists) == len(made) == len(block.gathered) and all(
-            type(v) is list and len(v) == count for v in lists
-        )
+        stored = _Stored(*value)
+        count = len(stored.item_versions)
+        fits = len(stored.lists) == len(stored.versions) == lists
+        if fits and all(type(v) is list and len(v) == count for v in stored.lists):
+            return stored
     except (TypeError, ValueError):
-        return False
+        pass
+    return None
 
 
 def _versions(
@@ -210,18 +262,18 @@ def _versions(
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Hits:
-    """A block hit in the logs: every node of every branch, a hit."""
+    """Branches read back with their block, in the logs: each of their nodes, a hit."""
 
     run_id: str
     nodes: tuple[str, ...]
     path: Path
     expander: str
-    count: int
+    indexes: Sequence[int]
     timestamp: float = dataclasses.field(default_factory=lambda: datetime.now(UTC).timestamp())
 
     def events(self) -> list[CachingEvent]:
         events = []
-        for index in range(self.count):
+        for index in self.indexes:
             task = format_path((*self.path, (self.expander, index, None)))
             for node in self.nodes:
                 events.append(

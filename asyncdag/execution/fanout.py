@@ -83,6 +83,7 @@ class Fan:
             if (node := _node_named(block.frame.steps, name)) is not None
         )
         self.vals = vals
+        self.known: dict[int, tuple[Any, ...]] | None = None  # rows the cache already has
 
     async def pump(self, source: Iterator[Any] | AsyncIterator[Any]) -> int:
         """Start a branch per item as it comes; return the number of branches once all are done.
@@ -166,7 +167,12 @@ class Fan:
                     await observer.item_yielded(
                         info, self.step.node, (*self.path, (name, index, item))
                     )
-                if here:
+                if self.known is not None and index in self.known:  # no branch to run
+                    for append, value in zip(appends, self.known.pop(index), strict=True):
+                        append(value)
+                    self.filled += 1
+                    self._release()
+                elif here:
                     branch = self.outer.copy()
                     branch[name] = item
                     run.sync_frame(frame, branch, (*self.path, (name, index, item)))
