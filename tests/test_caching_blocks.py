@@ -395,3 +395,21 @@ async def test_a_rerun_with_fewer_items_runs_no_branch(tmp_path: Path) -> None:
         run = dr.execute(["total"], inputs={"items": [3, 1], "offset": 0})
         assert await asyncio.wait_for(run, HANG_GUARD) == {"total": [6, 2]}
     assert calls == ["total"]
+
+
+async def test_repeated_items_read_back_get_values_of_their_own(tmp_path: Path) -> None:
+    def item(items: list[int]) -> Parallelizable[int]:
+        yield from items
+
+    def box(item: int) -> dict[str, int]:
+        return {"item": item}
+
+    def boxes(box: Collect[dict[str, int]]) -> list[dict[str, int]]:
+        return box
+
+    dr = cached(tmp_path, item, box, boxes).build()
+    await dr.execute(["boxes"], inputs={"items": [1, 2]})
+    for items in ([1, 2], [1, 1, 2]):
+        got = (await dr.execute(["boxes"], inputs={"items": items}))["boxes"]
+        assert got == [{"item": i} for i in items]
+        assert len({id(b) for b in got}) == len(items)

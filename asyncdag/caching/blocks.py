@@ -203,8 +203,8 @@ def _looked_up(cache: CacheAdapter, look: _Look) -> _Found:
     at = {version: i for i, version in enumerate(stored.item_versions)}
     rows: Rows = {}
     for index, version in enumerate(item_versions):
-        i = at.get(version)
-        if i is not None and version != UNHASHABLE:
+        i = at.pop(version, None)  # a repeated item runs: branches never share a value
+        if i is not None:
             rows[index] = tuple(values[i] for values in stored.lists)
     return _Found(key, items, item_versions, rows=rows)
 
