@@ -22,7 +22,8 @@ from ..execution.observe import Observer, RunInfo
 from ..execution.paths import Path, format_path
 from ..graph.node import Node
 from .batches import Batches, Outcome
-from .fingerprint import UNHASHABLE, code_version, data_version, digest
+from .fingerprint import UNHASHABLE, code_version, data_version
+from .keys import Where, cache_key, version_seen
 from .store import Link, Store
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ log = logging.getLogger("asyncdag")
 
 BEHAVIOR_KEY = "cache.behavior"
 FORMAT_KEY = "cache.format"
-
-Where = tuple[tuple[str, int], ...]  # a branch path without its items
 
 
 class CachingBehavior(enum.Enum):
@@ -392,18 +391,3 @@ class _Keep:
 
 
 _INFO = (CachingEventType.GET_RESULT, CachingEventType.EXECUTE_NODE)
-
-
-def version_seen(versions: dict[tuple[str, Where], str], name: str, where: Where) -> str | None:
-    """The version of ``name`` in this branch or an enclosing one (an outer value)."""
-    for depth in range(len(where), -1, -1):
-        version = versions.get((name, where[:depth]))
-        if version is not None:
-            return version
-    return None
-
-
-def cache_key(node_name: str, code: str, dependencies: Mapping[str, str]) -> str:
-    """``name-code-inputs``: the same node, code and input data versions, the same key."""
-    inputs = digest(*(f"{k}={v}".encode() for k, v in sorted(dependencies.items())))
-    return f"{node_name}-{code}-{inputs}"
