@@ -413,3 +413,59 @@ async def test_repeated_items_read_back_get_values_of_their_own(tmp_path: Path) 
         got = (await dr.execute(["boxes"], inputs={"items": items}))["boxes"]
         assert got == [{"item": i} for i in items]
         assert len({id(b) for b in got}) == len(items)
+
+
+async def test_concurrent_executes_of_one_block_get_their_own_items(tmp_path: Path) -> None:
+    _, called = counting()
+    dr = cached(tmp_path, *_two_step_block(called)).build()
+    sets = [list(range(i % 3, 20 + i % 4)) for i in range(12)]
+    runs = [dr.execute(["total"], inputs={"items": s, "offset": 1}) for s in sets]
+    results = await asyncio.wait_for(asyncio.gather(*runs), HANG_GUARD)
+    assert [r["total"] for r in results] == [[2 * i + 1 for i in s] for s in sets]
+
+
+_BLOCK_SCRIPT = """
+import sys
+from asyncdag import Builder
+import blockwork
+
+dr = Builder().with_modules(blockwork).with_cache(sys.argv[1]).build()
+for i in range(20):
+    n = 50 + i % 3
+    assert dr.execute_sync(["total"], inputs={"n": n}) == {"total": sum(range(n)) * 2}
+"""
+
+_BLOCK_WORK = """
+from asyncdag import Collect, Parallelizable
+
+
+def item(n: int) -> Parallelizable[int]:
+    yield from range(n)
+
+
+def double(item: int) -> int:
+    return item * 2
+
+
+def total(double: Collect[int]) -> int:
+    return sum(double)
+"""
+
+
+def test_processes_reading_and_writing_one_block_at_once_get_right_results(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "blockwork.py").write_text(_BLOCK_WORK)
+    (tmp_path / "run.py").write_text(_BLOCK_SCRIPT)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "run.py", str(tmp_path / "c")], cwd=tmp_path, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    for proc in runs:
+        _, err = proc.communicate(timeout=HANG_GUARD * 3)
+        assert proc.returncode == 0, err.decode()
