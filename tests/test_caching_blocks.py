@@ -469,3 +469,80 @@ def test_processes_reading_and_writing_one_block_at_once_get_right_results(
     for proc in runs:
         _, err = proc.communicate(timeout=HANG_GUARD * 3)
         assert proc.returncode == 0, err.decode()
+
+
+def _busy(seconds: float) -> None:
+    """Work that holds the loop (a sync expander's own), without a blocking call."""
+    import time
+
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+async def test_branches_start_while_a_slow_expander_still_yields(tmp_path: Path) -> None:
+    started: list[int] = []
+    seen_at_end: list[int] = []
+
+    def item(n: int) -> Parallelizable[int]:
+        for i in range(n):
+            _busy(0.02)  # slow items: the block must not wait for all of them
+            yield i
+        seen_at_end.extend(started)
+
+    async def page(item: int) -> int:
+        started.append(item)
+        return item
+
+    def pages(page: Collect[int]) -> list[int]:
+        return page
+
+    dr = cached(tmp_path, item, page, pages).build()
+    assert await dr.execute(["pages"], inputs={"n": 8}) == {"pages": list(range(8))}
+    assert 0 in seen_at_end
+
+
+async def test_branches_start_while_an_async_expander_still_yields(tmp_path: Path) -> None:
+    started: list[int] = []
+    seen_at_end: list[int] = []
+
+    async def item(n: int) -> Parallelizable[int]:
+        for i in range(n):
+            await asyncio.sleep(0.005)
+            yield i
+        seen_at_end.extend(started)
+
+    async def page(item: int) -> int:
+        started.append(item)
+        return item
+
+    def pages(page: Collect[int]) -> list[int]:
+        return page
+
+    dr = cached(tmp_path, item, page, pages).build()
+    assert await dr.execute(["pages"], inputs={"n": 5}) == {"pages": list(range(5))}
+    assert 0 in seen_at_end
+
+
+async def test_a_slow_expander_rerun_with_one_new_item_runs_one_branch(tmp_path: Path) -> None:
+    calls, called = counting()
+
+    def item(n: int) -> Parallelizable[int]:
+        for i in range(n):
+            _busy(0.01)
+            yield i
+
+    def page(item: int) -> int:
+        called(item)
+        return item * 3
+
+    def pages(page: Collect[int]) -> list[int]:
+        return page
+
+    dr = cached(tmp_path, item, page, pages).build()
+    await dr.execute(["pages"], inputs={"n": 6})
+    calls.clear()
+    sizes = spy_lookups(dr)
+    assert await dr.execute(["pages"], inputs={"n": 7}) == {"pages": [3 * i for i in range(7)]}
+    assert calls == [6]
+    assert sizes == [1, 1, 1]  # the block, the new branch, pages

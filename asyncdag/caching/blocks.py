@@ -33,7 +33,7 @@ from ..graph.node import Node
 from ..graph.plan import Block, Frame, collected_key
 from .adapter import CachingBehavior, CachingEvent, CachingEventType
 from .batches import on_thread
-from .fingerprint import UNHASHABLE, data_version
+from .fingerprint import UNHASHABLE, data_version, quick_version
 from .keys import Where, cache_key
 from .keys import version_seen as _version_seen
 
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from .adapter import CacheAdapter
 
 log = logging.getLogger("asyncdag")
+
+TAKE_MOST = 0.025  # seconds a sync expander's items are taken for, before branches start
 
 Rows = dict[int, tuple[Any, ...]]  # branch index -> its values of the gathered names
 
@@ -57,13 +59,15 @@ class _Stored:
 
 @dataclasses.dataclass(slots=True)
 class _Found:
-    """A lookup's answer: the key, the items' version(s), and what could be reused."""
+    """A lookup's answer: the key, and what can be reused from the stored run."""
 
     key: str | None  # None: something cannot be fingerprinted; the block just runs
-    items: str = ""
-    item_versions: tuple[str, ...] | None = None
+    items: str | None = None  # the data version of all items, when all were taken
+    item_versions: tuple[str, ...] | None = None  # of the items taken, when compared
     whole: _Stored | None = None  # the same items: everything
-    rows: Rows = dataclasses.field(default_factory=dict)  # other items: these branches
+    stored: _Stored | None = None  # other items: the stored run, for these
+    rows: Rows = dataclasses.field(default_factory=dict)  # rows of the items taken
+    at: dict[str, int] = dataclasses.field(default_factory=dict)  # version -> stored index
 
 
 async def fan_out(
@@ -79,7 +83,7 @@ async def fan_out(
     nodes = _readable(cache, run, fan, block, observer)
     if nodes is None:
         return await fan.pump(source)
-    items, error = await _taken(source)
+    items, error, rest = await _taken(source)
     if error is not None:  # the expander failed: the block runs and reports it, as uncached
         return await fan.pump(_replayed(items, error))
     versions, behaviors = cache.run_state(run.run_id)
@@ -93,7 +97,7 @@ async def fan_out(
             known[name] = version
         else:
             unknown[name] = value
-    look = _Look(fan.name, nodes, block.gathered, known, unknown, items)
+    look = _Look(fan.name, nodes, block.gathered, known, unknown, items, rest is None)
     try:
         found = await on_thread(_looked_up, cache, look)
     except Exception as exc:
@@ -106,10 +110,15 @@ async def fan_out(
         _versions(cache, run, block, where, found.whole.versions)
         cache.defer(run.run_id, _Hits(run.run_id, names, fan.path, fan.name, range(len(items))))
         return len(items)
-    if found.rows and not block.shipped:  # shipped branches are looked up in the parent
-        cache.defer(run.run_id, _Hits(run.run_id, names, fan.path, fan.name, sorted(found.rows)))
-        fan.known = found.rows
-    branches = await fan.pump(iter(items))
+    reuse = None
+    if found.stored is not None and not block.shipped:  # shipped: looked up in the parent
+        reuse = _Reuse(found.rows, found.at, found.stored.lists, len(items))
+        fan.known = reuse.row
+    try:
+        branches = await fan.pump(_fed(items, rest))
+    finally:
+        if reuse is not None and reuse.hits:
+            cache.defer(run.run_id, _Hits(run.run_id, names, fan.path, fan.name, reuse.hits))
     if found.key is not None:
         keep = _Keep(fan.name, found, tuple(fan.lists), items)
         made = await on_thread(_kept, cache, keep)
@@ -144,31 +153,90 @@ def _readable(
 
 async def _taken(
     source: Iterator[Any] | AsyncIterator[Any],
-) -> tuple[list[Any], BaseException | None]:
-    """All of ``source``'s items, and the error that stopped it (None: it ended)."""
+) -> tuple[list[Any], BaseException | None, Iterator[Any] | AsyncIterator[Any] | None]:
+    """The items a sync ``source`` gives within ``TAKE_MOST`` seconds, the error that stopped
+    it, and the source when it has more (an async one is left whole: its items may be slow
+    to come, and branches start as they come)."""
+    if not isinstance(source, Iterator):
+        return [], None, source
     items: list[Any] = []
+    clock = time.perf_counter
+    start = clock()
+    deadline = start + YIELD_INTERVAL
     try:
-        if isinstance(source, Iterator):
-            clock = time.perf_counter
-            deadline = clock() + YIELD_INTERVAL
-            for item in source:  # on the loop, as the block would step it: hand it over often
-                items.append(item)
-                if clock() > deadline:
-                    await let_others_run()
-                    deadline = clock() + YIELD_INTERVAL
-        else:
-            async for item in source:
-                items.append(item)
+        for item in source:  # on the loop, as the block would step it: hand it over often
+            items.append(item)
+            now = clock()
+            if now > start + TAKE_MOST:
+                return items, None, source
+            if now > deadline:
+                await let_others_run()
+                deadline = clock() + YIELD_INTERVAL
     except asyncio.CancelledError:
         raise
     except BaseException as exc:
-        return items, exc
-    return items, None
+        return items, exc, None
+    return items, None, None
 
 
 def _replayed(items: list[Any], error: BaseException) -> Iterator[Any]:
     yield from items
     raise error
+
+
+def _fed(
+    items: list[Any], rest: Iterator[Any] | AsyncIterator[Any] | None
+) -> Iterator[Any] | AsyncIterator[Any]:
+    """The block's items: those taken, then the rest of the source (added to ``items``)."""
+    if rest is None:
+        return iter(items)
+    if isinstance(rest, Iterator):
+        return _chained(items, rest)
+    return _Streamed(items, rest)
+
+
+def _chained(items: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from items[:]
+    for item in rest:
+        items.append(item)
+        yield item
+
+
+class _Streamed:
+    """An async source's items as they come, each also added to ``items``."""
+
+    def __init__(self, items: list[Any], rest: AsyncIterator[Any]) -> None:
+        self.items, self.rest = items, rest
+
+    def __aiter__(self) -> _Streamed:
+        return self
+
+    async def __anext__(self) -> Any:
+        item = await anext(self.rest)
+        self.items.append(item)
+        return item
+
+
+class _Reuse:
+    """Rows of the stored run for the items it had: by index for the items taken before the
+    lookup, by a quick data version for those that come after it (the others run)."""
+
+    def __init__(
+        self, rows: Rows, at: dict[str, int], lists: tuple[list[Any], ...], taken: int
+    ) -> None:
+        self.rows, self.at, self.lists, self.taken = rows, at, lists, taken
+        self.hits: list[int] = []  # indexes of the branches read back
+
+    def row(self, index: int, item: Any) -> tuple[Any, ...] | None:
+        if index < self.taken:
+            row = self.rows.pop(index, None)
+        else:
+            version = quick_version(item) if self.at else None
+            i = None if version is None else self.at.pop(version, None)
+            row = None if i is None else tuple(values[i] for values in self.lists)
+        if row is not None:
+            self.hits.append(index)
+        return row
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -178,7 +246,8 @@ class _Look:
     gathered: tuple[str, ...]
     known: dict[str, str]
     unknown: dict[str, Any]
-    items: list[Any]
+    items: list[Any]  # all of them (``done``), or the first ones
+    done: bool
 
 
 def _looked_up(cache: CacheAdapter, look: _Look) -> _Found:
@@ -191,7 +260,7 @@ def _looked_up(cache: CacheAdapter, look: _Look) -> _Found:
         return _Found(None)
     code = ",".join(cache.code_version(n) for n in look.nodes)
     key = cache_key(f"{look.expander}.block", code, versions)
-    items = data_version(look.items)
+    items = data_version(look.items) if look.done else None
     if items == UNHASHABLE:
         return _Found(None)
     found = cache.store.get_many([key]).get(key)
@@ -207,7 +276,7 @@ def _looked_up(cache: CacheAdapter, look: _Look) -> _Found:
         i = at.pop(version, None)  # a repeated item runs: branches never share a value
         if i is not None:
             rows[index] = tuple(values[i] for values in stored.lists)
-    return _Found(key, items, item_versions, rows=rows)
+    return _Found(key, items, item_versions, stored=stored, rows=rows, at=at)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -226,12 +295,14 @@ def _kept(cache: CacheAdapter, keep: _Keep) -> tuple[str, ...] | None:
     made = tuple(data_version(values) for values in keep.lists)
     if UNHASHABLE in made:
         return None
-    item_versions = found.item_versions
-    if item_versions is None:
-        item_versions = tuple(data_version(item) for item in keep.items)
+    items = found.items or data_version(keep.items)  # the items that came after the lookup
+    taken = found.item_versions or ()
+    item_versions = taken + tuple(data_version(i) for i in keep.items[len(taken) :])
+    if UNHASHABLE in (items, *item_versions):
+        return made
     try:
-        version = data_version((found.items, *made))
-        kept = (found.items, item_versions, keep.lists, made)  # plain data: any version reads it
+        version = data_version((items, *made))
+        kept = (items, item_versions, keep.lists, made)  # plain data: any version reads it
         stored = cache.store.put(version, kept, "pickle")
         cache.store.link([(found.key, f"{keep.expander}.block", version, *stored)])
     except Exception as exc:  # the run goes on; the next one runs the block again

@@ -86,6 +86,22 @@ def data_version(value: Any, depth: int = 0) -> str:
     return _object_version(value, depth)
 
 
+QUICK_MOST = 1024  # the longest str or bytes ``quick_version`` fingerprints
+
+
+def quick_version(value: Any) -> str | None:
+    """``data_version(value)`` when that is cheap enough for the event loop (a small plain
+    value: a number, a short str or bytes, a short tuple of them), else None."""
+    kind = type(value)
+    if kind is str or kind is bytes:
+        return data_version(value) if len(value) <= QUICK_MOST else None
+    if kind in _PLAIN:
+        return data_version(value) if kind is not int or value.bit_length() < 4096 else None
+    if kind is tuple and len(value) <= 16 and all(quick_version(v) is not None for v in value):
+        return data_version(value)
+    return None
+
+
 def _combined(kind: bytes, parts: list[str]) -> str:
     """The version of a container from its elements' (none of which may be unhashable)."""
     if UNHASHABLE in parts:

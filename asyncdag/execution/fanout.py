@@ -83,7 +83,8 @@ class Fan:
             if (node := _node_named(block.frame.steps, name)) is not None
         )
         self.vals = vals
-        self.known: dict[int, tuple[Any, ...]] | None = None  # rows the cache already has
+        # (index, item) -> the branch's row when the cache already has it, else None
+        self.known: Callable[[int, Any], tuple[Any, ...] | None] | None = None
 
     async def pump(self, source: Iterator[Any] | AsyncIterator[Any]) -> int:
         """Start a branch per item as it comes; return the number of branches once all are done.
@@ -167,8 +168,8 @@ class Fan:
                     await observer.item_yielded(
                         info, self.step.node, (*self.path, (name, index, item))
                     )
-                if self.known is not None and index in self.known:  # no branch to run
-                    for append, value in zip(appends, self.known.pop(index), strict=True):
+                if self.known is not None and (row := self.known(index, item)) is not None:
+                    for append, value in zip(appends, row, strict=True):  # no branch to run
                         append(value)
                     self.filled += 1
                     self._release()
