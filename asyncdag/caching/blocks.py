@@ -8,12 +8,16 @@ each item found in the stored ones gets its branch's values from there, and only
 run (each of their nodes keyed on its item as without this, so one new item computes one
 branch). The block's lists are then stored under its key for the next run.
 
-So the expander's items are all taken before any branch starts. A block is read this way
-only when that is sound and changes nothing else a user sees: every node of its branches
-has the ``default`` behavior, no outer value it reads is ``disable``d, it gathers lists
-(a ``Collect``), has no ``@window``, ``@on_branch_error("skip")`` or inner block, and the
-cache is the only listener of the run (hooks, bars and streams see every branch node).
-Otherwise, and when anything cannot be fingerprinted, the block runs unchanged.
+The whole list needs all items first: a sync expander's are taken for up to ``TAKE_MOST``
+seconds before the lookup (a range of 10,000 takes a millisecond). A slower one, and an
+async one, stream into branches as without a cache once the lookup is done, each item read
+back from the stored run when its quick version is found there (small plain items), the
+others run. A block is read back only when that is sound and changes nothing else a user
+sees: every node of its branches has the ``default`` behavior, no outer value it reads is
+``disable``d, it gathers lists (a ``Collect``), has no ``@window``, ``@on_branch_error
+("skip")`` or inner block, and the cache is the only listener of the run (hooks, bars and
+streams see every branch node). Otherwise, and when anything cannot be fingerprinted, the
+block runs unchanged.
 """
 
 from __future__ import annotations
