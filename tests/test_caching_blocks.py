@@ -546,3 +546,34 @@ async def test_a_slow_expander_rerun_with_one_new_item_runs_one_branch(tmp_path:
     assert await dr.execute(["pages"], inputs={"n": 7}) == {"pages": [3 * i for i in range(7)]}
     assert calls == [6]
     assert sizes == [1, 1, 1]  # the block, the new branch, pages
+
+
+class _Counted(dict[str, int]):
+    """A mapping that counts how often its content is read (as fingerprinting reads it)."""
+
+    reads = 0
+
+    def items(self) -> Any:
+        type(self).reads += 1
+        return super().items()
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["block read", "per node"])
+async def test_an_outer_value_is_fingerprinted_once_per_block_not_per_branch(
+    tmp_path: Path, whole: bool
+) -> None:
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def scaled(item: int, table: dict[str, int]) -> int:
+        return item * table["k"]
+
+    def total(scaled: Collect[int]) -> int:
+        return sum(scaled)
+
+    settings = {} if whole else {"recompute": ["scaled"]}
+    dr = cached(tmp_path, item, scaled, total, **settings).build()
+    _Counted.reads = 0
+    table = _Counted(k=3)
+    assert await dr.execute(["total"], inputs={"n": 30, "table": table}) == {"total": 3 * 435}
+    assert _Counted.reads == 1

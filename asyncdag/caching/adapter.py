@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import logging
 import uuid
 from collections import defaultdict
@@ -130,7 +131,7 @@ class CacheAdapter(Observer):
         self._logs: dict[str, list[CachingEvent | Deferred]] = {}
         self._runs: dict[str, _RunState] = {}
         self._code: dict[str, str] = {}  # node name -> code version (a built graph's code)
-        self._batches: Batches[_Look | _Keep] = Batches(self._work)
+        self._batches: Batches[_Look | _Keep | _Job] = Batches(self._work)
 
     @property
     def last_run_id(self) -> str:
@@ -236,6 +237,10 @@ class CacheAdapter(Observer):
         """Log many events at once; they are made only if the logs are read."""
         self._logs[run_id].append(events)
 
+    async def batched(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on a thread, in the batch of store work of the moment (one hop)."""
+        return await self._batches.ask(_Job(functools.partial(fn, *args)))
+
     async def fan_out(
         self,
         run: RunInfo,
@@ -312,7 +317,7 @@ class CacheAdapter(Observer):
                 known[name] = version
         return known, unknown
 
-    def _work(self, requests: list[_Look | _Keep]) -> list[Outcome]:
+    def _work(self, requests: list[_Look | _Keep | _Job]) -> list[Outcome]:
         """On a thread: a batch of lookups and stores; the lookups read in a few queries, the
         stores' keys linked in one commit."""
         outcomes: list[Outcome] = []
@@ -320,7 +325,9 @@ class CacheAdapter(Observer):
         keyed: list[tuple[int, str]] = []  # (outcome index, key) of lookups that read
         for request in requests:
             try:
-                if isinstance(request, _Look):
+                if isinstance(request, _Job):
+                    outcomes.append((True, request.fn()))
+                elif isinstance(request, _Look):
                     key, seen = self._key_of(request)
                     if request.read:
                         keyed.append((len(outcomes), key))
@@ -380,6 +387,11 @@ class _Look:
     known: dict[str, str]
     unknown: dict[str, Any]
     read: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Job:
+    fn: Callable[[], Any]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -26,9 +26,9 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..execution.fanout import YIELD_INTERVAL, Fan, let_others_run
 from ..execution.observe import Observer, Observers, RunInfo
@@ -36,7 +36,6 @@ from ..execution.paths import Path, format_path
 from ..graph.node import Node
 from ..graph.plan import Block, Frame, collected_key
 from .adapter import CachingBehavior, CachingEvent, CachingEventType
-from .batches import on_thread
 from .fingerprint import UNHASHABLE, data_version, quick_version
 from .keys import Where, cache_key
 from .keys import version_seen as _version_seen
@@ -45,6 +44,8 @@ if TYPE_CHECKING:
     from .adapter import CacheAdapter
 
 log = logging.getLogger("asyncdag")
+
+_T = TypeVar("_T")
 
 TAKE_MOST = 0.025  # seconds a sync expander's items are taken for, before branches start
 
@@ -66,6 +67,7 @@ class _Found:
     """A lookup's answer: the key, and what can be reused from the stored run."""
 
     key: str | None  # None: something cannot be fingerprinted; the block just runs
+    seen: dict[str, str]  # the data versions of the outer values it fingerprinted
     items: str | None = None  # the data version of all items, when all were taken
     item_versions: tuple[str, ...] | None = None  # of the items taken, when compared
     whole: _Stored | None = None  # the same items: everything
@@ -85,28 +87,19 @@ async def fan_out(
     block = fan.step.block
     assert block is not None
     nodes = _readable(cache, run, fan, block, observer)
+    where: Where = tuple((n, i) for n, i, _ in fan.path)
+    known, unknown = _outer(cache, run, fan, where)
     if nodes is None:
+        if unknown:  # versioned once here, not once per branch
+            seen = await _asked(cache, fan, _fingerprinted, unknown)
+            _record(cache, run, where, seen)
         return await fan.pump(source)
     items, error, rest = await _taken(source)
     if error is not None:  # the expander failed: the block runs and reports it, as uncached
         return await fan.pump(_replayed(items, error))
-    versions, behaviors = cache.run_state(run.run_id)
-    where: Where = tuple((n, i) for n, i, _ in fan.path)
-    known: dict[str, str] = {}
-    unknown: dict[str, Any] = {}
-    for name, value in fan.outer.items():
-        if behaviors.get(name.removesuffix("[]")) is CachingBehavior.IGNORE:
-            known[name] = "<ignore>"  # as in its readers' own keys
-        elif (version := _version_seen(versions, name, where)) is not None:
-            known[name] = version
-        else:
-            unknown[name] = value
     look = _Look(fan.name, nodes, block.gathered, known, unknown, items, rest is None)
-    try:
-        found = await on_thread(_looked_up, cache, look)
-    except Exception as exc:
-        exc.add_note(f"asyncdag: the cache at {cache.path!r} failed for block {fan.name!r}")
-        raise
+    found = await _asked(cache, fan, _looked_up, cache, look)
+    _record(cache, run, where, found.seen)
     names = tuple(n.name for n in nodes)
     if found.whole is not None:
         for target, values in zip(fan.lists, found.whole.lists, strict=True):
@@ -125,10 +118,52 @@ async def fan_out(
             cache.defer(run.run_id, _Hits(run.run_id, names, fan.path, fan.name, reuse.hits))
     if found.key is not None:
         keep = _Keep(fan.name, found, tuple(fan.lists), items)
-        made = await on_thread(_kept, cache, keep)
+        made = await _asked(cache, fan, _kept, cache, keep)
         if made is not None:
             _versions(cache, run, block, where, made)
     return branches
+
+
+def _outer(
+    cache: CacheAdapter, run: RunInfo, fan: Fan, where: Where
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The data versions known of the outer values the branches read, and the values still
+    to fingerprint (a ``disable``d one is neither: its readers recompute)."""
+    versions, behaviors = cache.run_state(run.run_id)
+    known: dict[str, str] = {}
+    unknown: dict[str, Any] = {}
+    for name, value in fan.outer.items():
+        behavior = behaviors.get(name.removesuffix("[]"))
+        if behavior is CachingBehavior.IGNORE:
+            known[name] = "<ignore>"  # as in its readers' own keys
+        elif behavior is CachingBehavior.DISABLE:
+            continue
+        elif (version := _version_seen(versions, name, where)) is not None:
+            known[name] = version
+        else:
+            unknown[name] = value
+    return known, unknown
+
+
+def _record(cache: CacheAdapter, run: RunInfo, where: Where, seen: dict[str, str]) -> None:
+    """Data versions of outer values, where their branches' lookups find them."""
+    versions, _ = cache.run_state(run.run_id)
+    for name, version in seen.items():
+        versions[(name, where)] = version
+
+
+async def _asked(cache: CacheAdapter, fan: Fan, fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` with the store work of the moment (inner blocks' lookups batch up)."""
+    try:
+        result: _T = await cache.batched(fn, *args)
+    except Exception as exc:
+        exc.add_note(f"asyncdag: the cache at {cache.path!r} failed for block {fan.name!r}")
+        raise
+    return result
+
+
+def _fingerprinted(values: dict[str, Any]) -> dict[str, str]:
+    return {name: data_version(value) for name, value in values.items()}
 
 
 def _readable(
@@ -256,23 +291,22 @@ class _Look:
 
 def _looked_up(cache: CacheAdapter, look: _Look) -> _Found:
     """On a thread: the block's key and what it can reuse from the run stored under it."""
-    versions = {**look.known}
-    for name, value in look.unknown.items():
-        versions[name] = data_version(value)
+    seen = _fingerprinted(look.unknown)
+    versions = {**look.known, **seen}
     versions["[]"] = ",".join(look.gathered)  # what the block gives is part of its key
     if any(v.startswith(UNHASHABLE) for v in versions.values()):
-        return _Found(None)
+        return _Found(None, seen)
     code = ",".join(cache.code_version(n) for n in look.nodes)
     key = cache_key(f"{look.expander}.block", code, versions)
     items = data_version(look.items) if look.done else None
     if items == UNHASHABLE:
-        return _Found(None)
+        return _Found(None, seen)
     found = cache.store.get_many([key]).get(key)
     stored = _stored(found[1], len(look.gathered)) if found is not None else None
     if stored is None:
-        return _Found(key, items)
+        return _Found(key, seen, items)
     if stored.items == items:
-        return _Found(key, items, stored.item_versions, whole=stored)
+        return _Found(key, seen, items, stored.item_versions, whole=stored)
     item_versions = tuple(data_version(item) for item in look.items)
     at = {version: i for i, version in enumerate(stored.item_versions)}
     rows: Rows = {}
@@ -280,7 +314,7 @@ def _looked_up(cache: CacheAdapter, look: _Look) -> _Found:
         i = at.pop(version, None)  # a repeated item runs: branches never share a value
         if i is not None:
             rows[index] = tuple(values[i] for values in stored.lists)
-    return _Found(key, items, item_versions, stored=stored, rows=rows, at=at)
+    return _Found(key, seen, items, item_versions, stored=stored, rows=rows, at=at)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
