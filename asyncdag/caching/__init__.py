@@ -3,6 +3,7 @@
 Internal: users reach it through ``Builder.with_cache(...)``, ``@cache(...)`` and
 ``dr.cache``. ``fingerprint`` versions code and data, ``keys`` makes cache keys of them,
 ``store`` keeps metadata (SQLite) and results (SQLite or files), ``adapter`` decides per node
-call, ``blocks`` reads a whole block back in one lookup, ``shipped`` decides for branches
-shipped to worker processes, ``batches`` gathers store work into one thread hop.
+call, ``blocks`` reads a whole block back in one lookup (``items`` feeds it the items),
+``shipped`` decides for branches shipped to worker processes, ``batches`` gathers store
+work into one thread hop.
 """

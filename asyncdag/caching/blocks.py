@@ -8,35 +8,34 @@ each item found in the stored ones gets its branch's values from there, and only
 run (each of their nodes keyed on its item as without this, so one new item computes one
 branch). The block's lists are then stored under its key for the next run.
 
-The whole list needs all items first: a sync expander's are taken for up to ``TAKE_MOST``
-seconds before the lookup (a range of 10,000 takes a millisecond). A slower one, and an
-async one, stream into branches as without a cache once the lookup is done, each item read
-back from the stored run when its quick version is found there (small plain items), the
-others run. A block is read back only when that is sound and changes nothing else a user
-sees: every node of its branches has the ``default`` behavior, no outer value it reads is
-``disable``d, it gathers lists (a ``Collect``), has no ``@window``, ``@on_branch_error
-("skip")`` or inner block, and the cache is the only listener of the run (hooks, bars and
-streams see every branch node). Otherwise, and when anything cannot be fingerprinted, the
-block runs unchanged.
+The whole list needs all items first: a sync expander's are taken for up to 25 ms
+(``items.TAKE_MOST``) before the lookup (a range of 10,000 takes a millisecond). A slower
+one, and an async one, stream into branches as without a cache once the lookup is done, each
+item read back from the stored run when its quick version is found there (small plain
+items), the others run. A block is read back only when that is sound and changes nothing
+else a user sees: every node of its branches has the ``default`` behavior, no outer value it
+reads is ``disable``d, it gathers lists (a ``Collect``), has no ``@window``,
+``@on_branch_error("skip")`` or inner block, and the cache is the only listener of the run
+(hooks, bars and streams see every branch node). Otherwise, and when anything cannot be
+fingerprinted, the block runs unchanged.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..execution.fanout import YIELD_INTERVAL, Fan, let_others_run
+from ..execution.fanout import Fan
 from ..execution.observe import Observer, Observers, RunInfo
 from ..execution.paths import Path, format_path
 from ..graph.node import Node
 from ..graph.plan import Block, Frame, collected_key
 from .adapter import CachingBehavior, CachingEvent, CachingEventType
 from .fingerprint import UNHASHABLE, data_version, quick_version
+from .items import fed, replayed, taken
 from .keys import Where, cache_key
 from .keys import version_seen as _version_seen
 
@@ -47,7 +46,6 @@ log = logging.getLogger("asyncdag")
 
 _T = TypeVar("_T")
 
-TAKE_MOST = 0.025  # seconds a sync expander's items are taken for, before branches start
 
 Rows = dict[int, tuple[Any, ...]]  # branch index -> its values of the gathered names
 
@@ -94,9 +92,9 @@ async def fan_out(
             seen = await _asked(cache, fan, _fingerprinted, unknown)
             _record(cache, run, where, seen)
         return await fan.pump(source)
-    items, error, rest = await _taken(source)
+    items, error, rest = await taken(source)
     if error is not None:  # the expander failed: the block runs and reports it, as uncached
-        return await fan.pump(_replayed(items, error))
+        return await fan.pump(replayed(items, error))
     look = _Look(fan.name, nodes, block.gathered, known, unknown, items, rest is None)
     found = await _asked(cache, fan, _looked_up, cache, look)
     _record(cache, run, where, found.seen)
@@ -112,7 +110,7 @@ async def fan_out(
         reuse = _Reuse(found.rows, found.at, found.stored.lists, len(items))
         fan.known = reuse.row
     try:
-        branches = await fan.pump(_fed(items, rest))
+        branches = await fan.pump(fed(items, rest))
     finally:
         if reuse is not None and reuse.hits:
             cache.defer(run.run_id, _Hits(run.run_id, names, fan.path, fan.name, reuse.hits))
@@ -188,72 +186,6 @@ def _readable(
     if any(behaviors.get(name.removesuffix("[]")) is disable for name in fan.outer):
         return None
     return nodes
-
-
-async def _taken(
-    source: Iterator[Any] | AsyncIterator[Any],
-) -> tuple[list[Any], BaseException | None, Iterator[Any] | AsyncIterator[Any] | None]:
-    """The items a sync ``source`` gives within ``TAKE_MOST`` seconds, the error that stopped
-    it, and the source when it has more (an async one is left whole: its items may be slow
-    to come, and branches start as they come)."""
-    if not isinstance(source, Iterator):
-        return [], None, source
-    items: list[Any] = []
-    clock = time.perf_counter
-    start = clock()
-    deadline = start + YIELD_INTERVAL
-    try:
-        for item in source:  # on the loop, as the block would step it: hand it over often
-            items.append(item)
-            now = clock()
-            if now > start + TAKE_MOST:
-                return items, None, source
-            if now > deadline:
-                await let_others_run()
-                deadline = clock() + YIELD_INTERVAL
-    except asyncio.CancelledError:
-        raise
-    except BaseException as exc:
-        return items, exc, None
-    return items, None, None
-
-
-def _replayed(items: list[Any], error: BaseException) -> Iterator[Any]:
-    yield from items
-    raise error
-
-
-def _fed(
-    items: list[Any], rest: Iterator[Any] | AsyncIterator[Any] | None
-) -> Iterator[Any] | AsyncIterator[Any]:
-    """The block's items: those taken, then the rest of the source (added to ``items``)."""
-    if rest is None:
-        return iter(items)
-    if isinstance(rest, Iterator):
-        return _chained(items, rest)
-    return _Streamed(items, rest)
-
-
-def _chained(items: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
-    yield from items[:]
-    for item in rest:
-        items.append(item)
-        yield item
-
-
-class _Streamed:
-    """An async source's items as they come, each also added to ``items``."""
-
-    def __init__(self, items: list[Any], rest: AsyncIterator[Any]) -> None:
-        self.items, self.rest = items, rest
-
-    def __aiter__(self) -> _Streamed:
-        return self
-
-    async def __anext__(self) -> Any:
-        item = await anext(self.rest)
-        self.items.append(item)
-        return item
 
 
 class _Reuse:
