@@ -4,7 +4,9 @@ A node call's cache key is its name, its code version and the data versions of i
 (as Hamilton's). The scheduler hands every node call of a run to ``around``; a hit returns
 the stored value without calling the node, a miss calls it and stores the result. Store I/O
 and fingerprinting run on a thread, never on the event loop. Inside a block each branch has
-its own key (its item is one of its inputs), so a new item computes only its own branch.
+its own key (its item is one of its inputs), so a new item computes only its own branch;
+the scheduler hands each block to ``fan_out`` first, which may read it back whole
+(``blocks``).
 """
 
 from __future__ import annotations
