@@ -577,3 +577,21 @@ async def test_an_outer_value_is_fingerprinted_once_per_block_not_per_branch(
     table = _Counted(k=3)
     assert await dr.execute(["total"], inputs={"n": 30, "table": table}) == {"total": 3 * 435}
     assert _Counted.reads == 1
+
+
+async def test_an_outer_value_is_not_fingerprinted_for_branches_that_never_key(
+    tmp_path: Path,
+) -> None:
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def scaled(item: int, table: dict[str, int]) -> int:
+        return item * table["k"]
+
+    def total(scaled: Collect[int]) -> int:
+        return sum(scaled)
+
+    dr = cached(tmp_path, item, scaled, total, disable=["scaled"]).build()
+    _Counted.reads = 0
+    await dr.execute(["total"], inputs={"n": 5, "table": _Counted(k=1)})
+    assert _Counted.reads == 0

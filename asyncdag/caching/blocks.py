@@ -88,7 +88,7 @@ async def fan_out(
     where: Where = tuple((n, i) for n, i, _ in fan.path)
     known, unknown = _outer(cache, run, fan, where)
     if nodes is None:
-        if unknown:  # versioned once here, not once per branch
+        if unknown and _keyed(cache, run, block.frame):  # versioned once, not per branch
             seen = await _asked(cache, fan, _fingerprinted, unknown)
             _record(cache, run, where, seen)
         return await fan.pump(source)
@@ -330,6 +330,16 @@ class _Hits:
                     )
                 )
         return events
+
+
+def _keyed(cache: CacheAdapter, run: RunInfo, frame: Frame) -> bool:
+    """Whether a node of ``frame`` (or of its inner blocks) is looked up or stored."""
+    _, behaviors = cache.run_state(run.run_id)
+    keyed = (CachingBehavior.DEFAULT, CachingBehavior.RECOMPUTE)
+    for node in _nodes(frame):
+        if not node.expands and behaviors.get(node.name, cache.default_behavior) in keyed:
+            return True
+    return any(s.block is not None and _keyed(cache, run, s.block.frame) for s in frame.steps)
 
 
 def _nodes(frame: Frame) -> Iterator[Node]:
