@@ -12,21 +12,23 @@ the scheduler hands each block to ``fan_out`` first, which may read it back whol
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import logging
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..execution.observe import Observer, RunInfo
 from ..execution.paths import Path, format_path
 from ..graph.node import Node
 from .batches import Batches, Outcome
-from .fingerprint import UNHASHABLE, code_version, data_version
-from .keys import Where, cache_key, version_seen
+from .events import Actor
+from .events import CachingBehavior as CachingBehavior
+from .events import CachingEvent as CachingEvent
+from .events import CachingEventType as CachingEventType
+from .events import Deferred as Deferred
+from .fingerprint import UNHASHABLE, code_version, data_version, digest
 from .store import Link, Store
 
 if TYPE_CHECKING:
@@ -37,64 +39,7 @@ log = logging.getLogger("asyncdag")
 BEHAVIOR_KEY = "cache.behavior"
 FORMAT_KEY = "cache.format"
 
-
-class CachingBehavior(enum.Enum):
-    """Hamilton's behaviors: DEFAULT reads and stores; RECOMPUTE always computes (and stores);
-    DISABLE computes as if there were no cache; IGNORE is DISABLE whose value downstream keys
-    leave out (clients, connections)."""
-
-    DEFAULT = 1
-    RECOMPUTE = 2
-    DISABLE = 3
-    IGNORE = 4
-
-    @classmethod
-    def from_string(cls, string: str) -> CachingBehavior:
-        try:
-            return cls[string.upper()]
-        except KeyError as exc:
-            raise ValueError(
-                f"{string!r} is not a caching behavior: use one of {[b.name.lower() for b in cls]}"
-            ) from exc
-
-
-class CachingEventType(enum.Enum):
-    """What the cache did for a node (``dr.cache.logs(level="debug")`` shows all of them)."""
-
-    GET_RESULT = "get_result"  # a hit: the result came from the cache
-    EXECUTE_NODE = "execute_node"  # the node ran
-    SET_RESULT = "set_result"
-    UNHASHABLE_DATA_VERSION = "unhashable_data_version"
-    FAILED_STORAGE = "failed_storage"
-    FAILED_EXECUTION = "failed_execution"
-
-
-_Actor = Literal["adapter", "metadata_store", "result_store"]
-
-
-@dataclasses.dataclass(frozen=True)
-class CachingEvent:
-    """One thing the cache did, for one node (and one branch: ``task_id``)."""
-
-    run_id: str
-    actor: _Actor
-    event_type: CachingEventType
-    node_name: str
-    task_id: str | None = None
-    msg: str | None = None
-    value: Any = None
-    timestamp: float = dataclasses.field(default_factory=lambda: datetime.now(UTC).timestamp())
-
-    def __str__(self) -> str:
-        parts = [self.node_name, *([self.task_id] if self.task_id else [])]
-        parts += [self.actor, self.event_type.value, *([self.msg] if self.msg else [])]
-        return "::".join(parts)
-
-
-class Deferred(Protocol):
-    """Many events logged as one (a block hit's), made when the logs are read."""
-
-    def events(self) -> list[CachingEvent]: ...
+Where = tuple[tuple[str, int], ...]  # a branch path without its items
 
 
 _Names = Collection[str] | Literal[True] | None
@@ -232,7 +177,7 @@ class CacheAdapter(Observer):
     def log(
         self, run_id: str, kind: CachingEventType, node: str, task: str | None, **kw: Any
     ) -> None:
-        actor: _Actor = "result_store" if kind is CachingEventType.GET_RESULT else "adapter"
+        actor: Actor = "result_store" if kind is CachingEventType.GET_RESULT else "adapter"
         self._logs[run_id].append(CachingEvent(run_id, actor, kind, node, task or None, **kw))
 
     def defer(self, run_id: str, events: Deferred) -> None:
@@ -405,3 +350,18 @@ class _Keep:
 
 
 _INFO = (CachingEventType.GET_RESULT, CachingEventType.EXECUTE_NODE)
+
+
+def version_seen(versions: dict[tuple[str, Where], str], name: str, where: Where) -> str | None:
+    """The version of ``name`` in this branch or an enclosing one (an outer value)."""
+    for depth in range(len(where), -1, -1):
+        version = versions.get((name, where[:depth]))
+        if version is not None:
+            return version
+    return None
+
+
+def cache_key(node_name: str, code: str, dependencies: Mapping[str, str]) -> str:
+    """``name-code-inputs``: the same node, code and input data versions, the same key."""
+    inputs = digest(*(f"{k}={v}".encode() for k, v in sorted(dependencies.items())))
+    return f"{node_name}-{code}-{inputs}"

@@ -33,11 +33,10 @@ from ..execution.observe import Observer, Observers, RunInfo
 from ..execution.paths import Path, format_path
 from ..graph.node import Node
 from ..graph.plan import Block, Frame, collected_key
-from .adapter import CachingBehavior, CachingEvent, CachingEventType
+from .adapter import CachingBehavior, CachingEvent, CachingEventType, Where, cache_key
+from .adapter import version_seen as _version_seen
 from .fingerprint import UNHASHABLE, data_version, quick_version
 from .items import fed, replayed, taken
-from .keys import Where, cache_key
-from .keys import version_seen as _version_seen
 
 if TYPE_CHECKING:
     from .adapter import CacheAdapter

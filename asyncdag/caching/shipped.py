@@ -19,10 +19,16 @@ from ..execution.paths import format_path
 from ..execution.remote import BranchBatch
 from ..graph.node import Node
 from ..graph.plan import Frame
-from .adapter import CacheAdapter, CachingBehavior, CachingEventType
+from .adapter import (
+    CacheAdapter,
+    CachingBehavior,
+    CachingEventType,
+    Where,
+    cache_key,
+    version_seen,
+)
 from .batches import on_thread as _on_thread
 from .fingerprint import UNHASHABLE, data_version
-from .keys import Where, cache_key, version_seen
 from .store import Link
 
 
