@@ -56,6 +56,9 @@ async def let_others_run() -> None:
 class Fan:
     """One block of one execution: its items in, its branches' values out, in yield order."""
 
+    # (index, item) -> the branch's row when the cache already has it (set by the cache)
+    known: Callable[[int, Any], tuple[Any, ...] | None] | None = None
+
     def __init__(
         self,
         run: Run,
@@ -83,8 +86,6 @@ class Fan:
             if (node := _node_named(block.frame.steps, name)) is not None
         )
         self.vals = vals
-        # (index, item) -> the branch's row when the cache already has it, else None
-        self.known: Callable[[int, Any], tuple[Any, ...] | None] | None = None
 
     async def pump(self, source: Iterator[Any] | AsyncIterator[Any]) -> int:
         """Start a branch per item as it comes; return the number of branches once all are done.
