@@ -12,7 +12,7 @@ from types import EllipsisType, ModuleType
 from typing import Any, TypeVar
 
 from .errors import GraphError
-from .graph.meta import (
+from .graph.modifiers.meta import (
     ApplyTo,
     Dependency,
     Does,

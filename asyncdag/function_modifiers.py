@@ -22,7 +22,7 @@ from ._macros import pipe_output as pipe_output
 from ._macros import resolve as resolve
 from ._macros import resolve_from_config as resolve_from_config
 from .errors import GraphError
-from .graph.meta import (
+from .graph.modifiers.meta import (
     CheckOutput,
     Condition,
     ConfigResolver,
@@ -42,7 +42,7 @@ from .graph.meta import (
     UpstreamDependency,
     record,
 )
-from .graph.streams import OnBranchError, Window, set_on_error, set_window
+from .graph.modifiers.streams import OnBranchError, Window, set_on_error, set_window
 from .io._decorators import dataloader, datasaver, load_from, save_to
 
 __all__ = [

@@ -8,10 +8,10 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import GraphError
-from .expand import resolve
-from .meta import Modifiers, modifiers_of
+from .modifiers.expand import resolve
+from .modifiers.meta import Modifiers, modifiers_of
+from .modifiers.resolve import modifiers_for
 from .node import Node
-from .resolve import modifiers_for
 from .types import check_input_types
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from ..errors import GraphError, UnknownNodeError
 from .analysis import Analysis, analyse
 from .crawl import crawl
+from .modifiers.streams import window_of
 from .node import Node, element_type
-from .streams import window_of
 from .types import compatible, describe
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import GraphError
 from ..htypes import Collect, Parallelizable
-from .meta import Policy
+from .modifiers.meta import Policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from ..errors import GraphError, MissingInputError
 from .analysis import Scope, analyse
 from .graph import FunctionGraph
+from .modifiers.streams import OnBranchError, Window, skipping, window_of
 from .node import Node
-from .streams import OnBranchError, Window, skipping, window_of
 
 # Step modes.
 INLINE = 0  # a sync call on the loop thread

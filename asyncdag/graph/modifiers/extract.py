@@ -12,10 +12,10 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node, Param
+from ..types import compatible, describe
 from .meta import ExtractColumns, ExtractFields
-from .node import Node, Param
-from .types import compatible, describe
 from .wrap import wrap
 
 _DICT_HELP = (

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node, Param
+from ..types import describe
 from .meta import Dependency, LiteralDependency, UpstreamDependency
-from .node import Node, Param
-from .types import describe
 from .wrap import rebind
 
 _ATTR = "__asyncdag_io__"

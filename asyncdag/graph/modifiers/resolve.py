@@ -13,7 +13,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
 from .meta import _ATTR, POWER_USER_MODE, Modifiers, Resolve, modifiers_of
 
 

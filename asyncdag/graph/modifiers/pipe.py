@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node
 from .meta import LiteralDependency, Namespace, PipeInput, Step, UpstreamDependency
-from .node import Node
 from .wrap import rebind
 
 

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from typing import Any
 
-from .node import Node, Param
+from ..node import Node, Param
 
 Adapt = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -17,9 +17,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node, Param
 from .meta import LiteralDependency, PipeOutput, Step, UpstreamDependency
-from .node import Node, Param
 from .wrap import rebind
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node, Param
 from .io_nodes import LoadFrom, SaveTo, loader_nodes, named_like, saver_node
-from .node import Node, Param
 
 
 def _joiner(combine: Any, dependencies: tuple[str, ...]) -> Callable[..., Any]:

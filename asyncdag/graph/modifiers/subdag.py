@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node, Param
 from .meta import LiteralDependency, Subdag
-from .node import Node, Param
 from .wrap import rebind
 
 NodesOf = Callable[[tuple[Any, ...], Mapping[str, Any]], Mapping[str, Node]]

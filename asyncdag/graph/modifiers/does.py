@@ -12,9 +12,9 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node
 from .meta import Does
-from .node import Node
 from .wrap import wrap
 
 

@@ -15,7 +15,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node
 from . import checks, does, extract, io_nodes, mutate, pipe, subdag, validators
 from .meta import (
     CheckOutput,
@@ -30,7 +31,6 @@ from .meta import (
     Target,
     UpstreamDependency,
 )
-from .node import Node
 from .wrap import rebind
 
 _DECORATOR = {

@@ -4,7 +4,7 @@ The stages follow Hamilton's ``resolve_nodes``: resolve (``@config``), create (o
 the function, or a namespaced sub-DAG with ``@subdag``), inject (``@pipe_input``), expand
 (``@parameterize``), transform (``@extract_fields``, ``@extract_columns``, ``@check_output``,
 innermost decorator first), decorate (``@tag``, ``@tag_outputs``). Each entry is frozen data;
-``asyncdag.graph.expand`` interprets it.
+``asyncdag.graph.modifiers.expand`` interprets it.
 """
 
 from __future__ import annotations
