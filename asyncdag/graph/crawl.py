@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -11,7 +12,7 @@ from ..errors import GraphError
 from .modifiers.expand import resolve
 from .modifiers.meta import Modifiers, modifiers_of
 from .modifiers.resolve import modifiers_for
-from .node import Node
+from .node import Node, origin_of
 from .types import check_input_types
 
 
@@ -43,6 +44,18 @@ def _functions_of(load_from: Iterable[Any]) -> Iterable[tuple[str, Callable[...,
             yield item.__name__, item
 
 
+@contextlib.contextmanager
+def _blamed(fn: Callable[..., Any], name: str) -> Iterator[None]:
+    """A ``GraphError`` raised while making ``fn``'s nodes names it and its node, unless an
+    inner function (of a ``@subdag``) was named first."""
+    try:
+        yield
+    except GraphError as exc:
+        if exc.function is None:
+            exc.function, exc.node = origin_of(fn), name
+        raise
+
+
 def crawl(modules: Iterable[ModuleType], config: Mapping[str, Any]) -> dict[str, Node]:
     """Turn the functions of ``modules`` into nodes, by node name.
 
@@ -61,7 +74,8 @@ def nodes_of(load_from: tuple[Any, ...], config: Mapping[str, Any]) -> dict[str,
     chosen: list[tuple[str, Callable[..., Any], Modifiers]] = []
     undecided: dict[str, list[tuple[Callable[..., Any], list[str]]]] = {}
     for fn_name, fn in _functions_of(load_from):
-        modifiers = modifiers_for(fn, config)
+        with _blamed(fn, fn_name):
+            modifiers = modifiers_for(fn, config)
         if modifiers.excluded:
             continue
         name = node_name(fn_name, modifiers)
@@ -74,15 +88,18 @@ def nodes_of(load_from: tuple[Any, ...], config: Mapping[str, Any]) -> dict[str,
     nodes: dict[str, Node] = {}
     makers: dict[str, list[Callable[..., Any]]] = {}
     for name, fn, modifiers in chosen:
-        for node in resolve(name, fn, modifiers, config, nodes_of):
+        with _blamed(fn, name):
+            made = resolve(name, fn, modifiers, config, nodes_of)
+        for node in made:
             makers.setdefault(node.name, []).append(fn)
             nodes[node.name] = node
     for name, fns in makers.items():
         if len(fns) > 1:
-            where = ", ".join(f"{f.__module__}.{f.__qualname__}" for f in fns)
+            where = ", ".join(origin_of(f) for f in fns)
             raise GraphError(
                 f"node {name!r} is defined by {len(fns)} functions: {where}. Rename one, or make "
-                "them alternatives with @config.when(...) so that only one applies."
+                "them alternatives with @config.when(...) so that only one applies.",
+                node=name,
             )
 
     for name, alternatives in undecided.items():
@@ -96,6 +113,7 @@ def nodes_of(load_from: tuple[Any, ...], config: Mapping[str, Any]) -> dict[str,
         raise GraphError(
             f"no implementation of node {name!r} applies: its alternatives ({which}) choose on "
             f"config key(s) {', '.join(map(repr, keys))}, which the config does not have. "
-            f"Add {keys[0]!r} to `with_config(...)`."
+            f"Add {keys[0]!r} to `with_config(...)`.",
+            node=name,
         )
     return nodes

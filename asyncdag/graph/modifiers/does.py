@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import GraphError
-from ..node import Node
+from ..node import Node, origin_of
 from .meta import Does
 from .wrap import wrap
 
@@ -30,10 +30,6 @@ def _empty_with_docstring() -> None:
 _EMPTY = {_empty.__code__.co_code, _empty_with_docstring.__code__.co_code}
 
 
-def _where(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
-
-
 def _mapped(kwargs: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
     """Hamilton's ``does.map_kwargs``: rename mapped arguments, keep the others."""
     out = dict(kwargs)
@@ -48,7 +44,7 @@ def _validate(fn: Callable[..., Any], spec: Does) -> None:
     code = getattr(fn, "__code__", None)
     if code is None or code.co_code not in _EMPTY:
         raise GraphError(
-            f"@does on {_where(fn)}: the function is not empty. Its body must be only `pass` "
+            f"@does on {origin_of(fn)}: the function is not empty. Its body must be only `pass` "
             "(and a docstring): @does replaces it with the function it names."
         )
     signature = inspect.signature(fn)
@@ -60,7 +56,7 @@ def _validate(fn: Callable[..., Any], spec: Does) -> None:
         inspect.signature(spec.replacing).bind(**_mapped(dummy, spec.mapping))
     except TypeError as exc:
         raise GraphError(
-            f"@does on {_where(fn)}: its signature {signature} does not fit the replacing "
+            f"@does on {origin_of(fn)}: its signature {signature} does not fit the replacing "
             f"function {spec.replacing.__qualname__}{inspect.signature(spec.replacing)} with "
             f"the mapping {dict(spec.mapping)} ({exc}). Adjust the replacing function's "
             "signature or the mapping."

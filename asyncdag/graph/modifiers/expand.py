@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import GraphError
-from ..node import Node
+from ..node import Node, origin_of
 from . import checks, does, extract, io_nodes, mutate, pipe, subdag, validators
 from .meta import (
     CheckOutput,
@@ -41,10 +41,6 @@ _DECORATOR = {
 }
 
 
-def _where(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
-
-
 def resolve(
     name: str,
     fn: Callable[..., Any],
@@ -65,7 +61,7 @@ def resolve(
     if len(creators) > 1:
         names = " and ".join(f"@{_DECORATOR[m]}" for m in creators)
         raise GraphError(
-            f"{_where(fn)} has both {names}, which asyncdag does not combine. Split the "
+            f"{origin_of(fn)} has both {names}, which asyncdag does not combine. Split the "
             "function in two: one with each decorator, the second reading the first."
         )
     internal: frozenset[str] = frozenset()
@@ -148,7 +144,7 @@ def _select(
         chosen = [n for n in nodes if n.name not in read]
         if single and len(chosen) != 1:
             raise GraphError(
-                f"{what} on {_where(fn)} needs exactly one node to work on, but the function "
+                f"{what} on {origin_of(fn)} needs exactly one node to work on, but the function "
                 f"makes {len(chosen)} final nodes ({', '.join(n.name for n in chosen)}). "
                 "Put it below (closer to the function than) the decorator that makes them."
             )
@@ -160,7 +156,7 @@ def _select(
     missing = sorted(set(wanted) - {n.name for n in chosen})
     if missing:
         raise GraphError(
-            f"{what}(target_=...) on {_where(fn)} names {', '.join(map(repr, missing))}, but "
+            f"{what}(target_=...) on {origin_of(fn)} names {', '.join(map(repr, missing))}, but "
             f"the function makes only {', '.join(repr(n.name) for n in nodes)}."
         )
     return chosen
@@ -178,7 +174,7 @@ def _parameterize(node: Node, fn: Callable[..., Any], spec: Parameterization) ->
     own = {p.name: p for p in node.params}
     if "output_name" in own:
         raise GraphError(
-            f"{_where(fn)} has a parameter named 'output_name', which @parameterize reserves "
+            f"{origin_of(fn)} has a parameter named 'output_name', which @parameterize reserves "
             "for docstrings. Rename the parameter."
         )
     out = []
@@ -187,7 +183,7 @@ def _parameterize(node: Node, fn: Callable[..., Any], spec: Parameterization) ->
         if unknown:
             raise GraphError(
                 f"@parameterize output {output!r} binds {', '.join(map(repr, unknown))}, which "
-                f"{_where(fn)} has no parameter for (it has {', '.join(own) or 'none'})."
+                f"{origin_of(fn)} has no parameter for (it has {', '.join(own) or 'none'})."
             )
         sources = {k: d.source for k, d in bindings.items() if isinstance(d, UpstreamDependency)}
         values = {k: d.value for k, d in bindings.items() if isinstance(d, LiteralDependency)}
@@ -206,7 +202,7 @@ def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> list[Node]:
         if check is None:
             known = ", ".join(checks.KNOWN_CHECKS)
             raise GraphError(
-                f"@check_output({arg}=...) on {_where(fn)} has no check for node "
+                f"@check_output({arg}=...) on {origin_of(fn)} has no check for node "
                 f"{node.name!r}, which returns {node.returns!r}. Checks: {known} (which ones "
                 "apply depends on the return annotation; pandas Series have more)."
             )
@@ -214,7 +210,7 @@ def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> list[Node]:
     found.extend(checks.custom_check(v) for v in spec.custom)
     if node.expands or node.is_generator or node.is_async_generator:
         raise GraphError(
-            f"@check_output on {_where(fn)}: node {node.name!r} is Parallelizable or a "
+            f"@check_output on {origin_of(fn)}: node {node.name!r} is Parallelizable or a "
             "generator, whose items cannot be checked. Check the nodes of its branches instead."
         )
     return validators.validated(node, found, fn)

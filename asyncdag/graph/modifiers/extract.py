@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import GraphError
-from ..node import Node, Param
+from ..node import Node, Param, origin_of
 from ..types import compatible, describe
 from .meta import ExtractColumns, ExtractFields
 from .wrap import wrap
@@ -26,7 +26,7 @@ _DICT_HELP = (
 
 def _field_types(fn: Callable[..., Any], returns: Any, spec: ExtractFields) -> dict[str, Any]:
     """Field name -> type, from the decorator and the return annotation (Hamilton's rules)."""
-    where = f"{fn.__module__}.{fn.__qualname__}"
+    where = origin_of(fn)
     fields = spec.fields
     origin = typing.get_origin(returns)
     if returns is dict or returns is typing.Dict:  # noqa: UP006 (the typing alias is a user's choice)
@@ -139,7 +139,7 @@ def extract_columns(node: Node, fn: Callable[..., Any], spec: ExtractColumns) ->
     pandas = importlib.import_module("pandas")  # @extract_columns checked it is installed
     if not (isinstance(node.returns, type) and issubclass(node.returns, pandas.DataFrame)):
         raise GraphError(
-            f"{fn.__module__}.{fn.__qualname__} returns {describe(node.returns)}, but "
+            f"{origin_of(fn)} returns {describe(node.returns)}, but "
             "@extract_columns needs a function annotated to return a pandas.DataFrame."
         )
     parts = {name: (pandas.Series, doc) for name, doc in spec.columns}

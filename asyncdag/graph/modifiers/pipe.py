@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import GraphError
-from ..node import Node
+from ..node import Node, origin_of
 from .meta import LiteralDependency, Namespace, PipeInput, Step, UpstreamDependency
 from .wrap import rebind
 
@@ -54,7 +54,7 @@ def inject(
     node: Node, fn: Callable[..., Any], pipe: PipeInput, config: Mapping[str, Any]
 ) -> list[Node]:
     """The step nodes, then ``node`` reading the last of them in place of its parameter."""
-    where = f"{fn.__module__}.{fn.__qualname__}"
+    where = origin_of(fn)
     names = [p.name for p in node.params]
     target = pipe.on_input or (names[0] if names else None)
     if target not in names:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import GraphError
-from ..node import Node, Param
+from ..node import Node, Param, origin_of
 from .meta import LiteralDependency, Subdag
 from .wrap import rebind
 
@@ -52,7 +52,7 @@ def create(
     shared = sorted(set(spec.config) & set(spec.inputs))
     if shared:
         raise GraphError(
-            f"@subdag on {fn.__module__}.{fn.__qualname__} names {shared} in both config= and "
+            f"@subdag on {origin_of(fn)} names {shared} in both config= and "
             "inputs=; give each key once."
         )
     sub_config = {
