@@ -13,16 +13,8 @@ from collections.abc import Callable, Collection, Mapping
 from types import EllipsisType, ModuleType
 from typing import Any, TypeVar
 
-from ._macros import ResolveAt as ResolveAt
-from ._macros import apply_to as apply_to
-from ._macros import does as does
-from ._macros import mutate as mutate
-from ._macros import parameterized_subdag as parameterized_subdag
-from ._macros import pipe_output as pipe_output
-from ._macros import resolve as resolve
-from ._macros import resolve_from_config as resolve_from_config
-from .errors import GraphError
-from .graph.modifiers.meta import (
+from ..errors import GraphError
+from ..graph.modifiers.meta import (
     CheckOutput,
     Condition,
     ConfigResolver,
@@ -42,8 +34,16 @@ from .graph.modifiers.meta import (
     UpstreamDependency,
     record,
 )
-from .graph.modifiers.streams import OnBranchError, Window, set_on_error, set_window
-from .io._decorators import dataloader, datasaver, load_from, save_to
+from ..graph.modifiers.streams import OnBranchError, Window, set_on_error, set_window
+from ..io._decorators import dataloader, datasaver, load_from, save_to
+from .macros import ResolveAt as ResolveAt
+from .macros import apply_to as apply_to
+from .macros import does as does
+from .macros import mutate as mutate
+from .macros import parameterized_subdag as parameterized_subdag
+from .macros import pipe_output as pipe_output
+from .macros import resolve as resolve
+from .macros import resolve_from_config as resolve_from_config
 
 __all__ = [
     "InvalidDecoratorException",
@@ -528,8 +528,8 @@ def cache(
     Raises:
         ValueError: an unknown behavior or format.
     """
-    from .caching.adapter import BEHAVIOR_KEY, FORMAT_KEY, CachingBehavior
-    from .caching.store import FORMATS
+    from ..caching.adapter import BEHAVIOR_KEY, FORMAT_KEY, CachingBehavior
+    from ..caching.store import FORMATS
 
     tags: dict[str, str] = {}
     if behavior:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Collection, Mapping
 from types import EllipsisType, ModuleType
 from typing import Any, TypeVar
 
-from .errors import GraphError
-from .graph.modifiers.meta import (
+from ..errors import GraphError
+from ..graph.modifiers.meta import (
     ApplyTo,
     Dependency,
     Does,
