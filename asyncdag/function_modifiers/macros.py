@@ -1,48 +1,48 @@
-"""Hamilton's macros: ``@does``, ``@pipe_output``, ``@mutate``, ``@parameterized_subdag``,
-``@resolve``. Re-exported by ``asyncdag.function_modifiers``; they record metadata only.
+"""Hamilton's ``function_modifiers.macros``: ``@does``, ``@pipe_input``/``step``, ``@pipe_output``,
+``@mutate``/``apply_to``. They record metadata only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
-import inspect
-from collections.abc import Callable, Collection, Mapping
-from types import EllipsisType, ModuleType
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection
+from types import EllipsisType
+from typing import Any
 
-from ..errors import GraphError
+from ..graph.modifiers.does import ensure_empty
 from ..graph.modifiers.meta import (
     ApplyTo,
-    Dependency,
     Does,
-    LiteralDependency,
-    ParameterizedSubdag,
+    PipeInput,
     PipeOutput,
-    Resolve,
     Step,
-    Subdag,
     Target,
-    UpstreamDependency,
     record,
 )
+from .base import _F
 
 __all__ = [
-    "ResolveAt",
+    "Applicable",
     "apply_to",
     "does",
+    "ensure_function_empty",
     "mutate",
-    "parameterized_subdag",
+    "pipe_input",
     "pipe_output",
-    "resolve",
-    "resolve_from_config",
+    "step",
 ]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-_TargetArg = str | Collection[str] | None
+
+_OnOutput = str | Collection[str] | None
+
+Applicable = Step
+"""Hamilton's name for what ``step(...)`` and ``apply_to(...)`` return."""
+
+ensure_function_empty = ensure_empty
+"""Raise ``InvalidDecoratorException`` unless a function's body is only ``pass`` (``@does``)."""
 
 
-def _target(target: _TargetArg) -> Target:
+def _on_output(target: _OnOutput) -> Target:
     if target is None or isinstance(target, str):
         return target
     if isinstance(target, Collection) and all(isinstance(t, str) for t in target):
@@ -73,7 +73,7 @@ def does(replacing_function: Callable[..., Any], **argument_mapping: str) -> Cal
 def _pipe_output_spec(
     transforms: tuple[Step, ...],
     namespace: str | EllipsisType | None,
-    on_output: _TargetArg,
+    on_output: _OnOutput,
     collapse: bool,
     chain: bool,
 ) -> PipeOutput:
@@ -93,13 +93,13 @@ def _pipe_output_spec(
         raise NotImplementedError("@pipe_output(collapse=True) is not supported, as in Hamilton")
     if chain:
         raise NotImplementedError("@pipe_output(_chain=True) is not supported, as in Hamilton")
-    return PipeOutput(tuple(transforms), namespace, _target(on_output))
+    return PipeOutput(tuple(transforms), namespace, _on_output(on_output))
 
 
 def pipe_output(
     *transforms: Step,
     namespace: str | EllipsisType | None = ...,
-    on_output: _TargetArg = None,
+    on_output: _OnOutput = None,
     collapse: bool = False,
     _chain: bool = False,
 ) -> Callable[[_F], _F]:
@@ -186,105 +186,44 @@ class mutate:
         return mutating_fn
 
 
-def parameterized_subdag(
-    *load_from: ModuleType | Callable[..., Any],
-    inputs: Mapping[str, Dependency] | None = None,
-    config: Mapping[str, Any] | None = None,
-    external_inputs: Collection[str] | None = None,
-    **parameterization: Mapping[str, Any],
+def step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Step:
+    """One node of a ``@pipe_input`` chain: ``fn`` gets the chained value as first argument.
+
+    ``args``/``kwargs`` bind its other parameters: ``source("node")``, ``value(x)`` or plain
+    values. Chain ``.named(name)``, ``.when(...)``, ``.when_not(...)``, ``.when_in(...)``,
+    ``.when_not_in(...)`` to name it or apply it only for some configurations.
+    """
+    if not callable(fn):
+        raise TypeError(f"step() needs a function, not {fn!r}")
+    return Step(fn, args, dict(kwargs))
+
+
+def pipe_input(
+    *transforms: Step, namespace: str | EllipsisType | None = ..., on_input: str | None = None
 ) -> Callable[[_F], _F]:
-    """One ``@subdag`` per keyword, namespaced and named by it, as in Hamilton.
+    """Run a parameter's value through ``step(...)`` nodes before the function gets it.
 
-    ``@parameterized_subdag(mod, inputs=..., us={"inputs": {...}, "config": {...}}, eu={})``:
-    each parameterization's ``inputs``/``config`` extend the shared ones, and its
-    ``external_inputs`` replaces the shared list.
+    ``@pipe_input(step(_clean), step(_scale, factor=value(2)))`` feeds the first parameter
+    (or ``on_input``) through ``_clean`` then ``_scale``; the steps are nodes named
+    ``<function>.with__clean``... (see ``step(...).named``; ``namespace=None`` drops the prefix).
     """
-    if not load_from:
-        raise TypeError("@parameterized_subdag() needs the modules or functions to build")
-    if not parameterization:
-        raise TypeError("@parameterized_subdag() needs at least one parameterization, key={...}")
-    known = {"inputs", "config", "external_inputs"}
-    for key, spec in parameterization.items():
-        unknown = sorted(set(spec) - known)
-        if unknown:
-            raise TypeError(
-                f"@parameterized_subdag parameterization {key!r} has unknown keys "
-                f"{', '.join(map(repr, unknown))}; use inputs, config and external_inputs."
-            )
-    shared_inputs, shared_config = dict(inputs or {}), dict(config or {})
-    shared_external = list(external_inputs or ())
-    subdags = []
-    for key, spec in parameterization.items():
-        given = {**shared_inputs, **spec.get("inputs", {})}
-        bad = [
-            v for v in given.values() if not isinstance(v, LiteralDependency | UpstreamDependency)
-        ]
-        if bad:
-            raise TypeError(
-                f"@parameterized_subdag {key!r}: inputs must be value(...) or source(...); "
-                f"got {bad}"
-            )
-        subdags.append(
-            Subdag(
-                tuple(load_from),
-                given,
-                {**shared_config, **spec.get("config", {})},
-                key,
-                key,
-                tuple(spec.get("external_inputs", shared_external)),
-            )
+    if not transforms or not all(isinstance(t, Step) for t in transforms):
+        raise TypeError("@pipe_input(...) takes step(...) objects")
+    if on_input is not None and not isinstance(on_input, str):
+        raise TypeError("on_input must be the name of one parameter")
+    if namespace is not ... and any(t.namespace is not ... for t in transforms):
+        raise TypeError(
+            "@pipe_input(namespace=...) cannot be combined with step(...).named(namespace=...)"
         )
-    made = ParameterizedSubdag(tuple(subdags))
+    spec = PipeInput(tuple(transforms), namespace, on_input)
 
     def decorate(fn: _F) -> _F:
-        record(fn).subdag = made
-        return fn
-
-    return decorate
-
-
-class ResolveAt(enum.Enum):
-    """When ``@resolve`` picks its decorator: only at build time, once the config is known."""
-
-    CONFIG_AVAILABLE = "config_available"
-
-
-def _config_params(fn: Callable[..., Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
-    required: list[str] = []
-    optional: dict[str, Any] = {}
-    for name, p in inspect.signature(fn).parameters.items():
-        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-            raise GraphError(
-                "@resolve decorate_with can only take keyword-friendly parameters, one per "
-                f"config item; got signature {inspect.signature(fn)}"
+        modifiers = record(fn)
+        if modifiers.pipe is not None:
+            raise TypeError(
+                f"{fn.__qualname__} has two @pipe_input decorators; only one is allowed"
             )
-        if p.default is p.empty:
-            required.append(name)
-        else:
-            optional[name] = p.default
-    return tuple(required), optional
-
-
-def resolve(*, when: ResolveAt, decorate_with: Callable[..., Any]) -> Callable[[_F], _F]:
-    """Choose a decorator from the config at build time (Hamilton's power-user feature).
-
-    ``decorate_with`` gets the config items named by its parameters and returns the decorator;
-    it needs ``hamilton.enable_power_user_mode=True`` in the config.
-    """
-    if when != ResolveAt.CONFIG_AVAILABLE:
-        raise ValueError("Dynamic functions must be configured at config time!")
-    if not callable(decorate_with):
-        raise TypeError(f"@resolve decorate_with must be a function, not {decorate_with!r}")
-    required, optional = _config_params(decorate_with)
-    spec = Resolve(decorate_with, required, optional)
-
-    def decorate(fn: _F) -> _F:
-        record(fn).resolvers.append(spec)
+        modifiers.pipe = spec
         return fn
 
     return decorate
-
-
-def resolve_from_config(*, decorate_with: Callable[..., Any]) -> Callable[[_F], _F]:
-    """``@resolve(when=ResolveAt.CONFIG_AVAILABLE, decorate_with=...)``."""
-    return resolve(when=ResolveAt.CONFIG_AVAILABLE, decorate_with=decorate_with)

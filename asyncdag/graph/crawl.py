@@ -35,7 +35,7 @@ def node_name(fn_name: str, modifiers: Modifiers) -> str:
     return fn_name[:cut] if cut > 0 else fn_name
 
 
-def _functions_of(load_from: Iterable[Any]) -> Iterable[tuple[str, Callable[..., Any]]]:
+def functions_of(load_from: Iterable[Any]) -> Iterable[tuple[str, Callable[..., Any]]]:
     """The functions of modules, and functions given themselves (``@subdag`` takes both)."""
     for item in load_from:
         if isinstance(item, ModuleType):
@@ -51,8 +51,11 @@ def _blamed(fn: Callable[..., Any], name: str) -> Iterator[None]:
     try:
         yield
     except GraphError as exc:
+        where = origin_of(fn)
         if exc.function is None:
-            exc.function, exc.node = origin_of(fn), name
+            exc.function = where
+        if exc.node is None and exc.function == where:
+            exc.node = name
         raise
 
 
@@ -73,7 +76,7 @@ def nodes_of(load_from: tuple[Any, ...], config: Mapping[str, Any]) -> dict[str,
     """The nodes of the functions of ``load_from`` (modules or functions) under ``config``."""
     chosen: list[tuple[str, Callable[..., Any], Modifiers]] = []
     undecided: dict[str, list[tuple[Callable[..., Any], list[str]]]] = {}
-    for fn_name, fn in _functions_of(load_from):
+    for fn_name, fn in functions_of(load_from):
         with _blamed(fn, fn_name):
             modifiers = modifiers_for(fn, config)
         if modifiers.excluded:

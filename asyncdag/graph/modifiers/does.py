@@ -40,13 +40,19 @@ def _mapped(kwargs: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any
     return out
 
 
-def _validate(fn: Callable[..., Any], spec: Does) -> None:
+def ensure_empty(fn: Callable[..., Any]) -> None:
+    """Raise ``GraphError`` unless ``fn``'s body is only ``pass`` (and a docstring)."""
     code = getattr(fn, "__code__", None)
     if code is None or code.co_code not in _EMPTY:
         raise GraphError(
             f"@does on {origin_of(fn)}: the function is not empty. Its body must be only `pass` "
-            "(and a docstring): @does replaces it with the function it names."
+            "(and a docstring): @does replaces it with the function it names.",
+            function=origin_of(fn),
         )
+
+
+def _validate(fn: Callable[..., Any], spec: Does) -> None:
+    ensure_empty(fn)
     signature = inspect.signature(fn)
     unknown = sorted(set(spec.mapping.values()) - set(signature.parameters))
     dummy = dict.fromkeys(signature.parameters, ...)

@@ -17,21 +17,17 @@ from typing import Any
 
 from ...errors import GraphError
 from ..node import Node, origin_of
-from . import checks, does, extract, io_nodes, mutate, pipe, subdag, validators
+from . import checks, does, extract, io_nodes, mutate, parameterize, pipe, subdag, validators
 from .meta import (
     CheckOutput,
     ExtractColumns,
     ExtractFields,
-    LiteralDependency,
     Modifiers,
-    Parameterization,
     ParameterizedSubdag,
     PipeOutput,
     Tagging,
     Target,
-    UpstreamDependency,
 )
-from .wrap import rebind
 
 _DECORATOR = {
     "pipe": "pipe_input",
@@ -80,7 +76,7 @@ def resolve(
     if modifiers.pipe is not None:
         nodes = pipe.inject(nodes[0], fn, modifiers.pipe, config)
     if modifiers.parameterization is not None:
-        nodes = _parameterize(nodes[0], fn, modifiers.parameterization)
+        nodes = parameterize.expand(nodes[0], fn, modifiers.parameterization)
     nodes = io_nodes.inject(nodes, fn)  # @load_from
     for transform in modifiers.transforms:
         if isinstance(transform, CheckOutput):
@@ -160,38 +156,6 @@ def _select(
             f"the function makes only {', '.join(repr(n.name) for n in nodes)}."
         )
     return chosen
-
-
-class _Names(dict[str, str]):
-    """Hamilton formats parameterized docstrings with unknown ``{names}`` left as the name."""
-
-    def __missing__(self, key: str) -> str:
-        return key
-
-
-def _parameterize(node: Node, fn: Callable[..., Any], spec: Parameterization) -> list[Node]:
-    """One node per output of ``@parameterize``, each binding some parameters."""
-    own = {p.name: p for p in node.params}
-    if "output_name" in own:
-        raise GraphError(
-            f"{origin_of(fn)} has a parameter named 'output_name', which @parameterize reserves "
-            "for docstrings. Rename the parameter."
-        )
-    out = []
-    for output, bindings in spec.outputs.items():
-        unknown = sorted(set(bindings) - set(own))
-        if unknown:
-            raise GraphError(
-                f"@parameterize output {output!r} binds {', '.join(map(repr, unknown))}, which "
-                f"{origin_of(fn)} has no parameter for (it has {', '.join(own) or 'none'})."
-            )
-        sources = {k: d.source for k, d in bindings.items() if isinstance(d, UpstreamDependency)}
-        values = {k: d.value for k, d in bindings.items() if isinstance(d, LiteralDependency)}
-        doc = spec.docs.get(output)
-        if doc is None and fn.__doc__ is not None:
-            doc = fn.__doc__.format_map(_Names(output_name=output, **sources, **values))
-        out.append(rebind(node, output, fn, sources, values, doc))
-    return out
 
 
 def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> list[Node]:

@@ -39,10 +39,39 @@ Dependency = LiteralDependency | UpstreamDependency
 
 
 @dataclass(frozen=True)
+class ConfigDependency:
+    """``configuration("key")``: in ``@subdag(config=...)``, the outer config's value of ``key``."""
+
+    source: str
+
+
+@dataclass(frozen=True)
+class GroupedListDependency:
+    """``group(source("a"), value(1))``: a list parameter made of several dependencies."""
+
+    sources: tuple[Dependency, ...]
+
+
+@dataclass(frozen=True)
+class GroupedDictDependency:
+    """``group(a=source("a"), b=value(1))``: a dict parameter made of several dependencies."""
+
+    sources: Mapping[str, Dependency]
+
+
+GroupedDependency = GroupedListDependency | GroupedDictDependency
+Binding = Dependency | GroupedDependency
+"""What ``@parameterize`` and ``@inject`` may bind a parameter to."""
+
+INJECTED = ""
+"""The output key ``@inject`` records: the decorated function's own node."""
+
+
+@dataclass(frozen=True)
 class Parameterization:
     """``@parameterize``: one node per output, each binding some parameters."""
 
-    outputs: Mapping[str, Mapping[str, Dependency]]
+    outputs: Mapping[str, Mapping[str, Binding]]  # output INJECTED: the function's own node
     docs: Mapping[str, str]  # docstrings given explicitly, by output
 
 
