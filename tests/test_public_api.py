@@ -135,6 +135,8 @@ PROPOSED: dict[str, list[str]] = {
     ],
     "asyncdag.function_modifiers.macros": [
         "Applicable",
+        "NotSameModuleError",
+        "SingleTargetError",
         "apply_to",
         "does",
         "ensure_function_empty",

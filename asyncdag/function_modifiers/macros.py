@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+import inspect
+from collections.abc import Callable, Collection, Mapping
 from types import EllipsisType
 from typing import Any
 
-from ..graph.modifiers.does import ensure_empty
+from ..errors import AsyncDagError
+from ..graph.modifiers.does import bind_error, ensure_empty, mapped
 from ..graph.modifiers.meta import (
     ApplyTo,
     Does,
@@ -23,6 +25,8 @@ from .base import _F
 
 __all__ = [
     "Applicable",
+    "NotSameModuleError",
+    "SingleTargetError",
     "apply_to",
     "does",
     "ensure_function_empty",
@@ -50,24 +54,50 @@ def _on_output(target: _OnOutput) -> Target:
     raise TypeError(f"on_output must be None, a node name or a list of names, not {target!r}")
 
 
-def does(replacing_function: Callable[..., Any], **argument_mapping: str) -> Callable[[_F], _F]:
+class does:
     """Run ``replacing_function`` in place of the empty decorated function, as in Hamilton.
 
     The decorated function's parameters are the node's dependencies; ``argument_mapping``
     renames them for the replacing function (``replacing_param="decorated_param"``).
     """
-    if not callable(replacing_function):
-        raise TypeError(f"@does needs a function to run instead, not {replacing_function!r}")
-    bad = {k: v for k, v in argument_mapping.items() if not isinstance(v, str)}
-    if bad:
-        raise TypeError(f"@does argument_mapping values must be parameter names; got {bad}")
-    spec = Does(replacing_function, dict(argument_mapping))
 
-    def decorate(fn: _F) -> _F:
-        record(fn).does = spec
+    def __init__(self, replacing_function: Callable[..., Any], **argument_mapping: str) -> None:
+        if not callable(replacing_function):
+            raise TypeError(f"@does needs a function to run instead, not {replacing_function!r}")
+        bad = {k: v for k, v in argument_mapping.items() if not isinstance(v, str)}
+        if bad:
+            raise TypeError(f"@does argument_mapping values must be parameter names; got {bad}")
+        self._spec = Does(replacing_function, dict(argument_mapping))
+
+    def __call__(self, fn: _F) -> _F:
+        record(fn).does = self._spec
         return fn
 
-    return decorate
+    @staticmethod
+    def test_function_signatures_compatible(
+        fn_signature: inspect.Signature,
+        replace_with_signature: inspect.Signature,
+        argument_mapping: Mapping[str, str],
+    ) -> bool:
+        """Whether a function of ``replace_with_signature`` can stand for one of
+        ``fn_signature``, its parameters renamed by ``argument_mapping`` (what ``build()``
+        checks)."""
+        return bind_error(fn_signature, replace_with_signature, argument_mapping) is None
+
+    @staticmethod
+    def map_kwargs(
+        kwargs: Mapping[str, Any], argument_mapping: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """The decorated function's keyword arguments, renamed for the replacing function."""
+        return mapped(kwargs, argument_mapping)
+
+
+class SingleTargetError(AsyncDagError, ValueError):
+    """``@pipe_output(on_output=...)`` and a step's ``.on_output(...)`` both name targets."""
+
+
+class NotSameModuleError(AsyncDagError, ValueError):
+    """``@mutate`` names a function of another module than the mutating function's."""
 
 
 def _pipe_output_spec(
@@ -84,7 +114,9 @@ def _pipe_output_spec(
             "Cannot apply Ellipsis(...) to on_output. Use None, single string or list of strings."
         )
     if on_output is not None and any(t.target is not None for t in transforms):
-        raise ValueError("Cannot have target set on pipe_output and step level (on_output).")
+        raise SingleTargetError(
+            "Cannot have target set on pipe_output and step level (on_output): set it in one place."
+        )
     if namespace is not ... and any(t.namespace is not ... for t in transforms):
         raise TypeError(
             "@pipe_output(namespace=...) cannot be combined with step(...).named(namespace=...)"
@@ -157,7 +189,7 @@ class mutate:
     def __call__(self, mutating_fn: _F) -> _F:
         for target in self._targets:
             if target.fn.__module__ != mutating_fn.__module__:
-                raise ValueError(
+                raise NotSameModuleError(
                     f"@mutate: the target function {target.fn.__name__} is in module "
                     f"{target.fn.__module__} and the mutator {mutating_fn.__name__} in "
                     f"{mutating_fn.__module__}; they have to be in the same module."
