@@ -231,7 +231,11 @@ def step(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Step:
 
 
 def pipe_input(
-    *transforms: Step, namespace: str | EllipsisType | None = ..., on_input: str | None = None
+    *transforms: Step,
+    namespace: str | EllipsisType | None = ...,
+    on_input: str | None = None,
+    collapse: bool = False,
+    _chain: bool = False,
 ) -> Callable[[_F], _F]:
     """Run a parameter's value through ``step(...)`` nodes before the function gets it.
 
@@ -242,7 +246,15 @@ def pipe_input(
     if not transforms or not all(isinstance(t, Step) for t in transforms):
         raise TypeError("@pipe_input(...) takes step(...) objects")
     if on_input is not None and not isinstance(on_input, str):
-        raise TypeError("on_input must be the name of one parameter")
+        raise NotImplementedError(
+            f"@pipe_input(on_input={on_input!r}): on_input must be the name of one parameter "
+            "(or None for the first), as in Hamilton. To pipe several parameters, pipe one here "
+            "and the others in functions of their own that this one reads."
+        )
+    if collapse:
+        raise NotImplementedError("@pipe_input(collapse=True) is not supported, as in Hamilton")
+    if _chain:
+        raise NotImplementedError("@pipe_input(_chain=True) is not supported, as in Hamilton")
     if namespace is not ... and any(t.namespace is not ... for t in transforms):
         raise TypeError(
             "@pipe_input(namespace=...) cannot be combined with step(...).named(namespace=...)"

@@ -9,10 +9,13 @@ innermost decorator first), decorate (``@tag``, ``@tag_outputs``). Each entry is
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import EllipsisType
 from typing import Any
+
+from ...errors import GraphError
 
 _ATTR = "__asyncdag_modifiers__"
 
@@ -125,6 +128,52 @@ class Step:
     def on_output(self, target: Target) -> Step:
         """In ``@pipe_output``/``@mutate``: apply the step only to these nodes of the function."""
         return replace(self, target=target if target is not None else self.target)
+
+    def bind(self, chained: str | None) -> inspect.BoundArguments:
+        """The step's arguments bound to ``fn``, ``source(chained)`` first when chaining.
+
+        Raises:
+            TypeError: they do not fit ``fn``'s signature.
+        """
+        first = () if chained is None else (UpstreamDependency(chained),)
+        return inspect.signature(self.fn).bind(*first, *self.args, **self.kwargs)
+
+    def resolve_namespace(self, default_namespace: str) -> tuple[str, ...]:
+        """The step node's namespace: ``default_namespace`` unless ``.named`` set one (or none)."""
+        if self.namespace is ...:
+            return (default_namespace,)
+        return () if self.namespace is None else (self.namespace,)
+
+    def validate(self, chain_first_param: bool, allow_custom_namespace: bool) -> None:
+        """Check, as ``build()`` does, that the step can be applied (Hamilton's ``Applicable``).
+
+        Raises:
+            GraphError: ``fn`` has no parameters or ones that are not named, its arguments do
+                not bind (the chained value first), or it sets a namespace where none may be.
+        """
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        params = inspect.signature(self.fn).parameters.values()
+        if not params:
+            raise GraphError(f"step({name}) has no parameters: a step needs one to apply to.")
+        odd = [p.name for p in params if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if odd:
+            raise GraphError(
+                f"step({name}) has parameters {odd} that cannot be passed by name; use plain "
+                "named parameters."
+            )
+        try:
+            self.bind("chained" if chain_first_param else None)
+        except TypeError as exc:
+            first = "the chained value first, then " if chain_first_param else ""
+            raise GraphError(
+                f"step({name}, ...) does not fit its signature ({exc}); it is called with "
+                f"{first}args {self.args} and kwargs {dict(self.kwargs)}."
+            ) from exc
+        if self.namespace is not ... and not allow_custom_namespace:
+            raise GraphError(
+                f"step({name}) sets its own namespace, which cannot be combined with the "
+                "decorator's namespace=."
+            )
 
 
 @dataclass(frozen=True)

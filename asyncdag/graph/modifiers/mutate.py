@@ -43,7 +43,7 @@ def _bindings(step: Step, chained: str, where: str) -> tuple[dict[str, str], dic
             "first parameter gets the value to transform."
         )
     try:
-        bound = signature.bind(UpstreamDependency(chained), *step.args, **step.kwargs)
+        bound = step.bind(chained)
     except TypeError as exc:
         raise GraphError(
             f"@pipe_output on {where}: step({step.fn.__qualname__}, ...) does not fit its "
