@@ -19,7 +19,7 @@ from ...errors import GraphError
 from ..node import Node, Param, origin_of
 from ..types import describe
 from .meta import Dependency, LiteralDependency, UpstreamDependency
-from .wrap import rebind
+from .wrap import named_like, rebind
 
 _ATTR = "__asyncdag_io__"
 Metadata = dict[str, Any]
@@ -85,13 +85,6 @@ def record_io(fn: Callable[..., Any]) -> IoModifiers:
 def _io_of(fn: Callable[..., Any]) -> IoModifiers | None:
     found = getattr(fn, _ATTR, None)
     return found if isinstance(found, IoModifiers) else None
-
-
-def named_like(fn: Callable[..., Any], like: Callable[..., Any], name: str) -> Any:
-    """``fn`` named ``name``, with the module and qualified name of ``like`` for messages."""
-    fn.__name__ = name
-    fn.__module__, fn.__qualname__ = like.__module__, like.__qualname__
-    return fn
 
 
 def _split(arguments: Mapping[str, Dependency]) -> tuple[dict[str, str], dict[str, Any]]:

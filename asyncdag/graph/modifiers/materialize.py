@@ -11,7 +11,8 @@ from typing import Any
 
 from ...errors import GraphError
 from ..node import Node, Param
-from .io_nodes import LoadFrom, SaveTo, loader_nodes, named_like, saver_node
+from .io_nodes import LoadFrom, SaveTo, loader_nodes, saver_node
+from .wrap import named_like
 
 
 def _joiner(combine: Any, dependencies: tuple[str, ...]) -> Callable[..., Any]:

@@ -20,7 +20,7 @@ from typing import Any
 from ...errors import GraphError
 from ..node import Node, Param, origin_of
 from .meta import LiteralDependency, PipeOutput, Step, UpstreamDependency
-from .wrap import rebind
+from .wrap import named_like, rebind
 
 
 def _applies(step: Step, node: str, config: Mapping[str, Any]) -> bool:
@@ -64,7 +64,7 @@ def _identity(name: str, source: str, tp: Any, like: Callable[..., Any]) -> Node
     def identity(**kwargs: Any) -> Any:
         return kwargs[source]
 
-    identity.__module__, identity.__qualname__ = like.__module__, like.__qualname__
+    named_like(identity, like)
     identity.__doc__ = like.__doc__
     return Node(name, identity, (Param(source, tp, False, False),), tp, False, False, {})
 

@@ -23,7 +23,7 @@ from .meta import (
     Subdag,
     UpstreamDependency,
 )
-from .wrap import rebind
+from .wrap import named_like, rebind
 
 NON_FINAL_TAG = "hamilton.non_final_node"
 """Hamilton's tag on the nodes of a sub-DAG (``True``): they are not the function's final nodes."""
@@ -36,7 +36,7 @@ def _constant(name: str, value: Any, like: Callable[..., Any]) -> Node:
     def constant() -> Any:
         return value
 
-    constant.__module__, constant.__qualname__ = like.__module__, like.__qualname__
+    named_like(constant, like)
     return Node(name, constant, (), type(value), False, False, {})
 
 
@@ -44,7 +44,7 @@ def _identity(name: str, source: str, tp: Any, like: Callable[..., Any]) -> Node
     def identity(**kwargs: Any) -> Any:
         return kwargs[source]
 
-    identity.__module__, identity.__qualname__ = like.__module__, like.__qualname__
+    named_like(identity, like)
     return Node(name, identity, (Param(source, tp, False, False),), tp, False, False, {})
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ..node import Node, Param
 from .meta import LiteralDependency, UpstreamDependency
 
 Adapt = Callable[[dict[str, Any]], dict[str, Any]]
+_C = TypeVar("_C", bound=Callable[..., Any])
 
 
 class _Positions(dict[str, LiteralDependency | UpstreamDependency]):
@@ -99,11 +100,17 @@ def wrap(
             return result if after is None else after(result)
 
         wrapper = sync_wrapper
-    wrapper.__name__ = name
-    wrapper.__qualname__ = like.__qualname__
-    wrapper.__module__ = like.__module__
     wrapper.__doc__ = doc
-    return wrapper
+    return named_like(wrapper, like, name)
+
+
+def named_like(fn: _C, like: Callable[..., Any], name: str | None = None) -> _C:
+    """``fn`` with the module and qualified name of ``like`` (the function the user wrote), so
+    messages and ``origin_of`` name it; and named ``name`` when given."""
+    if name is not None:
+        fn.__name__ = name
+    fn.__module__, fn.__qualname__ = like.__module__, like.__qualname__
+    return fn
 
 
 def rebind(
