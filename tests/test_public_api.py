@@ -106,6 +106,7 @@ PROPOSED: dict[str, list[str]] = {
         "configuration",
         "group",
         "inject",
+        "unpack_fields",
         "LiteralDependency",
         "UpstreamDependency",
         "IS_DATA_VALIDATOR_TAG",
@@ -132,6 +133,7 @@ PROPOSED: dict[str, list[str]] = {
         "parameterize",
         "parameterize_sources",
         "parameterize_values",
+        "unpack_fields",
     ],
     "asyncdag.function_modifiers.macros": [
         "Applicable",

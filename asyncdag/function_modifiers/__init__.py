@@ -38,6 +38,7 @@ from .expanders import inject as inject
 from .expanders import parameterize as parameterize
 from .expanders import parameterize_sources as parameterize_sources
 from .expanders import parameterize_values as parameterize_values
+from .expanders import unpack_fields as unpack_fields
 from .macros import apply_to as apply_to
 from .macros import does as does
 from .macros import mutate as mutate
@@ -91,6 +92,7 @@ __all__ = [
     "configuration",
     "group",
     "inject",
+    "unpack_fields",
     "LiteralDependency",
     "UpstreamDependency",
     "IS_DATA_VALIDATOR_TAG",

@@ -19,6 +19,7 @@ from ..graph.modifiers.meta import (
     GroupedListDependency,
     LiteralDependency,
     Parameterization,
+    UnpackFields,
     UpstreamDependency,
     record,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "parameterize",
     "parameterize_sources",
     "parameterize_values",
+    "unpack_fields",
 ]
 
 
@@ -181,6 +183,23 @@ def extract_columns(*columns: str | tuple[str, str], fill_with: Any = None) -> C
     spec = ExtractColumns(
         tuple((c, None) if isinstance(c, str) else (c[0], c[1]) for c in columns), fill_with
     )
+
+    def decorate(fn: _F) -> _F:
+        record(fn).transforms.append(spec)
+        return fn
+
+    return decorate
+
+
+def unpack_fields(*fields: str) -> Callable[[_F], _F]:
+    """Make one node per leading item of the tuple the function returns, beside the tuple node.
+
+    ``@unpack_fields("low", "high")`` on ``def bounds() -> tuple[int, int]``; the return must
+    be annotated ``tuple[A, B, ...]`` or ``tuple[T, ...]``, as in Hamilton.
+    """
+    if not fields or not all(isinstance(f, str) for f in fields):
+        raise TypeError("@unpack_fields(...) takes the field names: @unpack_fields('a', 'b')")
+    spec = UnpackFields(tuple(fields))
 
     def decorate(fn: _F) -> _F:
         record(fn).transforms.append(spec)

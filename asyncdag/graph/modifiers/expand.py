@@ -27,6 +27,7 @@ from .meta import (
     PipeOutput,
     Tagging,
     Target,
+    UnpackFields,
 )
 
 _DECORATOR = {
@@ -97,6 +98,8 @@ def resolve(
         rest = [n for n in nodes if n is not target]
         if isinstance(transform, ExtractFields):
             nodes = rest + extract.extract_fields(target, fn, transform)
+        elif isinstance(transform, UnpackFields):
+            nodes = rest + extract.unpack_fields(target, fn, transform)
         else:
             nodes = rest + extract.extract_columns(target, fn, transform)
     nodes = io_nodes.save(nodes, fn, internal)  # @save_to
@@ -115,7 +118,9 @@ def _ids(nodes: list[Node]) -> set[int]:
     return {id(n) for n in nodes}
 
 
-def _label(transform: ExtractFields | ExtractColumns) -> str:
+def _label(transform: ExtractFields | ExtractColumns | UnpackFields) -> str:
+    if isinstance(transform, UnpackFields):
+        return "unpack_fields"
     return "extract_fields" if isinstance(transform, ExtractFields) else "extract_columns"
 
 

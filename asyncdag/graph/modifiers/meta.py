@@ -261,7 +261,14 @@ class CheckOutput:
     target: Target
 
 
-Transform = ExtractFields | ExtractColumns | CheckOutput | PipeOutput
+@dataclass(frozen=True)
+class UnpackFields:
+    """``@unpack_fields``: one node per leading item of the tuple a function returns."""
+
+    fields: tuple[str, ...]
+
+
+Transform = ExtractFields | ExtractColumns | UnpackFields | CheckOutput | PipeOutput
 
 
 @dataclass(frozen=True)
