@@ -10,9 +10,6 @@ The submodules have Hamilton's names and paths (``function_modifiers.dependencie
 
 from __future__ import annotations
 
-# Hamilton's paths need both ``function_modifiers.configuration`` (the module with ``config``)
-# and ``from function_modifiers import configuration`` (the dependency of
-# ``dependencies``): the module is imported first, then the name is bound to the function.
 from ._running import on_branch_error as on_branch_error
 from ._running import retry as retry
 from ._running import timeout as timeout
@@ -22,6 +19,10 @@ from .adapters import datasaver as datasaver
 from .adapters import load_from as load_from
 from .adapters import save_to as save_to
 from .base import InvalidDecoratorException as InvalidDecoratorException
+
+# Hamilton's paths need both the module ``function_modifiers.configuration`` (``config``) and
+# ``from function_modifiers import configuration``, the dependency: this line imports the
+# module first (it sorts before .dependencies), then the name is bound to the function.
 from .configuration import config as config
 from .delayed import ResolveAt as ResolveAt
 from .delayed import resolve as resolve
