@@ -33,10 +33,12 @@ from .dependencies import configuration as configuration
 from .dependencies import group as group
 from .dependencies import source as source
 from .dependencies import value as value
+from .expanders import ParameterizedExtract as ParameterizedExtract
 from .expanders import extract_columns as extract_columns
 from .expanders import extract_fields as extract_fields
 from .expanders import inject as inject
 from .expanders import parameterize as parameterize
+from .expanders import parameterize_extract_columns as parameterize_extract_columns
 from .expanders import parameterize_sources as parameterize_sources
 from .expanders import parameterize_values as parameterize_values
 from .expanders import unpack_fields as unpack_fields
@@ -94,6 +96,8 @@ __all__ = [
     "group",
     "inject",
     "unpack_fields",
+    "parameterize_extract_columns",
+    "ParameterizedExtract",
     "LiteralDependency",
     "UpstreamDependency",
     "IS_DATA_VALIDATOR_TAG",

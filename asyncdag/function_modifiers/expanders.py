@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from ..graph.modifiers.meta import (
     GroupedListDependency,
     LiteralDependency,
     Parameterization,
+    ParameterizedExtraction,
     UnpackFields,
     UpstreamDependency,
     record,
@@ -27,10 +29,12 @@ from .base import _F
 from .dependencies import source, value
 
 __all__ = [
+    "ParameterizedExtract",
     "extract_columns",
     "extract_fields",
     "inject",
     "parameterize",
+    "parameterize_extract_columns",
     "parameterize_sources",
     "parameterize_values",
     "unpack_fields",
@@ -55,7 +59,9 @@ def _bindings(output: str, mapping: Mapping[str, Any], what: str) -> dict[str, B
     return dict(mapping)
 
 
-def _set_parameterization(fn: Callable[..., Any], spec: Parameterization) -> None:
+def _set_parameterization(
+    fn: Callable[..., Any], spec: Parameterization | ParameterizedExtraction
+) -> None:
     modifiers = record(fn)
     if modifiers.parameterization is not None:
         raise TypeError(
@@ -203,6 +209,51 @@ def unpack_fields(*fields: str) -> Callable[[_F], _F]:
 
     def decorate(fn: _F) -> _F:
         record(fn).transforms.append(spec)
+        return fn
+
+    return decorate
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterizedExtract:
+    """One entry of ``@parameterize_extract_columns``: the columns it makes, and the bindings."""
+
+    outputs: tuple[str, ...]
+    input_mapping: Mapping[str, Binding]
+
+
+def parameterize_extract_columns(
+    *extract_config: ParameterizedExtract, reassign_columns: bool = True
+) -> Callable[[_F], _F]:
+    """``@parameterize`` and ``@extract_columns`` in one, as in Hamilton.
+
+    Each ``ParameterizedExtract(("a", "b"), {"x": source("u")})`` runs the function with its
+    bindings (a node ``<function>__<i>``) and makes one node per column of the frame it
+    returns, the columns renamed to ``outputs`` first unless ``reassign_columns=False``.
+
+    Raises:
+        ImportError: pandas is not installed (``pip install 'asyncdag[pandas]'``).
+    """
+    if importlib.util.find_spec("pandas") is None:
+        raise ImportError(
+            "@parameterize_extract_columns needs pandas. Install it with: "
+            "pip install 'asyncdag[pandas]'"
+        )
+    if not extract_config or not all(isinstance(e, ParameterizedExtract) for e in extract_config):
+        raise TypeError(
+            "@parameterize_extract_columns(...) takes ParameterizedExtract(...) objects"
+        )
+    entries = tuple(
+        (
+            tuple(e.outputs),
+            _bindings(str(i), e.input_mapping, "@parameterize_extract_columns"),
+        )
+        for i, e in enumerate(extract_config)
+    )
+    spec = ParameterizedExtraction(entries, reassign_columns)
+
+    def decorate(fn: _F) -> _F:
+        _set_parameterization(fn, spec)
         return fn
 
     return decorate

@@ -23,6 +23,7 @@ from .meta import (
     ExtractColumns,
     ExtractFields,
     Modifiers,
+    ParameterizedExtraction,
     ParameterizedSubdag,
     PipeOutput,
     Tagging,
@@ -76,7 +77,9 @@ def resolve(
         nodes = io_nodes.create(name, fn) or [Node.from_fn(name, fn, {})]
     if modifiers.pipe is not None:
         nodes = pipe.inject(nodes[0], fn, modifiers.pipe, config)
-    if modifiers.parameterization is not None:
+    if isinstance(modifiers.parameterization, ParameterizedExtraction):
+        nodes = parameterize.expand_extract(nodes[0], fn, modifiers.parameterization)
+    elif modifiers.parameterization is not None:
         nodes = parameterize.expand(nodes[0], fn, modifiers.parameterization)
     nodes = io_nodes.inject(nodes, fn)  # @load_from
     for transform in modifiers.transforms:

@@ -78,6 +78,15 @@ class Parameterization:
     docs: Mapping[str, str]  # docstrings given explicitly, by output
 
 
+@dataclass(frozen=True)
+class ParameterizedExtraction:
+    """``@parameterize_extract_columns``: per entry a ``@parameterize`` node ``<node>__<i>``
+    binding ``input_mapping``, whose ``DataFrame`` columns ``outputs`` become nodes."""
+
+    entries: tuple[tuple[tuple[str, ...], Mapping[str, Binding]], ...]  # (outputs, mapping)
+    reassign_columns: bool
+
+
 Namespace = str | EllipsisType | None
 """``...``: the decorated function's node name; ``None``: no namespace; or a given one."""
 
@@ -314,7 +323,7 @@ class Modifiers:
     name: str | None = None  # @config.when(name=...): the node name to use
     pipe: PipeInput | None = None
     subdag: Subdag | ParameterizedSubdag | None = None
-    parameterization: Parameterization | None = None
+    parameterization: Parameterization | ParameterizedExtraction | None = None
     transforms: list[Transform] = field(default_factory=list)
     decorations: list[Decoration] = field(default_factory=list)
     policy: Policy | None = None

@@ -8,6 +8,7 @@ Docstrings are formatted with ``{output_name}`` and the bound parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
 from collections.abc import Callable
@@ -16,16 +17,19 @@ from typing import Any
 from ...errors import GraphError
 from ..node import Node, origin_of
 from ..types import describe
+from . import extract
 from .meta import (
     INJECTED,
     Binding,
+    ExtractColumns,
     GroupedDictDependency,
     GroupedListDependency,
     LiteralDependency,
     Parameterization,
+    ParameterizedExtraction,
     UpstreamDependency,
 )
-from .wrap import Grouped, grouped, rebind
+from .wrap import Grouped, grouped, rebind, wrap
 
 
 class _Names(dict[str, str]):
@@ -86,4 +90,35 @@ def expand(node: Node, fn: Callable[..., Any], spec: Parameterization) -> list[N
         if doc is None and fn.__doc__ is not None:
             doc = fn.__doc__.format_map(_Names(output_name=output, **sources, **values))
         out.append(rebind(node, output, fn, sources, values, doc, groups))
+    return out
+
+
+def _renamer(columns: tuple[str, ...]) -> Callable[[Any], Any]:
+    def rename_columns(frame: Any) -> Any:
+        frame.columns = list(columns)
+        return frame
+
+    return rename_columns
+
+
+def expand_extract(node: Node, fn: Callable[..., Any], spec: ParameterizedExtraction) -> list[Node]:
+    """Per entry, ``<node>__<i>`` (``@parameterize``) and one node per column of its frame.
+
+    As in Hamilton, the frame's columns are renamed to the entry's outputs first, unless
+    ``reassign_columns=False``.
+
+    Raises:
+        GraphError: as ``@parameterize`` and ``@extract_columns`` do.
+    """
+    out: list[Node] = []
+    for i, (columns, bindings) in enumerate(spec.entries):
+        base = node
+        if spec.reassign_columns:
+            renamed = wrap(
+                node.fn, name=node.name, like=fn, doc=fn.__doc__, after=_renamer(columns)
+            )
+            base = dataclasses.replace(node, fn=renamed)
+        (one,) = expand(base, fn, Parameterization({f"{node.name}__{i}": bindings}, {}))
+        columns_spec = ExtractColumns(tuple((c, None) for c in columns), None)
+        out.extend(extract.extract_columns(one, fn, columns_spec))
     return out
