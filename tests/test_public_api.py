@@ -109,6 +109,7 @@ PROPOSED: dict[str, list[str]] = {
         "unpack_fields",
         "parameterize_extract_columns",
         "ParameterizedExtract",
+        "schema",
         "LiteralDependency",
         "UpstreamDependency",
         "IS_DATA_VALIDATOR_TAG",
@@ -157,7 +158,7 @@ PROPOSED: dict[str, list[str]] = {
         "subdag",
         "with_columns_base",
     ],
-    "asyncdag.function_modifiers.metadata": ["cache", "tag", "tag_outputs"],
+    "asyncdag.function_modifiers.metadata": ["cache", "schema", "tag", "tag_outputs"],
     "asyncdag.function_modifiers.validation": [
         "DATA_VALIDATOR_ORIGINAL_OUTPUT_TAG",
         "IS_DATA_VALIDATOR_TAG",

@@ -49,6 +49,7 @@ from .macros import pipe_input as pipe_input
 from .macros import pipe_output as pipe_output
 from .macros import step as step
 from .metadata import cache as cache
+from .metadata import schema as schema
 from .metadata import tag as tag
 from .metadata import tag_outputs as tag_outputs
 from .recursive import parameterized_subdag as parameterized_subdag
@@ -97,6 +98,7 @@ __all__ = [
     "inject",
     "unpack_fields",
     "parameterize_extract_columns",
+    "schema",
     "ParameterizedExtract",
     "LiteralDependency",
     "UpstreamDependency",

@@ -6,13 +6,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..graph.modifiers.meta import (
+    SchemaOutput,
     Tagging,
     TagOutputs,
     record,
 )
 from .base import _F, _target, _TargetArg
 
-__all__ = ["cache", "tag", "tag_outputs"]
+__all__ = ["cache", "schema", "tag", "tag_outputs"]
 
 
 def tag(
@@ -75,3 +76,32 @@ def cache(
         return fn
 
     return decorate
+
+
+class schema:
+    """Hamilton's ``@schema.output(("a", "int"), ("b", "float"))``: the columns a data frame
+    node returns, as its tag ``hamilton.internal.schema_output`` (``"a=int,b=float"``)."""
+
+    INTERNAL_SCHEMA_OUTPUT_KEY = "hamilton.internal.schema_output"
+
+    @staticmethod
+    def output(*fields: tuple[str, str], target_: str | None = None) -> Callable[[_F], _F]:
+        """Tag the function's final node (or ``target_``), which must return a data frame.
+
+        Raises:
+            TypeError: a field is not a ``(name, type name)`` pair of strings.
+        """
+        bad = [f for f in fields if not (isinstance(f, tuple) and len(f) == 2)]
+        if not fields or bad or not all(isinstance(x, str) for f in fields for x in f):
+            raise TypeError(
+                f"@schema.output takes (name, type) pairs of strings, such as ('a', 'int'); "
+                f"got {fields!r}"
+            )
+        value = ",".join(f"{key}={kind}" for key, kind in fields)
+        spec = SchemaOutput({schema.INTERNAL_SCHEMA_OUTPUT_KEY: value}, target_)
+
+        def decorate(fn: _F) -> _F:
+            record(fn).decorations.append(spec)
+            return fn
+
+        return decorate

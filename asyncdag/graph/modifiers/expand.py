@@ -26,6 +26,7 @@ from .meta import (
     ParameterizedExtraction,
     ParameterizedSubdag,
     PipeOutput,
+    SchemaOutput,
     Tagging,
     Target,
     UnpackFields,
@@ -110,11 +111,33 @@ def resolve(
         if isinstance(decoration, Tagging):
             chosen = _ids(_select(nodes, decoration.target, fn, "@tag", internal))
             nodes = [_tagged(n, decoration.tags) if id(n) in chosen else n for n in nodes]
+        elif isinstance(decoration, SchemaOutput):
+            single = decoration.target is None
+            picked = _select(nodes, decoration.target, fn, "@schema.output", internal, single)
+            for node in picked:
+                _check_frame(node, fn)
+            chosen = _ids(picked)
+            nodes = [_tagged(n, decoration.tags) if id(n) in chosen else n for n in nodes]
         else:
             nodes = [_tagged(n, decoration.tags_by_node.get(n.name, {})) for n in nodes]
     if modifiers.policy is not None:
         nodes = [dataclasses.replace(n, policy=modifiers.policy) for n in nodes]
     return nodes
+
+
+_FRAMES = ("pandas", "polars", "pyspark", "dask", "modin", "vaex", "ibis", "pyarrow")
+
+
+def _check_frame(node: Node, fn: Callable[..., Any]) -> None:
+    """``@schema.output`` describes a data set: the node must return a data frame type."""
+    tp = node.returns
+    root, name = getattr(tp, "__module__", "").split(".")[0], getattr(tp, "__name__", "")
+    if not (isinstance(tp, type) and root in _FRAMES and ("Frame" in name or name == "Table")):
+        raise GraphError(
+            f"@schema.output on {origin_of(fn)}: node {node.name!r} returns {tp!r}, not a data "
+            "frame (pandas, polars, pyspark... DataFrame), which is what a schema describes.",
+            node=node.name,
+        )
 
 
 def _ids(nodes: list[Node]) -> set[int]:

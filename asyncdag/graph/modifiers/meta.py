@@ -295,7 +295,15 @@ class TagOutputs:
     tags_by_node: Mapping[str, Mapping[str, Any]]
 
 
-Decoration = Tagging | TagOutputs
+@dataclass(frozen=True)
+class SchemaOutput:
+    """``@schema.output(("a", "int"), ...)``: Hamilton's schema tag, on a data frame node."""
+
+    tags: Mapping[str, Any]
+    target: str | None
+
+
+Decoration = Tagging | TagOutputs | SchemaOutput
 
 
 @dataclass(frozen=True)
