@@ -202,3 +202,21 @@ def test_subdag_collect_functions_takes_functions_and_modules() -> None:
     module = make_module(inner)
     assert subdag.collect_functions([inner])[0]() == 7
     assert subdag.collect_functions([module])[0]() == 7
+
+
+async def test_hamilton_exclude_leaves_a_helper_out_of_the_dag_and_it_still_works_as_a_step() -> (
+    None
+):
+    from asyncdag.function_modifiers import hamilton_exclude, pipe_input, step
+
+    @hamilton_exclude
+    def helper(x: int) -> int:
+        return x + 1
+
+    @pipe_input(step(helper))
+    def result(raw: int) -> int:
+        return raw
+
+    dr = build(helper, result)
+    assert "helper" not in dr.graph.nodes
+    assert (await dr.execute(["result"], inputs={"raw": 1}))["result"] == 2

@@ -110,6 +110,7 @@ PROPOSED: dict[str, list[str]] = {
         "parameterize_extract_columns",
         "ParameterizedExtract",
         "schema",
+        "hamilton_exclude",
         "LiteralDependency",
         "UpstreamDependency",
         "IS_DATA_VALIDATOR_TAG",
@@ -117,7 +118,7 @@ PROPOSED: dict[str, list[str]] = {
     ],
     # Hamilton's submodules of function_modifiers, with the names asyncdag has.
     "asyncdag.function_modifiers.base": ["InvalidDecoratorException", "NodeTransformer"],
-    "asyncdag.function_modifiers.configuration": ["config"],
+    "asyncdag.function_modifiers.configuration": ["config", "hamilton_exclude"],
     "asyncdag.function_modifiers.dependencies": [
         "ConfigDependency",
         "GroupedDictDependency",

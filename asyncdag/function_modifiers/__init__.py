@@ -24,6 +24,7 @@ from .base import InvalidDecoratorException as InvalidDecoratorException
 # ``from function_modifiers import configuration``, the dependency: this line imports the
 # module first (it sorts before .dependencies), then the name is bound to the function.
 from .configuration import config as config
+from .configuration import hamilton_exclude as hamilton_exclude
 from .delayed import ResolveAt as ResolveAt
 from .delayed import resolve as resolve
 from .delayed import resolve_from_config as resolve_from_config
@@ -99,6 +100,7 @@ __all__ = [
     "unpack_fields",
     "parameterize_extract_columns",
     "schema",
+    "hamilton_exclude",
     "ParameterizedExtract",
     "LiteralDependency",
     "UpstreamDependency",

@@ -12,7 +12,7 @@ from ..graph.modifiers.meta import (
 )
 from .base import _F
 
-__all__ = ["config"]
+__all__ = ["config", "hamilton_exclude"]
 
 
 class config:
@@ -82,3 +82,19 @@ class config:
     def when_not_in(**key_value_lists: Collection[Any]) -> Callable[[_F], _F]:
         """Include the function when no ``key`` in the config is one of its values."""
         return config._condition("when_not_in", key_value_lists)
+
+
+class _Exclude:
+    """``@hamilton_exclude``: the function is not a node (a helper, or a ``step``'s function)."""
+
+    def __call__(self, fn: _F) -> _F:
+        record(fn).excluded = True
+        return fn
+
+    def __repr__(self) -> str:
+        return "hamilton_exclude"
+
+
+hamilton_exclude = _Exclude()
+"""Hamilton's ``@hamilton_exclude`` (an instance, as there): leave the function out of the DAG,
+as a name starting with ``_`` does."""
