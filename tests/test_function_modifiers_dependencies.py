@@ -220,3 +220,27 @@ async def test_hamilton_exclude_leaves_a_helper_out_of_the_dag_and_it_still_work
     dr = build(helper, result)
     assert "helper" not in dr.graph.nodes
     assert (await dr.execute(["result"], inputs={"raw": 1}))["result"] == 2
+
+
+async def test_group_and_unpack_fields_run_in_branches_on_worker_processes() -> None:
+    from asyncdag import Collect, Parallelizable, executors
+    from asyncdag.function_modifiers import unpack_fields
+
+    def item() -> Parallelizable[int]:
+        yield from (1, 2)
+
+    @unpack_fields("low", "high")
+    def bounds(item: int) -> tuple[int, int]:
+        return item, item * 10
+
+    @inject(parts=group(source("low"), value(5), source("high")))
+    def parts(parts: list[int]) -> int:
+        return sum(parts)
+
+    def totals(parts: Collect[int]) -> list[int]:
+        return list(parts)
+
+    module = make_module(item, bounds, parts, totals)
+    dr = Builder().with_modules(module).with_remote_executor(executors.ProcessExecutor(1)).build()
+    async with dr:
+        assert await dr.execute(["totals"]) == {"totals": [16, 27]}
