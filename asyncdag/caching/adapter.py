@@ -370,3 +370,7 @@ def cache_key(node_name: str, code: str, dependencies: Mapping[str, str]) -> str
     """``name-code-inputs``: the same node, code and input data versions, the same key."""
     inputs = digest(*(f"{k}={v}".encode() for k, v in sorted(dependencies.items())))
     return f"{node_name}-{code}-{inputs}"
+
+
+HamiltonCacheAdapter = CacheAdapter
+"""Hamilton's name for the adapter of ``Builder.with_cache()``; pass either to ``with_adapters``."""
