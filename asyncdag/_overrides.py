@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import Any
 
 from .graph.crawl import node_name
-from .graph.meta import modifiers_of
+from .graph.modifiers.meta import modifiers_of
 
 
 def later_modules_win(modules: Sequence[ModuleType], config: Mapping[str, Any]) -> list[ModuleType]:

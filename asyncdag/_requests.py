@@ -86,5 +86,7 @@ def check_executor_tags(nodes: Iterable[Node], executors: Mapping[str, Executor]
                 f"node {node.name!r} ({node.origin}) is tagged executor={name!r} and would run "
                 f"in this request, but no executor has that name (named executors: "
                 f"{named or 'none'}); nothing was run. Add `.with_executor({name!r}, ...)` to "
-                "the Builder."
+                "the Builder.",
+                function=node.origin,
+                node=node.name,
             )

@@ -63,7 +63,18 @@ def _rebuild(
 
 
 class GraphError(AsyncDagError):
-    """The functions do not form a valid DAG; the message names the functions and the fix."""
+    """The functions do not form a valid DAG; the message names the functions and the fix.
+
+    ``function`` is the ``module.qualname`` of the function at fault and ``node`` the node it
+    makes, when the fault is one function's (None for a cycle, a clash of several...).
+    """
+
+    def __init__(
+        self, message: str, *, function: str | None = None, node: str | None = None
+    ) -> None:
+        self._fields = (message,)
+        self.function, self.node = function, node
+        super().__init__(message)
 
 
 class MissingInputError(AsyncDagError, ValueError):

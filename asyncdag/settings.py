@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .graph.meta import POWER_USER_MODE
+from .graph.modifiers.meta import POWER_USER_MODE
 
 __all__ = ["ENABLE_POWER_USER_MODE"]
 

@@ -143,3 +143,26 @@ def test_does_mapping_values_must_be_parameter_names() -> None:
     bad: Any = 3
     with pytest.raises(TypeError, match="parameter"):
         does(_scaled, value=bad)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "fits"),
+    [({}, False), ({"b": "a"}, True), ({"c": "a"}, False), ({"b": "missing"}, False)],
+)
+def test_does_tells_whether_signatures_fit_as_build_checks_them(
+    mapping: dict[str, str], fits: bool
+) -> None:
+    import inspect
+
+    from asyncdag.function_modifiers import does
+
+    def decorated(a: int) -> int:
+        pass
+
+    def replacing(b: int) -> int:
+        return b
+
+    got = does.test_function_signatures_compatible(
+        inspect.signature(decorated), inspect.signature(replacing), mapping
+    )
+    assert got is fits

@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 import pytest
 from conftest import make_module
 
-from asyncdag import Builder, Collect, Driver, Parallelizable, extract_fields
+from asyncdag import Builder, Collect, Driver, Parallelizable, extract_fields, value
 from asyncdag.errors import GraphError
 from asyncdag.function_modifiers import extract_columns
 
@@ -217,3 +217,52 @@ async def test_extract_columns_works_inside_a_parallel_block() -> None:
         return [int(column.sum()) for column in a]
 
     assert await build(size, frame, sums).execute(["sums"], inputs={"n": 3}) == {"sums": [0, 1, 3]}
+
+
+# --- @parameterize_extract_columns ---------------------------------------------------------------
+
+
+async def test_parameterize_extract_columns_makes_columns_per_parameterization() -> None:
+    from asyncdag.function_modifiers import ParameterizedExtract, parameterize_extract_columns
+
+    def base() -> pd.Series:
+        return pd.Series([1, 2])
+
+    @parameterize_extract_columns(
+        ParameterizedExtract(("sum_a", "prod_a"), {"factor": value(10)}),
+        ParameterizedExtract(("sum_b", "prod_b"), {"factor": value(100)}),
+    )
+    def frame(base: pd.Series, factor: int) -> pd.DataFrame:
+        return pd.concat([base + factor, base * factor], axis=1)
+
+    dr = build(base, frame)
+    assert {"frame__0", "frame__1", "sum_a", "prod_a", "sum_b", "prod_b"} <= set(dr.graph.nodes)
+    assert "frame" not in dr.graph.nodes
+    out = await dr.execute(["sum_a", "prod_b"])
+    assert out["sum_a"].tolist() == [11, 12]
+    assert out["prod_b"].tolist() == [100, 200]
+
+
+async def test_parameterize_extract_columns_without_reassigning_reads_the_frames_columns() -> None:
+    from asyncdag.function_modifiers import ParameterizedExtract, parameterize_extract_columns
+
+    @parameterize_extract_columns(
+        ParameterizedExtract(("a",), {"n": value(1)}), reassign_columns=False
+    )
+    def frame(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"a": [n], "b": [0]})
+
+    assert (await build(frame).execute(["a"]))["a"].tolist() == [1]
+
+
+def test_parameterize_extract_columns_on_a_function_not_returning_a_frame_raises_graph_error() -> (
+    None
+):
+    from asyncdag.function_modifiers import ParameterizedExtract, parameterize_extract_columns
+
+    @parameterize_extract_columns(ParameterizedExtract(("a",), {"n": value(1)}))
+    def frame(n: int) -> int:
+        return n
+
+    with pytest.raises(GraphError, match=r"pandas\.DataFrame"):
+        build(frame)

@@ -209,9 +209,12 @@ def test_pipe_output_with_a_step_that_does_not_fit_raises_graph_error() -> None:
         build(result)
 
 
-def test_pipe_output_rejects_targets_on_both_levels() -> None:
-    with pytest.raises(ValueError, match="on_output"):
+def test_pipe_output_rejects_targets_on_both_levels_with_hamiltons_single_target_error() -> None:
+    from asyncdag.function_modifiers.macros import SingleTargetError
+
+    with pytest.raises(SingleTargetError, match="on_output") as excinfo:
         pipe_output(step(_add).on_output("a"), on_output="b")
+    assert isinstance(excinfo.value, ValueError)
 
 
 def test_pipe_output_rejects_ellipsis_as_on_output() -> None:
@@ -314,13 +317,16 @@ async def test_mutate_apply_to_supports_when_and_named() -> None:
     assert await off.execute(["a"], inputs={"x": 4}) == {"a": 4}
 
 
-def test_mutate_of_a_function_in_another_module_raises_value_error() -> None:
+def test_mutate_of_a_function_in_another_module_raises_hamiltons_not_same_module_error() -> None:
+    from asyncdag.function_modifiers.macros import NotSameModuleError
+
     def _mutator(v: int) -> int:
         return v
 
     _mutator.__module__ = "somewhere_else"
-    with pytest.raises(ValueError, match="same module"):
+    with pytest.raises(NotSameModuleError, match="same module") as excinfo:
         mutate(_add)(_mutator)
+    assert isinstance(excinfo.value, ValueError)
 
 
 def test_mutate_needs_functions_or_apply_to() -> None:

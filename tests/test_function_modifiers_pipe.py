@@ -127,6 +127,17 @@ def test_pipe_input_on_an_unknown_parameter_raises_graph_error() -> None:
         build(result)
 
 
+def test_pipe_input_on_several_parameters_raises_not_implemented_as_in_hamilton() -> None:
+    with pytest.raises(NotImplementedError, match="one parameter"):
+        pipe_input(step(_double), on_input=["a", "b"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("flag", ["collapse", "_chain"])
+def test_pipe_input_collapse_and_chain_raise_not_implemented_as_in_hamilton(flag: str) -> None:
+    with pytest.raises(NotImplementedError, match=flag):
+        pipe_input(step(_double), **{flag: True})
+
+
 def test_pipe_input_type_clash_between_steps_names_both_functions() -> None:
     def _text(x: int) -> str:
         return str(x)
@@ -157,3 +168,46 @@ def test_pipe_input_takes_only_steps() -> None:
 def test_pipe_input_namespace_conflicts_with_a_step_namespace() -> None:
     with pytest.raises(TypeError, match="namespace"):
         pipe_input(step(_double).named("d", namespace="x"), namespace="y")
+
+
+def _apply(foo: int, bar: int, baz: int = 100) -> int:
+    return foo + bar + baz
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "chain", "fits"),
+    [
+        ((value(1),), {}, True, True),
+        ((source("f"), value(1)), {}, False, True),
+        ((value(1),), {}, False, False),
+        ((source("f"),), {"foo": source("f")}, True, False),
+    ],
+)
+def test_step_validate_applies_the_checks_build_makes(
+    args: tuple[Any, ...], kwargs: dict[str, Any], chain: bool, fits: bool
+) -> None:
+    applicable = step(_apply, *args, **kwargs)
+    if fits:
+        applicable.validate(chain_first_param=chain, allow_custom_namespace=True)
+    else:
+        with pytest.raises(GraphError, match="does not fit"):
+            applicable.validate(chain_first_param=chain, allow_custom_namespace=True)
+
+
+def test_step_validate_rejects_positional_only_parameters_and_no_parameters() -> None:
+    def pos_only(a: int, /, b: int) -> int:
+        return a + b
+
+    def nothing() -> int:
+        return 1
+
+    with pytest.raises(GraphError, match="by name"):
+        step(pos_only, source("b")).validate(chain_first_param=True, allow_custom_namespace=True)
+    with pytest.raises(GraphError, match="no parameters"):
+        step(nothing).validate(chain_first_param=True, allow_custom_namespace=True)
+
+
+def test_step_resolve_namespace_inherits_discards_or_replaces() -> None:
+    assert step(_apply).named("n").resolve_namespace("owner") == ("owner",)
+    assert step(_apply).named("n", namespace=None).resolve_namespace("owner") == ()
+    assert step(_apply).named("n", namespace="mine").resolve_namespace("owner") == ("mine",)

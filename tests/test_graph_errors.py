@@ -494,3 +494,46 @@ async def test_async_nodes_build_and_run_like_sync_ones() -> None:
     dr = Builder().with_modules(make_module(fetched, added)).build()
 
     assert await dr.execute(["added"], inputs={"extra": 1}) == {"added": 21}
+
+
+# --- GraphError's fields -------------------------------------------------------------------------
+
+
+def test_graph_error_from_a_type_clash_names_the_consuming_function_and_node() -> None:
+    def produced() -> str:
+        return "x"
+
+    def consumer(produced: int) -> int:
+        return produced
+
+    module = make_module(produced, consumer)
+    with pytest.raises(GraphError) as excinfo:
+        Builder().with_modules(module).build()
+    assert excinfo.value.function == f"{module.__name__}.{consumer.__qualname__}"
+    assert excinfo.value.node == "consumer"
+
+
+def test_graph_error_from_a_modifier_names_the_decorated_function_and_its_node() -> None:
+    from asyncdag.function_modifiers import does
+
+    def _replacement(a: int) -> int:
+        return a
+
+    @does(_replacement)
+    def not_empty(a: int) -> int:
+        return a + 1
+
+    module = make_module(not_empty)
+    with pytest.raises(GraphError) as excinfo:
+        Builder().with_modules(module).build()
+    assert excinfo.value.function == f"{module.__name__}.{not_empty.__qualname__}"
+    assert excinfo.value.node == "not_empty"
+
+
+def test_graph_error_keeps_its_message_and_pickles_with_its_fields() -> None:
+    import pickle
+
+    error = GraphError("the message", function="mod.fn", node="fn")
+    again = pickle.loads(pickle.dumps(error))
+    assert (str(again), again.function, again.node) == ("the message", "mod.fn", "fn")
+    assert (GraphError("plain").function, GraphError("plain").node) == (None, None)

@@ -13,7 +13,7 @@ import enum
 from typing import Any
 
 from ..errors import DataValidationError as DataValidationError
-from ..graph.checks import ValidationResult as ValidationResult
+from ..graph.modifiers.checks import ValidationResult as ValidationResult
 
 __all__ = [
     "BaseDefaultValidator",

@@ -13,7 +13,7 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ..errors import NodeTimeoutError
-from ..graph.meta import Retry
+from ..graph.modifiers.meta import Retry
 from ..graph.node import Node
 from .executors.base import Call, Executor
 from .sources import END, split

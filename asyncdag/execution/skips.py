@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import BranchFailuresError
+from ..graph.modifiers.streams import OnBranchError
 from ..graph.node import Node
-from ..graph.streams import OnBranchError
 from .paths import Path, format_path
 
 if TYPE_CHECKING:

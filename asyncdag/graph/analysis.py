@@ -88,7 +88,9 @@ def _reads(
                 raise GraphError(
                     f"parameter {p.name!r} of {node.origin} is annotated Collect[...], but "
                     f"{p.name!r} is an input, not a value computed in a parallel block. "
-                    "Collect must read a node downstream of a Parallelizable node."
+                    "Collect must read a node downstream of a Parallelizable node.",
+                    function=node.origin,
+                    node=node.name,
                 )
             continue
         scope = _branch_scope(node, dep, scopes)
@@ -98,7 +100,9 @@ def _reads(
                     f"parameter {p.name!r} of {node.origin} is annotated Collect[...], but "
                     f"{dep.origin} is not inside a parallel block: no Parallelizable node is "
                     f"upstream of it. Return Parallelizable[...] from the node that yields "
-                    f"the items, or drop Collect from {p.name!r}."
+                    f"the items, or drop Collect from {p.name!r}.",
+                    function=node.origin,
+                    node=node.name,
                 )
             closing.add(scope[-1])
             scope = scope[:-1]
@@ -116,7 +120,9 @@ def _own_scope(node: Node, reads: list[tuple[str, Scope]]) -> Scope:
                 f"{node.origin} reads {dep_name!r} from the block of {scope[-1]!r} and "
                 f"{other!r} from the block of {own[-1]!r} without collecting either; "
                 "branches of two different blocks cannot be paired. Collect one of them "
-                "first (a parameter annotated Collect[...])."
+                "first (a parameter annotated Collect[...]).",
+                function=node.origin,
+                node=node.name,
             )
     return own
 
@@ -159,7 +165,9 @@ def _check_not_after_own_block(
                 f"{nodes[name].origin} reads {branch_read!r}, a branch value of the block of "
                 f"{block!r}, and also, through its dependencies, the Collect that closes that "
                 f"block: a node runs either once per branch or after the block, not both. "
-                f"Read {branch_read!r} through a Collect[...] parameter instead."
+                f"Read {branch_read!r} through a Collect[...] parameter instead.",
+                function=nodes[name].origin,
+                node=name,
             )
         if any(last.get(e, -1) <= i for e in merged):
             merged = frozenset(e for e in merged if last.get(e, -1) > i)

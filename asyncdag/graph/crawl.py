@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
 from ..errors import GraphError
-from .expand import resolve
-from .meta import Modifiers, modifiers_of
-from .node import Node
-from .resolve import modifiers_for
+from .modifiers.expand import resolve
+from .modifiers.meta import Modifiers, modifiers_of
+from .modifiers.resolve import modifiers_for
+from .node import Node, origin_of
 from .types import check_input_types
 
 
@@ -34,13 +35,28 @@ def node_name(fn_name: str, modifiers: Modifiers) -> str:
     return fn_name[:cut] if cut > 0 else fn_name
 
 
-def _functions_of(load_from: Iterable[Any]) -> Iterable[tuple[str, Callable[..., Any]]]:
+def functions_of(load_from: Iterable[Any]) -> Iterable[tuple[str, Callable[..., Any]]]:
     """The functions of modules, and functions given themselves (``@subdag`` takes both)."""
     for item in load_from:
         if isinstance(item, ModuleType):
             yield from _functions(item)
         elif callable(item):
             yield item.__name__, item
+
+
+@contextlib.contextmanager
+def _blamed(fn: Callable[..., Any], name: str) -> Iterator[None]:
+    """A ``GraphError`` raised while making ``fn``'s nodes names it and its node, unless an
+    inner function (of a ``@subdag``) was named first."""
+    try:
+        yield
+    except GraphError as exc:
+        where = origin_of(fn)
+        if exc.function is None:
+            exc.function = where
+        if exc.node is None and exc.function == where:
+            exc.node = name
+        raise
 
 
 def crawl(modules: Iterable[ModuleType], config: Mapping[str, Any]) -> dict[str, Node]:
@@ -60,8 +76,9 @@ def nodes_of(load_from: tuple[Any, ...], config: Mapping[str, Any]) -> dict[str,
     """The nodes of the functions of ``load_from`` (modules or functions) under ``config``."""
     chosen: list[tuple[str, Callable[..., Any], Modifiers]] = []
     undecided: dict[str, list[tuple[Callable[..., Any], list[str]]]] = {}
-    for fn_name, fn in _functions_of(load_from):
-        modifiers = modifiers_for(fn, config)
+    for fn_name, fn in functions_of(load_from):
+        with _blamed(fn, fn_name):
+            modifiers = modifiers_for(fn, config)
         if modifiers.excluded:
             continue
         name = node_name(fn_name, modifiers)
@@ -74,15 +91,18 @@ def nodes_of(load_from: tuple[Any, ...], config: Mapping[str, Any]) -> dict[str,
     nodes: dict[str, Node] = {}
     makers: dict[str, list[Callable[..., Any]]] = {}
     for name, fn, modifiers in chosen:
-        for node in resolve(name, fn, modifiers, config, nodes_of):
+        with _blamed(fn, name):
+            made = resolve(name, fn, modifiers, config, nodes_of)
+        for node in made:
             makers.setdefault(node.name, []).append(fn)
             nodes[node.name] = node
     for name, fns in makers.items():
         if len(fns) > 1:
-            where = ", ".join(f"{f.__module__}.{f.__qualname__}" for f in fns)
+            where = ", ".join(origin_of(f) for f in fns)
             raise GraphError(
                 f"node {name!r} is defined by {len(fns)} functions: {where}. Rename one, or make "
-                "them alternatives with @config.when(...) so that only one applies."
+                "them alternatives with @config.when(...) so that only one applies.",
+                node=name,
             )
 
     for name, alternatives in undecided.items():
@@ -96,6 +116,7 @@ def nodes_of(load_from: tuple[Any, ...], config: Mapping[str, Any]) -> dict[str,
         raise GraphError(
             f"no implementation of node {name!r} applies: its alternatives ({which}) choose on "
             f"config key(s) {', '.join(map(repr, keys))}, which the config does not have. "
-            f"Add {keys[0]!r} to `with_config(...)`."
+            f"Add {keys[0]!r} to `with_config(...)`.",
+            node=name,
         )
     return nodes

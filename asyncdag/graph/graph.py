@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from types import GenericAlias, ModuleType
+from types import ModuleType
 from typing import Any
 
-from ..errors import GraphError, UnknownNodeError
+from ..errors import UnknownNodeError
 from .analysis import Analysis, analyse
 from .crawl import crawl
-from .node import Node, element_type
-from .streams import window_of
-from .types import compatible, describe
+from .node import Node
+from .types import check_edge_types
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class FunctionGraph:
     def from_nodes(cls, nodes: Mapping[str, Node], config: Mapping[str, Any]) -> FunctionGraph:
         """Validate nodes already made (``Driver.materialize`` adds some to a built graph)."""
         analysis = analyse(nodes)
-        _check_types(nodes)
+        check_edge_types(nodes)
         inputs: dict[str, list[str]] = {}
         dependents: dict[str, list[str]] = {name: [] for name in nodes}
         for node in nodes.values():
@@ -85,21 +84,3 @@ class FunctionGraph:
                     seen.add(nxt)
                     stack.append(nxt)
         return seen
-
-
-def _check_types(nodes: Mapping[str, Node]) -> None:
-    """Every edge's producer annotation must satisfy the consumer's parameter annotation."""
-    for node in nodes.values():
-        for p in node.params:
-            dep = nodes.get(p.name)
-            if dep is None:
-                continue
-            required = element_type(p.annotation) if p.collect else p.annotation
-            # A @window function's readers get the list of its per-window results.
-            produced = GenericAlias(list, (dep.item_type,)) if window_of(dep) else dep.item_type
-            if not compatible(produced, required):
-                raise GraphError(
-                    f"type mismatch: {dep.origin} produces {p.name!r} as "
-                    f"{describe(produced)}, but {node.origin} expects "
-                    f"{p.name}: {describe(required)}. Change one of the annotations so they agree."
-                )

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import GraphError
 from ..htypes import Collect, Parallelizable
-from .meta import Policy
+from .modifiers.meta import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class Node:
     @property
     def origin(self) -> str:
         """``module.function`` where the node was defined, for messages."""
-        return f"{self.fn.__module__}.{self.fn.__qualname__}"
+        return origin_of(self.fn)
 
     @property
     def item_type(self) -> Any:
@@ -65,9 +65,11 @@ class Node:
         for p in inspect.signature(fn).parameters.values():
             if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
                 raise GraphError(
-                    f"function {fn.__qualname__!r} ({fn.__module__}) has parameter {p.name!r} "
+                    f"function {origin_of(fn)} has parameter {p.name!r} "
                     f"of kind {p.kind.description}; asyncdag passes dependencies by name, so use "
-                    "plain named parameters."
+                    "plain named parameters.",
+                    function=origin_of(fn),
+                    node=name,
                 )
             annotation = hints.get(p.name, Any)
             params.append(
@@ -83,6 +85,12 @@ class Node:
             expands=is_parallelizable(returns),
             tags=dict(tags),
         )
+
+
+def origin_of(fn: Callable[..., Any]) -> str:
+    """``module.qualname`` of the function a user wrote, as messages and errors name it."""
+    module = getattr(fn, "__module__", None) or "?"
+    return f"{module}.{getattr(fn, '__qualname__', None) or repr(fn)}"
 
 
 def _origin(annotation: Any) -> Any:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from ..errors import GraphError, MissingInputError
 from .analysis import Scope, analyse
 from .graph import FunctionGraph
+from .modifiers.streams import OnBranchError, Window, skipping, window_of
 from .node import Node
-from .streams import OnBranchError, Window, skipping, window_of
 
 # Step modes.
 INLINE = 0  # a sync call on the loop thread
@@ -199,7 +199,9 @@ def _raise_inside_block(graph: FunctionGraph, name: str, scope: Scope) -> None:
     ask = " or ".join(repr(c) for c in collectors) or "a function with a Collect[...] parameter"
     raise GraphError(
         f"{name!r} runs once per item of {scope[0]!r} (inside its parallel block), so it has no "
-        f"single value to return. Request {ask}, which collects the block, instead."
+        f"single value to return. Request {ask}, which collects the block, instead.",
+        function=graph.nodes[name].origin if name in graph.nodes else None,
+        node=name,
     )
 
 
@@ -452,7 +454,9 @@ def _check_collects(node: Node) -> None:
     if not any(p.collect for p in node.params):
         raise GraphError(
             f"@window function {node.name!r} has no Collect[...] parameter, so it has no "
-            "branches to window. Give it a Collect parameter, or remove @window."
+            "branches to window. Give it a Collect parameter, or remove @window.",
+            function=node.origin,
+            node=node.name,
         )
 
 
@@ -463,7 +467,9 @@ def _check_window(node: Node, mine: set[str], branch_of: Callable[[str], Scope])
             raise GraphError(
                 f"@window function {node.name!r} collects {p.name!r} from another parallel block "
                 f"than its other Collect parameters; a window runs over one block's branches. "
-                "Split it into one @window function per block."
+                "Split it into one @window function per block.",
+                function=node.origin,
+                node=node.name,
             )
 
 

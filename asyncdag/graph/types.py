@@ -1,17 +1,17 @@
-"""Whether a producer's return annotation satisfies a consumer's parameter annotation."""
+"""Type rules (Hamilton's) and the build-time type checks: each edge, and each input's readers."""
 
 from __future__ import annotations
 
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import GenericAlias
+from typing import Any, TypeVar
 
 from ..errors import GraphError
 from ..htypes import Collect, Parallelizable
-
-if TYPE_CHECKING:
-    from .node import Node
+from .modifiers.streams import window_of
+from .node import Node, element_type
 
 _UNION_TYPES = (typing.Union, types.UnionType)
 
@@ -193,5 +193,31 @@ def check_input_types(nodes: Mapping[str, Node]) -> None:
                 raise GraphError(
                     f"input {p.name!r} is read as {describe(annotation)} by {other.origin} and "
                     f"as {describe(p.annotation)} by {node.origin}; no value can be both. "
-                    "Change one of the annotations so they agree."
+                    "Change one of the annotations so they agree.",
+                    function=node.origin,
+                    node=node.name,
+                )
+
+
+def check_edge_types(nodes: Mapping[str, Node]) -> None:
+    """Every edge's producer annotation must satisfy the consumer's parameter annotation.
+
+    Raises:
+        GraphError: names the producer, the consumer, the parameter and both types.
+    """
+    for node in nodes.values():
+        for p in node.params:
+            dep = nodes.get(p.name)
+            if dep is None:
+                continue
+            required = element_type(p.annotation) if p.collect else p.annotation
+            # A @window function's readers get the list of its per-window results.
+            produced = GenericAlias(list, (dep.item_type,)) if window_of(dep) else dep.item_type
+            if not compatible(produced, required):
+                raise GraphError(
+                    f"type mismatch: {dep.origin} produces {p.name!r} as "
+                    f"{describe(produced)}, but {node.origin} expects "
+                    f"{p.name}: {describe(required)}. Change one of the annotations so they agree.",
+                    function=node.origin,
+                    node=node.name,
                 )

@@ -1,7 +1,7 @@
 """``@load_from.<format>``, ``@save_to.<format>``, ``@dataloader()``, ``@datasaver()``.
 
 Exported by ``asyncdag.function_modifiers``. They only record metadata on the function;
-``asyncdag.graph.io_nodes`` makes the nodes at build time. Arguments may be plain values,
+``asyncdag.graph.modifiers.io_nodes`` makes the nodes at build time. Arguments may be plain values,
 ``value(...)`` or ``source("node_or_input")``, as in Hamilton.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from ..graph.io_nodes import LoadFrom, SaveTo, record_io
+from ..graph.modifiers.io_nodes import LoadFrom, SaveTo, record_io
 from ._formats import FORMATS, unknown_format
 
 _F = TypeVar("_F", bound=Callable[..., Any])

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..graph.meta import Dependency, LiteralDependency, UpstreamDependency
+from ..graph.modifiers.meta import Dependency, LiteralDependency, UpstreamDependency
 from ..graph.types import compatible
 
 FILE_METADATA = "file_metadata"

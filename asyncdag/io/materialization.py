@@ -15,9 +15,9 @@ from typing import Any, NoReturn
 
 from ..errors import UnknownNodeError
 from ..graph.graph import FunctionGraph
-from ..graph.io_nodes import LoadFrom, SaveTo
-from ..graph.materialize import materialized
-from ..graph.meta import Dependency
+from ..graph.modifiers.io_nodes import LoadFrom, SaveTo
+from ..graph.modifiers.materialize import materialized
+from ..graph.modifiers.meta import Dependency
 from ..graph.types import check_input_types
 from ._formats import FORMATS, unknown_format
 

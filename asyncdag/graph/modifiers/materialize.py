@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..errors import GraphError
-from .io_nodes import LoadFrom, SaveTo, loader_nodes, named_like, saver_node
-from .node import Node, Param
+from ...errors import GraphError
+from ..node import Node, Param
+from .io_nodes import LoadFrom, SaveTo, loader_nodes, saver_node
+from .wrap import named_like
 
 
 def _joiner(combine: Any, dependencies: tuple[str, ...]) -> Callable[..., Any]:
@@ -51,14 +52,16 @@ def materialized(
             if name in out:
                 raise GraphError(
                     f"materializer id {id_!r} needs node name {name!r}, which the graph "
-                    "already has (a function, or another materializer). Choose another id."
+                    "already has (a function, or another materializer). Choose another id.",
+                    node=name,
                 )
         if combine is None:
             if len(dependencies) != 1:
                 raise GraphError(
                     f"materializer {id_!r} saves {len(dependencies)} nodes "
                     f"({', '.join(dependencies)}); pass combine=<a result builder> (such as "
-                    "asyncdag.base.DictResult()) to join them, or give one dependency."
+                    "asyncdag.base.DictResult()) to join them, or give one dependency.",
+                    node=id_,
                 )
             (data,) = dependencies
             data_type = _type_of(data, out, input_types)
@@ -80,7 +83,7 @@ def materialized(
         load_type = _type_of(target, out, input_types)
         loader, selector = loader_nodes(target, load_type, load, None, like)
         if loader.name in out:
-            raise GraphError(f"two from_ loaders provide {target!r}; give one.")
+            raise GraphError(f"two from_ loaders provide {target!r}; give one.", node=target)
         out[loader.name] = loader
         out[selector.name] = selector
     return out

@@ -13,12 +13,9 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import origin_of
 from .meta import _ATTR, POWER_USER_MODE, Modifiers, Resolve, modifiers_of
-
-
-def _where(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def _copy(fn: types.FunctionType, modifiers: Modifiers) -> types.FunctionType:
@@ -41,13 +38,13 @@ def _copy(fn: types.FunctionType, modifiers: Modifiers) -> types.FunctionType:
 def _decorator(fn: Callable[..., Any], spec: Resolve, config: Mapping[str, Any]) -> Any:
     if not config.get(POWER_USER_MODE, False):
         raise GraphError(
-            f"@resolve on {_where(fn)} needs power-user mode: pass "
+            f"@resolve on {origin_of(fn)} needs power-user mode: pass "
             f"{POWER_USER_MODE}=True in with_config(...), as Hamilton requires."
         )
     missing = [key for key in spec.required if key not in config]
     if missing:
         raise GraphError(
-            f"@resolve on {_where(fn)}: decorate_with needs config item(s) "
+            f"@resolve on {origin_of(fn)}: decorate_with needs config item(s) "
             f"{', '.join(map(repr, missing))}, which the config does not have. Add them to "
             "with_config(...), or give the parameters defaults."
         )
@@ -71,14 +68,14 @@ def modifiers_for(fn: Callable[..., Any], config: Mapping[str, Any]) -> Modifier
         decorator = _decorator(fn, spec, config)
         if not callable(decorator):
             raise GraphError(
-                f"@resolve on {_where(fn)}: decorate_with returned {decorator!r}, which is not "
+                f"@resolve on {origin_of(fn)}: decorate_with returned {decorator!r}, which is not "
                 "a decorator. Return one, such as parameterize_sources(...)."
             )
         try:
             decorator(clone)
         except (TypeError, ValueError) as exc:
             raise GraphError(
-                f"@resolve on {_where(fn)}: the decorator from decorate_with does not fit the "
+                f"@resolve on {origin_of(fn)}: the decorator from decorate_with does not fit the "
                 f"function: {exc}"
             ) from exc
     return modifiers_of(clone)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DataValidationError
+from ...errors import DataValidationError
 
 logger = logging.getLogger("asyncdag.check_output")
 

@@ -9,12 +9,41 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
+from typing import Any, TypeVar
 
-from .node import Node, Param
+from ..node import Node, Param
+from .meta import LiteralDependency, UpstreamDependency
 
 Adapt = Callable[[dict[str, Any]], dict[str, Any]]
+_C = TypeVar("_C", bound=Callable[..., Any])
+
+
+class _Positions(dict[str, LiteralDependency | UpstreamDependency]):
+    """The members of a list ``group(...)``, keyed by position, so lists and dicts share code."""
+
+
+Grouped = tuple[Any, Mapping[str, LiteralDependency | UpstreamDependency]]
+"""A grouped parameter: one element's annotation and the members (``_Positions``: a list)."""
+
+
+def grouped(element: Any, members: Sequence[Any] | Mapping[str, Any]) -> Grouped:
+    """A ``group(...)`` of a list (``members`` a sequence) or a dict, for ``rebind``."""
+    if isinstance(members, Mapping):
+        return element, dict(members)
+    return element, _Positions({str(i): m for i, m in enumerate(members)})
+
+
+def _gathered(
+    members: Mapping[str, LiteralDependency | UpstreamDependency],
+    kwargs: Mapping[str, Any],
+    as_list: bool,
+) -> Any:
+    got = {
+        k: kwargs[m.source] if isinstance(m, UpstreamDependency) else m.value
+        for k, m in members.items()
+    }
+    return list(got.values()) if as_list else got
 
 
 def _same(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -71,11 +100,17 @@ def wrap(
             return result if after is None else after(result)
 
         wrapper = sync_wrapper
-    wrapper.__name__ = name
-    wrapper.__qualname__ = like.__qualname__
-    wrapper.__module__ = like.__module__
     wrapper.__doc__ = doc
-    return wrapper
+    return named_like(wrapper, like, name)
+
+
+def named_like(fn: _C, like: Callable[..., Any], name: str | None = None) -> _C:
+    """``fn`` with the module and qualified name of ``like`` (the function the user wrote), so
+    messages and ``origin_of`` name it; and named ``name`` when given."""
+    if name is not None:
+        fn.__name__ = name
+    fn.__module__, fn.__qualname__ = like.__module__, like.__qualname__
+    return fn
 
 
 def rebind(
@@ -85,23 +120,35 @@ def rebind(
     sources: Mapping[str, str],
     values: Mapping[str, Any],
     doc: str | None,
+    groups: Mapping[str, Grouped] | None = None,
 ) -> Node:
     """``node`` renamed, reading parameter ``p`` from node ``sources[p]`` or fixed ``values[p]``.
 
-    Used by ``@parameterize`` and ``@pipe_input``; other parameters are read as before.
+    ``groups[p]`` makes ``p`` a list or dict of several nodes and values (``group(...)``), each
+    read as the element annotation ``element``. Used by ``@parameterize`` and ``@pipe_input``;
+    other parameters are read as before.
     """
+    groups = groups or {}
     params: dict[str, Param] = {}
     for p in node.params:
-        if p.name not in values:
+        if p.name in groups:
+            element, members = groups[p.name]
+            for member in members.values():
+                if isinstance(member, UpstreamDependency):
+                    params.setdefault(member.source, Param(member.source, element, False, False))
+        elif p.name not in values:
             renamed = dataclasses.replace(p, name=sources.get(p.name, p.name))
             params.setdefault(renamed.name, renamed)
     names = tuple(p.name for p in node.params)
+    as_lists = frozenset(k for k, (_, members) in groups.items() if isinstance(members, _Positions))
 
     def adapt(kwargs: dict[str, Any]) -> dict[str, Any]:
         call: dict[str, Any] = {}
         for param in names:
             if param in values:
                 call[param] = values[param]
+            elif param in groups:
+                call[param] = _gathered(groups[param][1], kwargs, as_list=param in as_lists)
             else:
                 key = sources.get(param, param)
                 if key in kwargs:  # an optional parameter left out keeps its default

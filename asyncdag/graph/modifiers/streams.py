@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .node import Node
+from ..node import Node
 
 _WINDOW = "__asyncdag_window__"
 _ON_ERROR = "__asyncdag_on_branch_error__"

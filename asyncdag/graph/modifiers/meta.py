@@ -4,15 +4,18 @@ The stages follow Hamilton's ``resolve_nodes``: resolve (``@config``), create (o
 the function, or a namespaced sub-DAG with ``@subdag``), inject (``@pipe_input``), expand
 (``@parameterize``), transform (``@extract_fields``, ``@extract_columns``, ``@check_output``,
 innermost decorator first), decorate (``@tag``, ``@tag_outputs``). Each entry is frozen data;
-``asyncdag.graph.expand`` interprets it.
+``asyncdag.graph.modifiers.expand`` interprets it.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import EllipsisType
 from typing import Any
+
+from ...errors import GraphError
 
 _ATTR = "__asyncdag_modifiers__"
 
@@ -39,11 +42,49 @@ Dependency = LiteralDependency | UpstreamDependency
 
 
 @dataclass(frozen=True)
+class ConfigDependency:
+    """``configuration("key")``: in ``@subdag(config=...)``, the outer config's value of ``key``."""
+
+    source: str
+
+
+@dataclass(frozen=True)
+class GroupedListDependency:
+    """``group(source("a"), value(1))``: a list parameter made of several dependencies."""
+
+    sources: tuple[Dependency, ...]
+
+
+@dataclass(frozen=True)
+class GroupedDictDependency:
+    """``group(a=source("a"), b=value(1))``: a dict parameter made of several dependencies."""
+
+    sources: Mapping[str, Dependency]
+
+
+GroupedDependency = GroupedListDependency | GroupedDictDependency
+Binding = Dependency | GroupedDependency
+"""What ``@parameterize`` and ``@inject`` may bind a parameter to."""
+
+INJECTED = ""
+"""The output key ``@inject`` records: the decorated function's own node."""
+
+
+@dataclass(frozen=True)
 class Parameterization:
     """``@parameterize``: one node per output, each binding some parameters."""
 
-    outputs: Mapping[str, Mapping[str, Dependency]]
+    outputs: Mapping[str, Mapping[str, Binding]]  # output INJECTED: the function's own node
     docs: Mapping[str, str]  # docstrings given explicitly, by output
+
+
+@dataclass(frozen=True)
+class ParameterizedExtraction:
+    """``@parameterize_extract_columns``: per entry a ``@parameterize`` node ``<node>__<i>``
+    binding ``input_mapping``, whose ``DataFrame`` columns ``outputs`` become nodes."""
+
+    entries: tuple[tuple[tuple[str, ...], Mapping[str, Binding]], ...]  # (outputs, mapping)
+    reassign_columns: bool
 
 
 Namespace = str | EllipsisType | None
@@ -96,6 +137,52 @@ class Step:
     def on_output(self, target: Target) -> Step:
         """In ``@pipe_output``/``@mutate``: apply the step only to these nodes of the function."""
         return replace(self, target=target if target is not None else self.target)
+
+    def bind(self, chained: str | None) -> inspect.BoundArguments:
+        """The step's arguments bound to ``fn``, ``source(chained)`` first when chaining.
+
+        Raises:
+            TypeError: they do not fit ``fn``'s signature.
+        """
+        first = () if chained is None else (UpstreamDependency(chained),)
+        return inspect.signature(self.fn).bind(*first, *self.args, **self.kwargs)
+
+    def resolve_namespace(self, default_namespace: str) -> tuple[str, ...]:
+        """The step node's namespace: ``default_namespace`` unless ``.named`` set one (or none)."""
+        if self.namespace is ...:
+            return (default_namespace,)
+        return () if self.namespace is None else (self.namespace,)
+
+    def validate(self, chain_first_param: bool, allow_custom_namespace: bool) -> None:
+        """Check, as ``build()`` does, that the step can be applied (Hamilton's ``Applicable``).
+
+        Raises:
+            GraphError: ``fn`` has no parameters or ones that are not named, its arguments do
+                not bind (the chained value first), or it sets a namespace where none may be.
+        """
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        params = inspect.signature(self.fn).parameters.values()
+        if not params:
+            raise GraphError(f"step({name}) has no parameters: a step needs one to apply to.")
+        odd = [p.name for p in params if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if odd:
+            raise GraphError(
+                f"step({name}) has parameters {odd} that cannot be passed by name; use plain "
+                "named parameters."
+            )
+        try:
+            self.bind("chained" if chain_first_param else None)
+        except TypeError as exc:
+            first = "the chained value first, then " if chain_first_param else ""
+            raise GraphError(
+                f"step({name}, ...) does not fit its signature ({exc}); it is called with "
+                f"{first}args {self.args} and kwargs {dict(self.kwargs)}."
+            ) from exc
+        if self.namespace is not ... and not allow_custom_namespace:
+            raise GraphError(
+                f"step({name}) sets its own namespace, which cannot be combined with the "
+                "decorator's namespace=."
+            )
 
 
 @dataclass(frozen=True)
@@ -183,7 +270,14 @@ class CheckOutput:
     target: Target
 
 
-Transform = ExtractFields | ExtractColumns | CheckOutput | PipeOutput
+@dataclass(frozen=True)
+class UnpackFields:
+    """``@unpack_fields``: one node per leading item of the tuple a function returns."""
+
+    fields: tuple[str, ...]
+
+
+Transform = ExtractFields | ExtractColumns | UnpackFields | CheckOutput | PipeOutput
 
 
 @dataclass(frozen=True)
@@ -201,7 +295,15 @@ class TagOutputs:
     tags_by_node: Mapping[str, Mapping[str, Any]]
 
 
-Decoration = Tagging | TagOutputs
+@dataclass(frozen=True)
+class SchemaOutput:
+    """``@schema.output(("a", "int"), ...)``: Hamilton's schema tag, on a data frame node."""
+
+    tags: Mapping[str, Any]
+    target: str | None
+
+
+Decoration = Tagging | TagOutputs | SchemaOutput
 
 
 @dataclass(frozen=True)
@@ -229,7 +331,7 @@ class Modifiers:
     name: str | None = None  # @config.when(name=...): the node name to use
     pipe: PipeInput | None = None
     subdag: Subdag | ParameterizedSubdag | None = None
-    parameterization: Parameterization | None = None
+    parameterization: Parameterization | ParameterizedExtraction | None = None
     transforms: list[Transform] = field(default_factory=list)
     decorations: list[Decoration] = field(default_factory=list)
     policy: Policy | None = None

@@ -12,10 +12,10 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
-from .meta import ExtractColumns, ExtractFields
-from .node import Node, Param
-from .types import compatible, describe
+from ...errors import GraphError
+from ..node import Node, Param, origin_of
+from ..types import compatible, describe
+from .meta import ExtractColumns, ExtractFields, UnpackFields
 from .wrap import wrap
 
 _DICT_HELP = (
@@ -26,7 +26,7 @@ _DICT_HELP = (
 
 def _field_types(fn: Callable[..., Any], returns: Any, spec: ExtractFields) -> dict[str, Any]:
     """Field name -> type, from the decorator and the return annotation (Hamilton's rules)."""
-    where = f"{fn.__module__}.{fn.__qualname__}"
+    where = origin_of(fn)
     fields = spec.fields
     origin = typing.get_origin(returns)
     if returns is dict or returns is typing.Dict:  # noqa: UP006 (the typing alias is a user's choice)
@@ -139,8 +139,68 @@ def extract_columns(node: Node, fn: Callable[..., Any], spec: ExtractColumns) ->
     pandas = importlib.import_module("pandas")  # @extract_columns checked it is installed
     if not (isinstance(node.returns, type) and issubclass(node.returns, pandas.DataFrame)):
         raise GraphError(
-            f"{fn.__module__}.{fn.__qualname__} returns {describe(node.returns)}, but "
+            f"{origin_of(fn)} returns {describe(node.returns)}, but "
             "@extract_columns needs a function annotated to return a pandas.DataFrame."
         )
     parts = {name: (pandas.Series, doc) for name, doc in spec.columns}
     return _split(node, fn, parts, spec.fill_with, "column")
+
+
+def _tuple_types(fn: Callable[..., Any], returns: Any, fields: tuple[str, ...]) -> list[Any]:
+    """The type of each unpacked field, from a ``tuple[...]`` return annotation (Hamilton's)."""
+    where = origin_of(fn)
+    if typing.get_origin(returns) is not tuple:
+        raise GraphError(
+            f"{where} returns {describe(returns)}, but @unpack_fields needs a function annotated "
+            "to return an explicit-length tuple (tuple[int, str]) or an indeterminate-length "
+            "one (tuple[int, ...])."
+        )
+    args = typing.get_args(returns)
+    if Ellipsis in args:
+        if len(args) != 2 or args[1] is not Ellipsis:
+            raise GraphError(
+                f"{where} returns {describe(returns)}: an ellipsis ('...') may only be the "
+                "second of two tuple arguments, as in tuple[int, ...]."
+            )
+        args = (args[0],) * len(fields)
+    if len(args) < len(fields):
+        raise GraphError(
+            f"@unpack_fields on {where} unpacks {len(fields)} fields, but its return type "
+            f"{describe(returns)} has only {len(args)}."
+        )
+    return list(args[: len(fields)])
+
+
+def _item(owner: str, index: int, field: str) -> Callable[..., Any]:
+    def get(**kwargs: Any) -> Any:
+        produced = kwargs[owner]
+        if index >= len(produced):
+            raise IndexError(
+                f"node {owner!r} returned {len(produced)} items, so it has no field {field!r} "
+                f"(item {index}) for @unpack_fields. Return all the fields it unpacks."
+            )
+        return produced[index]
+
+    return get
+
+
+def unpack_fields(node: Node, fn: Callable[..., Any], spec: UnpackFields) -> list[Node]:
+    """The tuple node and one node per unpacked field (its leading items, in order)."""
+    if not spec.fields:
+        raise GraphError(f"@unpack_fields on {origin_of(fn)} names no fields to unpack.")
+    types = _tuple_types(fn, node.returns, spec.fields)
+    out = [node]
+    for index, (name, tp) in enumerate(zip(spec.fields, types, strict=True)):
+        getter = wrap(_item(node.name, index, name), name=name, like=fn, doc=fn.__doc__)
+        out.append(
+            Node(
+                name=name,
+                fn=getter,
+                params=(Param(node.name, node.returns, False, False),),
+                returns=tp,
+                is_async=False,
+                expands=False,
+                tags=dict(node.tags),
+            )
+        )
+    return out

@@ -17,14 +17,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node, Param, origin_of
 from .meta import LiteralDependency, PipeOutput, Step, UpstreamDependency
-from .node import Node, Param
-from .wrap import rebind
-
-
-def _where(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
+from .wrap import named_like, rebind
 
 
 def _applies(step: Step, node: str, config: Mapping[str, Any]) -> bool:
@@ -47,7 +43,7 @@ def _bindings(step: Step, chained: str, where: str) -> tuple[dict[str, str], dic
             "first parameter gets the value to transform."
         )
     try:
-        bound = signature.bind(UpstreamDependency(chained), *step.args, **step.kwargs)
+        bound = step.bind(chained)
     except TypeError as exc:
         raise GraphError(
             f"@pipe_output on {where}: step({step.fn.__qualname__}, ...) does not fit its "
@@ -68,7 +64,7 @@ def _identity(name: str, source: str, tp: Any, like: Callable[..., Any]) -> Node
     def identity(**kwargs: Any) -> Any:
         return kwargs[source]
 
-    identity.__module__, identity.__qualname__ = like.__module__, like.__qualname__
+    named_like(identity, like)
     identity.__doc__ = like.__doc__
     return Node(name, identity, (Param(source, tp, False, False),), tp, False, False, {})
 
@@ -86,7 +82,7 @@ def pipe_output(
         return [node]
     if node.expands or node.is_generator or node.is_async_generator:
         raise GraphError(
-            f"@pipe_output on {_where(fn)}: node {node.name!r} is Parallelizable or a "
+            f"@pipe_output on {origin_of(fn)}: node {node.name!r} is Parallelizable or a "
             "generator; pipe the nodes of its branches instead."
         )
     namespace = node.name if spec.namespace is ... else spec.namespace
@@ -101,7 +97,7 @@ def pipe_output(
         repeats[fn_name] += 1
         short = step.name or f"with{'' if fn_name.startswith('_') else '_'}{fn_name}{suffix}"
         name = short if namespace is None else f"{namespace}.{short}"
-        sources, values = _bindings(step, chained, _where(fn))
+        sources, values = _bindings(step, chained, origin_of(fn))
         last = rebind(Node.from_fn(name, step.fn, {}), name, step.fn, sources, values, None)
         out.append(last)
         chained = name

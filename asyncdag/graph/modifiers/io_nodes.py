@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node, Param, origin_of
+from ..types import describe
 from .meta import Dependency, LiteralDependency, UpstreamDependency
-from .node import Node, Param
-from .types import describe
-from .wrap import rebind
+from .wrap import named_like, rebind
 
 _ATTR = "__asyncdag_io__"
 Metadata = dict[str, Any]
@@ -87,17 +87,6 @@ def _io_of(fn: Callable[..., Any]) -> IoModifiers | None:
     return found if isinstance(found, IoModifiers) else None
 
 
-def _where(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
-
-
-def named_like(fn: Callable[..., Any], like: Callable[..., Any], name: str) -> Any:
-    """``fn`` named ``name``, with the module and qualified name of ``like`` for messages."""
-    fn.__name__ = name
-    fn.__module__, fn.__qualname__ = like.__module__, like.__qualname__
-    return fn
-
-
 def _split(arguments: Mapping[str, Dependency]) -> tuple[dict[str, str], dict[str, Any]]:
     """Argument -> source node, and argument -> fixed value."""
     sources = {k: d.source for k, d in arguments.items() if isinstance(d, UpstreamDependency)}
@@ -145,7 +134,7 @@ def loader_nodes(
     fmt = spec.fmt
     if not fmt.loads_into(load_type):
         raise GraphError(
-            f"{_where(like)}: {fmt.name} loads {fmt.kinds}, but {target!r} is annotated "
+            f"{origin_of(like)}: {fmt.name} loads {fmt.kinds}, but {target!r} is annotated "
             f"{describe(load_type)}. Change the annotation, or pick another format."
         )
     prefix = f"{namespace}." if namespace else ""
@@ -202,7 +191,7 @@ def saver_node(
     fmt = spec.fmt
     if not fmt.saves_from(data_type):
         raise GraphError(
-            f"{_where(like)}: {fmt.name} saves {fmt.kinds}, but node {data!r} returns "
+            f"{origin_of(like)}: {fmt.name} saves {fmt.kinds}, but node {data!r} returns "
             f"{describe(data_type)}. Save another node, or pick another format."
         )
     sources, values = _split(spec.arguments)
@@ -248,7 +237,7 @@ def create(name: str, fn: Callable[..., Any]) -> list[Node] | None:
     if io.creator == "datasaver":
         if (typing.get_origin(node.returns) or node.returns) is not dict:
             raise GraphError(
-                f"@datasaver on {_where(fn)}: the function must be annotated to return dict "
+                f"@datasaver on {origin_of(fn)}: the function must be annotated to return dict "
                 f"(its metadata), not {describe(node.returns)}."
             )
         tags = {
@@ -267,7 +256,7 @@ def create(name: str, fn: Callable[..., Any]) -> list[Node] | None:
         or typing.get_args(metadata)[:1] not in ((), (str,))
     ):
         raise GraphError(
-            f"@dataloader on {_where(fn)}: the function must be annotated to return "
+            f"@dataloader on {origin_of(fn)}: the function must be annotated to return "
             f"tuple[<data type>, dict] (the data and its metadata), not {describe(node.returns)}."
         )
     loader_name = f"{name}.loader"
@@ -310,7 +299,7 @@ def inject(nodes: list[Node], fn: Callable[..., Any]) -> list[Node]:
         if spec.inject is None:
             if len(injectable) != 1:
                 raise GraphError(
-                    f"@load_from.{spec.fmt.name} on {_where(fn)}: the function reads "
+                    f"@load_from.{spec.fmt.name} on {origin_of(fn)}: the function reads "
                     f"{len(injectable)} parameters ({', '.join(injectable) or 'none'}); name "
                     "the one to load into with inject_=..."
                 )
@@ -319,7 +308,7 @@ def inject(nodes: list[Node], fn: Callable[..., Any]) -> list[Node]:
             target = spec.inject
         else:
             raise GraphError(
-                f"@load_from.{spec.fmt.name}(inject_={spec.inject!r}) on {_where(fn)}: the "
+                f"@load_from.{spec.fmt.name}(inject_={spec.inject!r}) on {origin_of(fn)}: the "
                 f"function has no such parameter to load into (it reads "
                 f"{', '.join(injectable) or 'none'})."
             )
@@ -347,7 +336,7 @@ def save(nodes: list[Node], fn: Callable[..., Any], internal: frozenset[str]) ->
             chosen = [n for n in nodes if n.name == spec.target]
             if not chosen:
                 raise GraphError(
-                    f"@save_to.{spec.fmt.name}(target_={spec.target!r}) on {_where(fn)}: the "
+                    f"@save_to.{spec.fmt.name}(target_={spec.target!r}) on {origin_of(fn)}: the "
                     f"function makes only {', '.join(repr(n.name) for n in nodes)}."
                 )
         else:
@@ -355,7 +344,7 @@ def save(nodes: list[Node], fn: Callable[..., Any], internal: frozenset[str]) ->
             chosen = [n for n in nodes if n.name not in read]
             if len(chosen) != 1:
                 raise GraphError(
-                    f"@save_to.{spec.fmt.name} on {_where(fn)} needs one node to save, but the "
+                    f"@save_to.{spec.fmt.name} on {origin_of(fn)} needs one node to save, but the "
                     f"function makes {len(chosen)} final nodes "
                     f"({', '.join(n.name for n in chosen)}). Name one with target_=..."
                 )

@@ -15,23 +15,22 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
-from . import checks, does, extract, io_nodes, mutate, pipe, subdag, validators
+from ...errors import GraphError
+from ..node import Node, origin_of
+from . import checks, does, extract, io_nodes, mutate, parameterize, pipe, subdag, validators
 from .meta import (
     CheckOutput,
     ExtractColumns,
     ExtractFields,
-    LiteralDependency,
     Modifiers,
-    Parameterization,
+    ParameterizedExtraction,
     ParameterizedSubdag,
     PipeOutput,
+    SchemaOutput,
     Tagging,
     Target,
-    UpstreamDependency,
+    UnpackFields,
 )
-from .node import Node
-from .wrap import rebind
 
 _DECORATOR = {
     "pipe": "pipe_input",
@@ -39,10 +38,6 @@ _DECORATOR = {
     "subdag": "subdag",
     "does": "does",
 }
-
-
-def _where(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def resolve(
@@ -65,7 +60,7 @@ def resolve(
     if len(creators) > 1:
         names = " and ".join(f"@{_DECORATOR[m]}" for m in creators)
         raise GraphError(
-            f"{_where(fn)} has both {names}, which asyncdag does not combine. Split the "
+            f"{origin_of(fn)} has both {names}, which asyncdag does not combine. Split the "
             "function in two: one with each decorator, the second reading the first."
         )
     internal: frozenset[str] = frozenset()
@@ -83,8 +78,10 @@ def resolve(
         nodes = io_nodes.create(name, fn) or [Node.from_fn(name, fn, {})]
     if modifiers.pipe is not None:
         nodes = pipe.inject(nodes[0], fn, modifiers.pipe, config)
-    if modifiers.parameterization is not None:
-        nodes = _parameterize(nodes[0], fn, modifiers.parameterization)
+    if isinstance(modifiers.parameterization, ParameterizedExtraction):
+        nodes = parameterize.expand_extract(nodes[0], fn, modifiers.parameterization)
+    elif modifiers.parameterization is not None:
+        nodes = parameterize.expand(nodes[0], fn, modifiers.parameterization)
     nodes = io_nodes.inject(nodes, fn)  # @load_from
     for transform in modifiers.transforms:
         if isinstance(transform, CheckOutput):
@@ -105,12 +102,21 @@ def resolve(
         rest = [n for n in nodes if n is not target]
         if isinstance(transform, ExtractFields):
             nodes = rest + extract.extract_fields(target, fn, transform)
+        elif isinstance(transform, UnpackFields):
+            nodes = rest + extract.unpack_fields(target, fn, transform)
         else:
             nodes = rest + extract.extract_columns(target, fn, transform)
     nodes = io_nodes.save(nodes, fn, internal)  # @save_to
     for decoration in modifiers.decorations:
         if isinstance(decoration, Tagging):
             chosen = _ids(_select(nodes, decoration.target, fn, "@tag", internal))
+            nodes = [_tagged(n, decoration.tags) if id(n) in chosen else n for n in nodes]
+        elif isinstance(decoration, SchemaOutput):
+            single = decoration.target is None
+            picked = _select(nodes, decoration.target, fn, "@schema.output", internal, single)
+            for node in picked:
+                _check_frame(node, fn)
+            chosen = _ids(picked)
             nodes = [_tagged(n, decoration.tags) if id(n) in chosen else n for n in nodes]
         else:
             nodes = [_tagged(n, decoration.tags_by_node.get(n.name, {})) for n in nodes]
@@ -119,11 +125,28 @@ def resolve(
     return nodes
 
 
+_FRAMES = ("pandas", "polars", "pyspark", "dask", "modin", "vaex", "ibis", "pyarrow")
+
+
+def _check_frame(node: Node, fn: Callable[..., Any]) -> None:
+    """``@schema.output`` describes a data set: the node must return a data frame type."""
+    tp = node.returns
+    root, name = getattr(tp, "__module__", "").split(".")[0], getattr(tp, "__name__", "")
+    if not (isinstance(tp, type) and root in _FRAMES and ("Frame" in name or name == "Table")):
+        raise GraphError(
+            f"@schema.output on {origin_of(fn)}: node {node.name!r} returns {tp!r}, not a data "
+            "frame (pandas, polars, pyspark... DataFrame), which is what a schema describes.",
+            node=node.name,
+        )
+
+
 def _ids(nodes: list[Node]) -> set[int]:
     return {id(n) for n in nodes}
 
 
-def _label(transform: ExtractFields | ExtractColumns) -> str:
+def _label(transform: ExtractFields | ExtractColumns | UnpackFields) -> str:
+    if isinstance(transform, UnpackFields):
+        return "unpack_fields"
     return "extract_fields" if isinstance(transform, ExtractFields) else "extract_columns"
 
 
@@ -148,7 +171,7 @@ def _select(
         chosen = [n for n in nodes if n.name not in read]
         if single and len(chosen) != 1:
             raise GraphError(
-                f"{what} on {_where(fn)} needs exactly one node to work on, but the function "
+                f"{what} on {origin_of(fn)} needs exactly one node to work on, but the function "
                 f"makes {len(chosen)} final nodes ({', '.join(n.name for n in chosen)}). "
                 "Put it below (closer to the function than) the decorator that makes them."
             )
@@ -160,42 +183,10 @@ def _select(
     missing = sorted(set(wanted) - {n.name for n in chosen})
     if missing:
         raise GraphError(
-            f"{what}(target_=...) on {_where(fn)} names {', '.join(map(repr, missing))}, but "
+            f"{what}(target_=...) on {origin_of(fn)} names {', '.join(map(repr, missing))}, but "
             f"the function makes only {', '.join(repr(n.name) for n in nodes)}."
         )
     return chosen
-
-
-class _Names(dict[str, str]):
-    """Hamilton formats parameterized docstrings with unknown ``{names}`` left as the name."""
-
-    def __missing__(self, key: str) -> str:
-        return key
-
-
-def _parameterize(node: Node, fn: Callable[..., Any], spec: Parameterization) -> list[Node]:
-    """One node per output of ``@parameterize``, each binding some parameters."""
-    own = {p.name: p for p in node.params}
-    if "output_name" in own:
-        raise GraphError(
-            f"{_where(fn)} has a parameter named 'output_name', which @parameterize reserves "
-            "for docstrings. Rename the parameter."
-        )
-    out = []
-    for output, bindings in spec.outputs.items():
-        unknown = sorted(set(bindings) - set(own))
-        if unknown:
-            raise GraphError(
-                f"@parameterize output {output!r} binds {', '.join(map(repr, unknown))}, which "
-                f"{_where(fn)} has no parameter for (it has {', '.join(own) or 'none'})."
-            )
-        sources = {k: d.source for k, d in bindings.items() if isinstance(d, UpstreamDependency)}
-        values = {k: d.value for k, d in bindings.items() if isinstance(d, LiteralDependency)}
-        doc = spec.docs.get(output)
-        if doc is None and fn.__doc__ is not None:
-            doc = fn.__doc__.format_map(_Names(output_name=output, **sources, **values))
-        out.append(rebind(node, output, fn, sources, values, doc))
-    return out
 
 
 def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> list[Node]:
@@ -206,7 +197,7 @@ def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> list[Node]:
         if check is None:
             known = ", ".join(checks.KNOWN_CHECKS)
             raise GraphError(
-                f"@check_output({arg}=...) on {_where(fn)} has no check for node "
+                f"@check_output({arg}=...) on {origin_of(fn)} has no check for node "
                 f"{node.name!r}, which returns {node.returns!r}. Checks: {known} (which ones "
                 "apply depends on the return annotation; pandas Series have more)."
             )
@@ -214,7 +205,7 @@ def _check(node: Node, fn: Callable[..., Any], spec: CheckOutput) -> list[Node]:
     found.extend(checks.custom_check(v) for v in spec.custom)
     if node.expands or node.is_generator or node.is_async_generator:
         raise GraphError(
-            f"@check_output on {_where(fn)}: node {node.name!r} is Parallelizable or a "
+            f"@check_output on {origin_of(fn)}: node {node.name!r} is Parallelizable or a "
             "generator, whose items cannot be checked. Check the nodes of its branches instead."
         )
     return validators.validated(node, found, fn)

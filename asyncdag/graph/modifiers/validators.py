@@ -14,8 +14,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..node import Node, Param
 from . import checks
-from .node import Node, Param
+from .wrap import named_like
 
 IS_DATA_VALIDATOR_TAG = "hamilton.data_quality.contains_dq_results"
 DATA_VALIDATOR_ORIGINAL_OUTPUT_TAG = "hamilton.data_quality.source_node"
@@ -36,7 +37,7 @@ def _validator_fn(check: checks.Check, raw: str, like: Callable[..., Any]) -> Ca
             return check.validate(kwargs[raw])
 
         wrapper = validate
-    wrapper.__module__, wrapper.__qualname__ = like.__module__, like.__qualname__
+    named_like(wrapper, like)
     return wrapper
 
 
@@ -47,7 +48,7 @@ def _final_fn(
         checks.act(node, [(check, kwargs[name]) for name, check in found])
         return kwargs[raw]
 
-    act_on_results.__module__, act_on_results.__qualname__ = like.__module__, like.__qualname__
+    named_like(act_on_results, like)
     act_on_results.__doc__ = like.__doc__
     return act_on_results
 

@@ -7,14 +7,13 @@ the decorated node's name, the name to ``with_<fn>`` (``with_<fn>_1``... for rep
 
 from __future__ import annotations
 
-import inspect
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
-from .meta import LiteralDependency, Namespace, PipeInput, Step, UpstreamDependency
-from .node import Node
+from ...errors import GraphError
+from ..node import Node, origin_of
+from .meta import LiteralDependency, PipeInput, Step, UpstreamDependency
 from .wrap import rebind
 
 
@@ -22,18 +21,15 @@ def _node_name(step: Step, pipe: PipeInput, owner: str, repeat: int) -> str:
     fn_name = step.fn.__name__
     suffix = f"_{repeat}" if repeat else ""
     name = step.name or f"with{'' if fn_name.startswith('_') else '_'}{fn_name}{suffix}"
-    namespace: Namespace = pipe.namespace if pipe.namespace is not ... else step.namespace
-    if namespace is ...:
-        namespace = owner
-    return name if namespace is None else f"{namespace}.{name}"
+    if pipe.namespace is not ...:
+        step = step.namespaced(pipe.namespace)
+    return ".".join((*step.resolve_namespace(owner), name))
 
 
 def _bindings(step: Step, chained: str, where: str) -> tuple[dict[str, str], dict[str, Any]]:
     """Parameter -> source node, and parameter -> fixed value, for one step."""
     try:
-        bound = inspect.signature(step.fn).bind(
-            UpstreamDependency(chained), *step.args, **step.kwargs
-        )
+        bound = step.bind(chained)
     except TypeError as exc:
         raise GraphError(
             f"@pipe_input on {where}: step({step.fn.__qualname__}, ...) does not fit its "
@@ -54,7 +50,7 @@ def inject(
     node: Node, fn: Callable[..., Any], pipe: PipeInput, config: Mapping[str, Any]
 ) -> list[Node]:
     """The step nodes, then ``node`` reading the last of them in place of its parameter."""
-    where = f"{fn.__module__}.{fn.__qualname__}"
+    where = origin_of(fn)
     names = [p.name for p in node.params]
     target = pipe.on_input or (names[0] if names else None)
     if target not in names:

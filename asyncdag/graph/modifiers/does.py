@@ -12,9 +12,9 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphError
+from ...errors import GraphError
+from ..node import Node, origin_of
 from .meta import Does
-from .node import Node
 from .wrap import wrap
 
 
@@ -30,11 +30,7 @@ def _empty_with_docstring() -> None:
 _EMPTY = {_empty.__code__.co_code, _empty_with_docstring.__code__.co_code}
 
 
-def _where(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
-
-
-def _mapped(kwargs: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+def mapped(kwargs: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
     """Hamilton's ``does.map_kwargs``: rename mapped arguments, keep the others."""
     out = dict(kwargs)
     for mapped_to, original in mapping.items():
@@ -44,27 +40,43 @@ def _mapped(kwargs: dict[str, Any], mapping: Mapping[str, str]) -> dict[str, Any
     return out
 
 
-def _validate(fn: Callable[..., Any], spec: Does) -> None:
+def ensure_empty(fn: Callable[..., Any]) -> None:
+    """Raise ``GraphError`` unless ``fn``'s body is only ``pass`` (and a docstring)."""
     code = getattr(fn, "__code__", None)
     if code is None or code.co_code not in _EMPTY:
         raise GraphError(
-            f"@does on {_where(fn)}: the function is not empty. Its body must be only `pass` "
-            "(and a docstring): @does replaces it with the function it names."
+            f"@does on {origin_of(fn)}: the function is not empty. Its body must be only `pass` "
+            "(and a docstring): @does replaces it with the function it names.",
+            function=origin_of(fn),
         )
-    signature = inspect.signature(fn)
-    unknown = sorted(set(spec.mapping.values()) - set(signature.parameters))
-    dummy = dict.fromkeys(signature.parameters, ...)
+
+
+def bind_error(
+    signature: inspect.Signature, replacing: inspect.Signature, mapping: Mapping[str, str]
+) -> TypeError | None:
+    """Why ``replacing`` cannot be called with ``signature``'s parameters renamed by ``mapping``
+    (Hamilton's ``does`` rule: bind dummy arguments), or None when it can."""
+    unknown = sorted(set(mapping.values()) - set(signature.parameters))
+    if unknown:
+        return TypeError(f"no parameter {', '.join(map(repr, unknown))}")
     try:
-        if unknown:
-            raise TypeError(f"no parameter {', '.join(map(repr, unknown))}")
-        inspect.signature(spec.replacing).bind(**_mapped(dummy, spec.mapping))
+        replacing.bind(**mapped(dict.fromkeys(signature.parameters, ...), mapping))
     except TypeError as exc:
+        return exc
+    return None
+
+
+def _validate(fn: Callable[..., Any], spec: Does) -> None:
+    ensure_empty(fn)
+    signature = inspect.signature(fn)
+    error = bind_error(signature, inspect.signature(spec.replacing), spec.mapping)
+    if error is not None:
         raise GraphError(
-            f"@does on {_where(fn)}: its signature {signature} does not fit the replacing "
+            f"@does on {origin_of(fn)}: its signature {signature} does not fit the replacing "
             f"function {spec.replacing.__qualname__}{inspect.signature(spec.replacing)} with "
-            f"the mapping {dict(spec.mapping)} ({exc}). Adjust the replacing function's "
+            f"the mapping {dict(spec.mapping)} ({error}). Adjust the replacing function's "
             "signature or the mapping."
-        ) from None
+        )
 
 
 def create(name: str, fn: Callable[..., Any], spec: Does) -> Node:
@@ -83,7 +95,7 @@ def create(name: str, fn: Callable[..., Any], spec: Does) -> Node:
     mapping = dict(spec.mapping)
 
     def adapt(kwargs: dict[str, Any]) -> dict[str, Any]:
-        return _mapped({**defaults, **kwargs}, mapping)
+        return mapped({**defaults, **kwargs}, mapping)
 
     called = wrap(spec.replacing, name=name, like=fn, doc=fn.__doc__, adapt=adapt)
     return dataclasses.replace(
