@@ -129,7 +129,7 @@ class DriverIdioms:
         inputs: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``raw_execute`` from sync code, on its own event loop, as ``execute_sync``."""
-        from .driver import _run_sync
+        from ._driver import _run_sync
 
         return _run_sync(
             self,  # type: ignore[arg-type]  # the Driver itself
