@@ -12,6 +12,7 @@ many to a job.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from types import CoroutineType
@@ -244,9 +245,14 @@ class SharedRun:
             self.produces,
             self.queue,
         )
-        take, taken = queue.items.popleft, queue.taken
+        items = queue.items
+        take, taken = items.popleft, queue.taken
         cancelling = self.task.cancelling  # an int read: safe from this thread
-        while not queue.stop and not cancelling():  # else the branches left never start
+        while True:
+            if not items:
+                time.sleep(0)  # hand the GIL to the loop once: it may be adding items
+            if queue.stop or cancelling():
+                break  # the branches left never start
             try:
                 self.current = index, item = take()
             except IndexError:
