@@ -21,6 +21,8 @@ from typing import Any
 from ..graph.plan import Step
 from .mistakes import returned_coroutine
 
+JOB_MOST = 256  # branches one shared job runs before its rows go back to the loop
+
 
 def _call(call: Step, values: dict[str, Any]) -> None:
     value = call.node.fn(**{p: values[k] for p, k in call.args})
@@ -191,7 +193,8 @@ class Shared:
 
 
 class SharedRun:
-    """One thread job of a block: branches taken from ``Shared`` until it is empty.
+    """One thread job of a block: branches taken from ``Shared`` until it is empty (or
+    ``JOB_MOST`` ran: a job's rows never pile up on its thread).
 
     Returns ``(index, row)`` per branch it ran. ``current`` / ``call_at`` locate the branch
     and the call running (or that raised); ``current`` is None before the first branch.
@@ -268,6 +271,8 @@ class SharedRun:
                 queue.stop = True  # the block fails: the other jobs take no more
                 raise
             rows.append((index, tuple(values[key] for key in produces)))
+            if len(rows) == JOB_MOST:
+                break  # the rows go back; a job on the loop takes the rest
         return rows
 
     def shared(self) -> tuple[object, ...]:
