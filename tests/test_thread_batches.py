@@ -222,3 +222,30 @@ async def test_a_fast_generator_waits_while_the_thread_queue_is_full() -> None:
         async with asyncio.timeout(HANG_GUARD):
             assert await task == {"total": 100_000}
     assert waiting < 1000, f"the generator ran {waiting} items ahead of two held threads"
+
+
+async def test_a_failing_shared_branch_of_a_nested_block_names_its_branch_path() -> None:
+    def outer(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    def inner(outer: int) -> Parallelizable[int]:
+        yield from range(outer * 10, outer * 10 + 30)
+
+    def work(inner: int) -> int:
+        if inner == 37:  # outer branch 1, its inner branch 27
+            raise ValueError("bad inner item")
+        return inner
+
+    def per_outer(work: Collect[int]) -> int:
+        return sum(work)
+
+    def total(per_outer: Collect[int]) -> int:
+        return sum(per_outer)
+
+    dr = build(outer, inner, work, per_outer, total, remote=executors.ThreadExecutor(max_tasks=3))
+    async with dr, asyncio.timeout(HANG_GUARD):
+        assert await dr.execute(["total"], inputs={"n": 1}) == {"total": sum(range(30))}
+        with pytest.raises(ValueError, match="bad inner item") as excinfo:
+            await dr.execute(["total"], inputs={"n": 2})
+    assert "work" in notes_of(excinfo.value)
+    assert "outer[1].inner[27]" in notes_of(excinfo.value)
