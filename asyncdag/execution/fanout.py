@@ -13,7 +13,7 @@ How a branch runs was fixed by the planner; the pump only picks the cheapest way
   functions or ``@on_branch_error("skip")``: each branch's end is told on its own).
 
 At most ``max_tasks`` tasks (or batches) are in flight; the generator waits for a free slot
-(the thread queue, once it holds ``Shared.most`` items).
+(the thread queue, once it holds ``Shared.most`` items: ``sharing.QUEUE_LEAST`` or more).
 A slot is filled when its branch is done; a branch task that ends cancelled while the run was
 not leaves its slot unfilled, and that is a ``NodeCancelledError``, never a ``None``.
 """
@@ -31,7 +31,7 @@ from .halt import Halt
 from .jobs import BranchRun, Shared
 from .paths import Path, format_path
 from .remote import BranchBatch
-from .sharing import share_job
+from .sharing import share_job, thread_queue
 from .skips import HELD, BranchFailed, Skips, failure_of
 from .sources import END, split
 from .windows import Windows
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .scheduler import Run
 
 YIELD_INTERVAL = 0.002  # how long inline work may hold the loop before handing it back
-BATCH_MOST = 64  # the largest automatic thread batch, and the least a thread queue holds
+BATCH_MOST = 64  # the largest automatic thread batch
 OPEN_MOST = 1024  # branches in flight when the executor sets no bound and nothing is gathered
 
 _UNFILLED: Any = object()  # a branch's slot in a Collect list until the branch is done
@@ -124,7 +124,7 @@ class Fan:
             batch_size = remote.batch_size if remote else None
             size = batch_size or BATCH_MOST
             if batch_size is None:
-                queue = self.thread_queue(max_tasks)
+                queue = thread_queue(self, max_tasks or OPEN_MOST)
         elif only is not None and only.mode == ASYNC:
             one = self.async_branch(only)
         else:
@@ -314,13 +314,6 @@ class Fan:
             self.filled += 1
 
         return branch
-
-    def thread_queue(self, max_tasks: int | None) -> Shared:
-        """The queue of a threaded block: at most its executor's ``max_tasks`` jobs take
-        from it, and the generator waits while it holds four items per thread (64 or more)."""
-        only = self.frame.steps[0]
-        jobs = self.run.executors[only.executor or ""].max_tasks or max_tasks or OPEN_MOST
-        return Shared(jobs, max(BATCH_MOST, 4 * jobs))
 
     async def on_thread(self, batch: Batch) -> None:
         """Branches of sync calls for one thread executor: a batch of them in one thread job."""

@@ -17,6 +17,16 @@ from .paths import format_path
 if TYPE_CHECKING:
     from .fanout import Fan
 
+QUEUE_LEAST = 64  # the generator waits once this many items (or 4 per thread) are queued
+
+
+def thread_queue(fan: Fan, max_tasks: int) -> Shared:
+    """The queue of ``fan``'s threaded block: at most its executor's ``max_tasks`` jobs
+    (else ``max_tasks``) take from it."""
+    only = fan.frame.steps[0]
+    jobs = fan.run.executors[only.executor or ""].max_tasks or max_tasks
+    return Shared(jobs, max(QUEUE_LEAST, 4 * jobs))
+
 
 async def share_job(fan: Fan, queue: Shared) -> None:
     """Run ``fan``'s queued branches on one thread of its executor until none wait."""
