@@ -4,15 +4,16 @@ How a branch runs was fixed by the planner; the pump only picks the cheapest way
 
 - plain calls, here, when the branch is all inline sync calls (no task at all);
 - the node's coroutine in one task, when the branch is one ``async def`` node;
-- batches of branches in one thread job, when the branch is sync calls for one thread
-  executor: an item goes at once while a slot is free, and items gather into a batch only
-  while every slot is busy (they could not start anyway), so streaming never waits;
+- thread jobs sharing one queue, when the branch is sync calls for one thread executor:
+  an item starts a job at once while a thread is free; while all are busy, items wait in
+  the queue and each job takes the next one as it finishes a branch (``sharing``), so slow
+  branches spread over every thread and trivial ones run many to a job;
 - batches shipped whole, when the remote executor runs branches in other processes;
 - otherwise one task per branch, running its frame (always, for blocks with ``@window``
   functions or ``@on_branch_error("skip")``: each branch's end is told on its own).
 
 At most ``max_tasks`` tasks (or batches) are in flight; the generator waits for a free slot
-(a gathering thread batch waits once it is full).
+(the thread queue, once it holds ``Shared.most`` items: ``sharing.QUEUE_LEAST`` or more).
 A slot is filled when its branch is done; a branch task that ends cancelled while the run was
 not leaves its slot unfilled, and that is a ``NodeCancelledError``, never a ``None``.
 """
@@ -27,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BranchFailuresError, ExecutorError
 from ..graph.plan import ASYNC, REMOTE, Step
 from .halt import Halt
-from .jobs import BranchRun
+from .jobs import BranchRun, Shared
 from .paths import Path, format_path
 from .remote import BranchBatch
+from .sharing import share_job, thread_queue
 from .skips import HELD, BranchFailed, Skips, failure_of
 from .sources import END, split
 from .windows import Windows
@@ -112,6 +114,7 @@ class Fan:
         size, gathering = 1, None
         only = frame.steps[0] if len(frame.steps) == 1 else None
         auto: Callable[[], int] | None = None  # a shipped batch's size, measured as it goes
+        queue: Shared | None = None  # a threaded block's items, shared by its thread jobs
         if block.shipped:
             size = (remote.batch_size if remote else None) or 1
             auto = getattr(remote, "auto_batch", None) if remote and not remote.batch_size else None
@@ -123,7 +126,8 @@ class Fan:
             many = self.on_thread
             batch_size = remote.batch_size if remote else None
             size = batch_size or BATCH_MOST
-            gathering = slots if batch_size is None else None
+            if batch_size is None:
+                queue = thread_queue(self, max_tasks or OPEN_MOST)
         elif only is not None and only.mode == ASYNC:
             one = self.async_branch(only)
         else:
@@ -134,7 +138,7 @@ class Fan:
         # Tasks: hand the loop over after the first item, so that branch 0 starts at once.
         deadline = clock() + YIELD_INTERVAL if here else 0.0
         # A slot per task (per batch); gathered batches take theirs when they leave.
-        first_slot = slots if gathering is None else None
+        first_slot = slots if gathering is None and queue is None else None
         index = 0
         async with asyncio.TaskGroup() as tg:
             if windows is not None:
@@ -185,6 +189,11 @@ class Fan:
                         append(_UNFILLED)
                     if one is not None:
                         tg.create_task(one(index, item))
+                    elif queue is not None:
+                        if queue.put(index, item):
+                            tg.create_task(share_job(self, queue))
+                        if queue.full():
+                            await queue.room()
                     else:
                         batch.append((index, item))
                         if gathering is None:
