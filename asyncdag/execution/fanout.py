@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BranchFailuresError, ExecutorError
 from ..graph.plan import ASYNC, REMOTE, Step
+from .chunks import pump_chunks, takes_chunks
 from .halt import Halt
 from .jobs import BranchRun
 from .paths import Path, format_path
@@ -127,6 +128,9 @@ class Fan:
             one = self.local
         appends = [values.append for values in self.lists]
         sync_items, async_items = split(source)
+        chunked = block.shipped and observer is None and windows is None and not self.streamed
+        if chunked and sync_items is not None and takes_chunks(remote):
+            return await pump_chunks(self, sync_items, remote)  # type: ignore[arg-type]
         clock = time.perf_counter
         # Tasks: hand the loop over after the first item, so that branch 0 starts at once.
         deadline = clock() + YIELD_INTERVAL if here else 0.0

@@ -21,7 +21,17 @@ import aiologic
 
 from . import _logs
 from ._pickling import SharedKeys
-from ._wire import ANSWER, HEADER, LOG, MARKER_FD, MARKER_SIZE, PARENT_PID, read_marker
+from ._wire import (
+    ANSWER,
+    HEADER,
+    LOG,
+    MARKER_FD,
+    MARKER_SIZE,
+    PARENT_PID,
+    POSITION,
+    read_marker,
+    read_position,
+)
 from .base import uninterrupted
 
 DIED = -1  # the status a stream gets when its worker's answer pipe closes
@@ -135,6 +145,7 @@ class Worker:
             fd = os.memfd_create("asyncdag-marker")
             os.ftruncate(fd, MARKER_SIZE)
             marker, fds = mmap.mmap(fd, MARKER_SIZE), (fd,)
+            POSITION.pack_into(marker, 0, -1, 0)  # no chunk running
             env[MARKER_FD] = str(fd)
         protocol = WorkerProtocol(loop)
         try:
@@ -180,7 +191,7 @@ class Worker:
         self,
         kind: int,
         shared: SharedKeys | None = None,
-        payload: bytes | None = None,
+        payload: bytes | tuple[bytes, ...] | None = None,
         rid: int | None = None,
         queue: asyncio.Queue[tuple[int, bytes]] | None = None,
     ) -> tuple[int, asyncio.Future[tuple[int, bytes]]]:
@@ -207,9 +218,9 @@ class Worker:
         for _, data in installs:  # written as they are, never copied into one message
             stdin.write(HEADER.pack(len(data)))
             stdin.write(data)
-        if payload is not None:
-            stdin.write(HEADER.pack(len(payload)))
-            stdin.write(payload)
+        for data in (payload,) if isinstance(payload, bytes) else payload or ():
+            stdin.write(HEADER.pack(len(data)))
+            stdin.write(data)
         return rid, future
 
     def notify(self, kind: int, rid: int) -> None:
@@ -228,6 +239,10 @@ class Worker:
     def marked(self) -> tuple[str, str]:
         """(node, branch) the worker said it was running, ``("", "")`` if unknown."""
         return read_marker(self.marker) if self.marker is not None else ("", "")
+
+    def position(self) -> tuple[int, int]:
+        """(request id, node calls started minus one) of the chunk it ran, ``(-1, 0)`` if none."""
+        return read_position(self.marker) if self.marker is not None else (-1, 0)
 
     async def stop(self, *, force: bool = False) -> None:
         """End the process (SIGTERM when ``force``, else by closing its stdin) and reap it."""

@@ -20,10 +20,20 @@ from typing import Any
 
 from ...errors import ExecutorError, WorkerCrashedError
 from ...graph.plan import Frame
+from ..chunks import BranchChunk
+from ..paths import format_path
 from ..remote import BranchBatch
-from ._pickling import SharedKeys, SharedParts, dumps_unit, loads_error, ship_modules_by_value
+from ._pickling import (
+    SharedKeys,
+    SharedParts,
+    dumps_items,
+    dumps_unit,
+    loads_error,
+    ship_modules_by_value,
+)
 from ._wire import (
     CANCEL,
+    CHUNK,
     CLOSE,
     DONE,
     ITEM,
@@ -41,7 +51,7 @@ from .base import Executor, Unit, check_max_tasks, uninterrupted
 # Automatic batches (batch_size=None): a batch should take about BATCH_TIME in its worker,
 # so the round trip's fixed cost is paid over many items; a batch at most doubles the last.
 BATCH_TIME = 0.01
-BATCH_MOST = 512
+BATCH_MOST = 8192
 
 
 class ProcessExecutor(Executor):
@@ -59,6 +69,7 @@ class ProcessExecutor(Executor):
     """
 
     runs_branches = True
+    takes_chunks = True  # a block's branches come as ``BranchChunk`` units (``execution.chunks``)
 
     def __init__(
         self,
@@ -94,11 +105,15 @@ class ProcessExecutor(Executor):
         await self._pool().ready()
 
     async def submit(self, unit: Unit) -> Any:
-        shared, payload = self._pickled(unit)
-        if self.batch_size is not None or not isinstance(unit, BranchBatch):
-            return await self._pool().run(unit, payload, shared)
+        shared, pickled = self._pickled(unit)
+        payload: tuple[bytes, ...]
+        kind, payload = RUN, (pickled,)
+        if isinstance(unit, BranchChunk):  # its items apart, as one plain list
+            kind, payload = CHUNK, (pickled, dumps_items(unit))
+        if self.batch_size is not None or not isinstance(unit, BranchBatch | BranchChunk):
+            return await self._pool().run(unit, payload, shared, kind)
         started = time.perf_counter()
-        result = await self._pool().run(unit, payload, shared)
+        result = await self._pool().run(unit, payload, shared, kind)
         per_item = (time.perf_counter() - started) / len(unit.items)
         self._per_item = per_item if not self._per_item else 0.7 * self._per_item + 0.3 * per_item
         return result
@@ -129,7 +144,7 @@ class ProcessExecutor(Executor):
         if len(frames) < len(parts):
             values = [part for part in parts if not isinstance(part, Frame)]
             shared.update(self._values.keys_for(unit, values))
-        payload = dumps_unit(unit, shared)
+        payload = dumps_unit(unit.header() if isinstance(unit, BranchChunk) else unit, shared)
         return shared, payload
 
     def _live(self, key: int) -> bool:
@@ -270,24 +285,34 @@ class _Pool:
             await self.ready(unit)
         return min(self._workers, key=lambda w: (w.load, w.streams))
 
-    async def run(self, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
+    async def run(
+        self, unit: Unit, payload: bytes | tuple[bytes, ...], shared: SharedKeys, kind: int = RUN
+    ) -> Any:
         async with self._slots:
             worker = await self._take(unit)
             worker.load += 1
             try:
-                return await self._answer(worker, unit, payload, shared)
+                return await self._answer(worker, unit, payload, shared, kind)
             finally:
                 worker.load -= 1
 
-    async def _answer(self, worker: Worker, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
+    async def _answer(
+        self,
+        worker: Worker,
+        unit: Unit,
+        payload: bytes | tuple[bytes, ...],
+        shared: SharedKeys,
+        kind: int,
+    ) -> Any:
+        rid = -1
         try:
-            rid, future = worker.request(RUN, shared, payload)
+            rid, future = worker.request(kind, shared, payload)
             status, body = await future
         except asyncio.CancelledError:
             await uninterrupted(self._cancelled(worker, unit, rid))
             raise
         except Died:
-            raise await self._crashed(worker, unit) from None
+            raise await self._crashed(worker, unit, rid) from None
         if status == LAST:  # its last answer: the worker is exiting
             await uninterrupted(self._replace_dead(worker))
         return _outcome(worker, unit, shared, status, body)
@@ -312,10 +337,16 @@ class _Pool:
             self._workers.remove(worker)
         await worker.stop(force=True)
 
-    async def _crashed(self, worker: Worker, unit: Unit) -> WorkerCrashedError:
+    async def _crashed(self, worker: Worker, unit: Unit, rid: int = -1) -> WorkerCrashedError:
         # Its pipes closed: it is dying. No signal now: it would race the exit code.
         await self._replace_dead(worker)
         node, branch = worker.marked()
+        running, at = worker.position()
+        if isinstance(unit, BranchChunk) and rid >= 0 and running == rid:
+            steps = unit.frame.steps
+            position, step = divmod(at, len(steps))
+            if position < len(unit.items):
+                node, branch = steps[step].node.name, format_path(unit.where(position))
         code = worker.transport.get_returncode()
         return WorkerCrashedError(node or unit.node, branch or unit.branch, code)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
 import logging
 import mmap
 import os
@@ -33,16 +34,19 @@ import cloudpickle
 
 from ...errors import NodeTimeoutError
 from ...graph.plan import GUARDED, Step
+from ..chunks import BranchChunk
 from ..paths import Path, format_path
 from ..policy import TimeoutThreads
 from ..remote import BranchBatch
 from ..scheduler import Run, run_branches
 from ..sources import END
 from . import _logs
+from ._chunked import run_chunk
 from ._pickling import dumps_error, explain_unpicklable, loads_unit
 from ._wire import (
     ANSWER,
     CANCEL,
+    CHUNK,
     CLOSE,
     DONE,
     ERROR,
@@ -58,6 +62,7 @@ from ._wire import (
     RUN,
     STARTED,
     STREAM,
+    TEXT_AT,
     UNLOADED,
 )
 from .base import run_unit
@@ -66,22 +71,46 @@ __all__ = ["PARENT_PID", "current", "serve"]
 
 
 class _Marker:
-    """The worker's side of the marker: the node it is about to run, in shared memory."""
+    """The worker's side of the marker: the node it is about to run, in shared memory.
+
+    A chunk's tight loop only moves a counter (``at``); the node and the branch are then
+    worked out from the chunk, by the parent after a crash, or here for a log record.
+    """
 
     def __init__(self) -> None:
         fd = os.environ.get(MARKER_FD)
         self.memory = mmap.mmap(int(fd), MARKER_SIZE) if fd else None
         self.node = self.branch = ""
+        memory = self.memory
+        self.rid = ctypes.c_int64.from_buffer(memory, 0) if memory else ctypes.c_int64()
+        self.at = ctypes.c_int64.from_buffer(memory, 8) if memory else ctypes.c_int64()
+        self.rid.value = -1
+        self.chunk: BranchChunk | None = None
 
     def where(self) -> tuple[str, str]:
+        chunk = self.chunk
+        if self.rid.value >= 0 and chunk is not None:
+            position, step = divmod(self.at.value, len(chunk.frame.steps))
+            if position < len(chunk.items):
+                return chunk.frame.steps[step].node.name, format_path(chunk.where(position))
         return self.node, self.branch
 
     def mark(self, node: str, branch: str) -> None:
+        self.rid.value = -1
         self.node, self.branch = node, branch
         memory = self.memory
         if memory is not None:
-            data = f"{node}\0{branch}\0".encode()[: MARKER_SIZE - 1]
-            memory[: len(data)] = data
+            data = f"{node}\0{branch}\0".encode()[: MARKER_SIZE - TEXT_AT - 1]
+            memory[TEXT_AT : TEXT_AT + len(data)] = data
+
+    def mark_chunk(self, rid: int, chunk: BranchChunk) -> None:
+        self.chunk = chunk
+        self.at.value = 0
+        self.rid.value = rid
+
+    def end_chunk(self) -> None:
+        self.rid.value = -1
+        self.chunk = None  # its items are not kept
 
 
 _marker = _Marker()
@@ -183,6 +212,9 @@ def _die_with_parent() -> None:
         os._exit(1)  # the parent died before the signal was armed
 
 
+_Request = tuple[int, int, dict[int, bytes], tuple[bytes, ...], list[int]]
+
+
 class _Server:
     """Requests in (read on a thread, so a busy loop still receives them), answers out."""
 
@@ -195,9 +227,7 @@ class _Server:
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes, list[int]] | None] = (
-            asyncio.Queue()
-        )
+        inbox: asyncio.Queue[_Request | None] = asyncio.Queue()
         reader = threading.Thread(target=self.read, args=(loop, inbox), daemon=True)
         reader.start()
         try:
@@ -213,13 +243,17 @@ class _Server:
     def read(
         self,
         loop: asyncio.AbstractEventLoop,
-        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes, list[int]] | None],
+        inbox: asyncio.Queue[_Request | None],
     ) -> None:
         try:
             while True:
                 kind, rid, keys, drops = pickle.loads(_read_frame(self.read_fd))
                 installs = {key: _read_frame(self.read_fd) for key in keys}
-                payload = _read_frame(self.read_fd) if kind in (RUN, STREAM) else b""
+                payload: tuple[bytes, ...] = ()
+                if kind in (RUN, STREAM, CHUNK):
+                    payload = (_read_frame(self.read_fd),)
+                if kind == CHUNK:  # its items, apart
+                    payload += (_read_frame(self.read_fd),)
                 loop.call_soon_threadsafe(inbox.put_nowait, (kind, rid, installs, payload, drops))
         except EOFError:
             loop.call_soon_threadsafe(inbox.put_nowait, None)
@@ -230,7 +264,9 @@ class _Server:
         for key in keys:
             self.kept.pop(key, None)
 
-    def handle(self, kind: int, rid: int, installs: dict[int, bytes], payload: bytes) -> None:
+    def handle(
+        self, kind: int, rid: int, installs: dict[int, bytes], payload: tuple[bytes, ...]
+    ) -> None:
         if kind == NEXT:
             self.step(rid)
         elif kind == CLOSE:
@@ -246,7 +282,9 @@ class _Server:
             try:
                 for key, part in installs.items():
                     self.kept[key] = cloudpickle.loads(part)
-                unit = loads_unit(payload, self.kept)
+                unit = loads_unit(payload[0], self.kept)
+                if kind == CHUNK:
+                    unit = unit.with_items(pickle.loads(payload[1]))
             except BaseException as exc:
                 for key in installs:
                     self.kept.pop(key, None)
@@ -268,15 +306,23 @@ class _Server:
 
     async def run(self, rid: int, unit: Any) -> None:
         _RID.set(rid)
+        result: Any
         try:
-            _marker.mark(unit.node, unit.branch)
-            if isinstance(unit, BranchBatch):
+            if isinstance(unit, BranchChunk):
+                _marker.mark_chunk(rid, unit)
+                try:
+                    result = await run_chunk(unit, _marker.at, _MarkedRun())
+                finally:
+                    _marker.end_chunk()
+            elif isinstance(unit, BranchBatch):
+                _marker.mark(unit.node, unit.branch)
                 work = run_branches(
                     unit.frame, unit.node, unit.outer, unit.items, unit.produces, unit.path,
                     unit.skip, _MarkedRun(),
                 )  # fmt: skip
                 result = await work
             else:
+                _marker.mark(unit.node, unit.branch)
                 result = await run_unit(unit)
         except BaseException as exc:  # every kind, SystemExit included: the node's to report
             self.answer(rid, ERROR, dumps_error(exc, _traceback_text(exc)))
