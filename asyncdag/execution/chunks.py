@@ -32,7 +32,7 @@ Columns = tuple[list[list[Any]], dict[int, BranchFailed]]
 
 PULL_TIME = 0.001  # a generator may hold the loop this long for one chunk
 CHUNK_MOST = 8192  # the most items taken from a generator at once
-GROWTH = 8  # a fast generator's chunk grows at most this much from one chunk to the next
+GROWTH = 32  # a fast generator's chunk grows at most this much from one chunk to the next
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ class ChunkExecutor(Protocol):
 
     async def submit(self, unit: Any) -> Any: ...
 
-    def auto_batch(self) -> int: ...
+    def auto_batch(self, frame: object) -> int: ...
 
 
 def takes_chunks(executor: object) -> bool:
@@ -127,7 +127,7 @@ async def pump_chunks(fan: Fan, items: Iterator[Any], executor: ChunkExecutor) -
     async with asyncio.TaskGroup() as tg:
         while True:
             await slots.acquire()
-            want = fixed or min(executor.auto_batch(), take)
+            want = fixed or min(executor.auto_batch(fan.frame), take)
             chunk: list[Any] = []
             started = clock()
             try:

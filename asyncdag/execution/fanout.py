@@ -109,12 +109,12 @@ class Fan:
         many: Callable[[Batch], Any] = self.ship
         size, gathering = 1, None
         only = frame.steps[0] if len(frame.steps) == 1 else None
-        auto: Callable[[], int] | None = None  # a shipped batch's size, measured as it goes
+        auto: Callable[[object], int] | None = None  # a shipped batch's size, measured
         if block.shipped:
             size = (remote.batch_size if remote else None) or 1
             auto = getattr(remote, "auto_batch", None) if remote and not remote.batch_size else None
             if auto is not None:  # a free worker takes the items at once; busy, they gather
-                gathering, size = slots, auto()
+                gathering, size = slots, auto(frame)
         elif observer is not None or careful:
             one = self.local
         elif block.threaded:
@@ -194,7 +194,7 @@ class Fan:
                             tg.create_task(many(batch))
                             batch = []
                             if auto is not None:
-                                size = auto()
+                                size = auto(frame)
                 index += 1
                 if now > deadline:
                     await let_others_run()

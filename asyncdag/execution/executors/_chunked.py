@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 from itertools import islice
-from types import CoroutineType
+from types import CoroutineType, FunctionType
 from typing import Any
 
 from ...errors import BranchFailuresError
@@ -78,6 +78,15 @@ def _loop(
     if count == 1 and produces == (calls[0][3],) and [k for _, k in calls[0][2]] == [name]:
         node, fn, ((param, _),), _ = calls[0]  # one node of the item alone: the common case
         append = columns[0].append
+        if _takes_first(fn, param):
+            for item in items:
+                at.value = started
+                started += 1
+                value = fn(item)
+                if type(value) is CoroutineType:
+                    raise returned_coroutine(node, value)
+                append(value)
+            return
         for item in items:
             at.value = started
             started += 1
@@ -99,6 +108,18 @@ def _loop(
             values[key] = value
         for append, key in zip(appends, produces, strict=True):
             append(values[key])
+
+
+def _takes_first(fn: Callable[..., Any], param: str) -> bool:
+    """Whether ``fn(item)`` is ``fn(**{param: item})``: a plain function whose first
+    parameter is ``param``, positional or keyword, and whose others all have defaults."""
+    if type(fn) is not FunctionType:
+        return False
+    code = fn.__code__
+    if code.co_argcount < 1 or code.co_posonlyargcount or code.co_varnames[0] != param:
+        return False
+    defaults, keyword_defaults = fn.__defaults__ or (), fn.__kwdefaults__ or {}
+    return len(defaults) >= code.co_argcount - 1 and len(keyword_defaults) == code.co_kwonlyargcount
 
 
 def _failed(

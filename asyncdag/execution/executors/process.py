@@ -23,6 +23,7 @@ from ...graph.plan import Frame
 from ..chunks import BranchChunk
 from ..paths import format_path
 from ..remote import BranchBatch
+from ._pace import Pace
 from ._pickling import (
     SharedKeys,
     SharedParts,
@@ -47,11 +48,6 @@ from ._wire import (
 )
 from ._workers import DIED, TERMINATE_GRACE, Died, Worker, request_ids
 from .base import Executor, Unit, check_max_tasks, uninterrupted
-
-# Automatic batches (batch_size=None): a batch should take about BATCH_TIME in its worker,
-# so the round trip's fixed cost is paid over many items; a batch at most doubles the last.
-BATCH_TIME = 0.01
-BATCH_MOST = 8192
 
 
 class ProcessExecutor(Executor):
@@ -91,8 +87,7 @@ class ProcessExecutor(Executor):
         self._lock = threading.Lock()
         self._frames = SharedParts()  # branch frames: kept while blocks keep coming
         self._values = SharedParts(kept=4)  # outer values of the latest blocks
-        self._per_item = 0.0  # measured seconds per item of a batch, round trip included
-        self._last_batch = 1
+        self._pace = Pace()  # measured cost per item of each block, for automatic batches
 
     def __repr__(self) -> str:
         return (
@@ -114,18 +109,14 @@ class ProcessExecutor(Executor):
             return await self._pool().run(unit, payload, shared, kind)
         started = time.perf_counter()
         result = await self._pool().run(unit, payload, shared, kind)
-        per_item = (time.perf_counter() - started) / len(unit.items)
-        self._per_item = per_item if not self._per_item else 0.7 * self._per_item + 0.3 * per_item
+        self._pace.measured(unit.frame, time.perf_counter() - started, len(unit.items))
         return result
 
-    def auto_batch(self) -> int:
-        """The size of the next batch when ``batch_size`` is None: one item until a batch
-        was measured, then as many as take about ``BATCH_TIME``, growing at most twofold."""
-        if not self._per_item:
-            return 1
-        fits = int(BATCH_TIME / self._per_item)
-        self._last_batch = max(1, min(fits, 2 * self._last_batch, BATCH_MOST))
-        return self._last_batch
+    def auto_batch(self, frame: object = None) -> int:
+        """The size of the next batch of ``frame``'s block when ``batch_size`` is None: one
+        item until a batch of it was measured, then as many as take about ``_pace.BATCH_TIME``
+        in a worker (growing at most ``_pace.GROWTH``-fold from one batch to the next)."""
+        return self._pace.batch(frame)
 
     async def stream(self, unit: Unit) -> AsyncIterator[Any]:
         """Call ``unit`` in a worker; the items of the iterator it returns, as yielded there.
