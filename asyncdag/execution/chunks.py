@@ -36,22 +36,51 @@ GROWTH = 32  # a fast generator's chunk grows at most this much from one chunk t
 
 
 @dataclass(frozen=True, slots=True)
-class BranchChunk:
-    """Branches of one block for consecutive items ``start``, ``start + 1``, ...
-
-    Like ``BranchBatch``, but the items travel as one plain list, apart from the parts a
-    worker keeps (the frame, the outer values), and the answer is ``Columns``.
-    """
+class Shipment:
+    """What every chunk of one block run has in common, apart from the parts a worker keeps:
+    made once per block run, so it is pickled once per block run."""
 
     node: str  # the expander
-    frame: Frame
-    outer: Mapping[str, Any]
-    start: int  # the index of the first item
-    items: list[Any]
     produces: tuple[str, ...]
     path: Path  # the enclosing branch path
     skip: bool = False  # @on_branch_error("skip"): a failed branch is in the answer's failures
     abandon_on_cancel: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BranchChunk:
+    """Branches of one block for consecutive items ``start``, ``start + 1``, ...
+
+    Like ``BranchBatch``, but the items travel as one plain list, apart from the parts a
+    worker keeps (the frame, the outer values) and from the block run's ``Shipment``, and
+    the answer is ``Columns``.
+    """
+
+    of: Shipment
+    frame: Frame
+    outer: Mapping[str, Any]
+    start: int  # the index of the first item
+    items: list[Any]
+
+    @property
+    def node(self) -> str:
+        return self.of.node
+
+    @property
+    def produces(self) -> tuple[str, ...]:
+        return self.of.produces
+
+    @property
+    def path(self) -> Path:
+        return self.of.path
+
+    @property
+    def skip(self) -> bool:
+        return self.of.skip
+
+    @property
+    def abandon_on_cancel(self) -> bool:
+        return self.of.abandon_on_cancel
 
     @property
     def branch(self) -> str:
@@ -69,19 +98,6 @@ class BranchChunk:
 
     def shared(self) -> tuple[object, ...]:
         return (self.frame, self.outer) if self.outer else (self.frame,)
-
-    def header(self) -> BranchChunk:
-        """This chunk without its items (they travel apart, as one list)."""
-        return BranchChunk(
-            self.node, self.frame, self.outer, self.start, [], self.produces, self.path,
-            self.skip, self.abandon_on_cancel,
-        )  # fmt: skip
-
-    def with_items(self, items: list[Any]) -> BranchChunk:
-        return BranchChunk(
-            self.node, self.frame, self.outer, self.start, items, self.produces, self.path,
-            self.skip, self.abandon_on_cancel,
-        )  # fmt: skip
 
     def parts(self) -> Iterable[tuple[str, str, Any]]:
         for step in self.frame.steps:
@@ -189,9 +205,9 @@ async def _columns(fan: Fan, executor: ChunkExecutor, start: int, items: list[An
     block = fan.step.block
     assert block is not None
     skip = fan.skips is not None
-    unit = BranchChunk(
-        fan.name, fan.frame, fan.outer, start, items, block.produces, fan.path, skip
-    )  # fmt: skip
+    if fan.shipment is None:
+        fan.shipment = Shipment(fan.name, block.produces, fan.path, skip)
+    unit = BranchChunk(fan.shipment, fan.frame, fan.outer, start, items)
     try:
         answer: Columns = await executor.submit(unit)
     except BaseException as exc:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BranchFailuresError, ExecutorError
 from ..graph.plan import ASYNC, REMOTE, Step
-from .chunks import pump_chunks, takes_chunks
+from .chunks import Shipment, pump_chunks, takes_chunks
 from .halt import Halt
 from .jobs import BranchRun
 from .paths import Path, format_path
@@ -84,6 +84,7 @@ class Fan:
             if (node := _node_named(block.frame.steps, name)) is not None
         )
         self.vals = vals
+        self.shipment: Shipment | None = None  # what every chunk of this block run shares
 
     async def pump(self, source: Iterator[Any] | AsyncIterator[Any]) -> int:
         """Start a branch per item as it comes; return the number of branches once all are done.

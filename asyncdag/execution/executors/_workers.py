@@ -40,6 +40,7 @@ DIED = -1  # the status a stream gets when its worker's answer pipe closes
 # How long a worker gets to exit after SIGTERM before it is killed, and how long a cancelled
 # unit on a worker shared with other work gets to stop before that worker is replaced.
 TERMINATE_GRACE = 2.0
+COPIED_MOST = 1 << 16  # a frame body this small is copied into its request's one write
 
 # One worker spawn at a time in this process, whatever the loop or thread: uvloop refuses
 # two at once from two loops ("Racing with another loop to spawn a process"). A lock that
@@ -213,14 +214,20 @@ class Worker:
         self.holds.difference_update(drops)
         self.holds.update(key for key, _ in installs)
         head = pickle.dumps((kind, rid, [key for key, _ in installs], drops))
+        bodies = [head, *(data for _, data in installs)]
+        bodies += (payload,) if isinstance(payload, bytes) else payload or ()
         stdin = self._stdin()
-        stdin.write(HEADER.pack(len(head)) + head)
-        for _, data in installs:  # written as they are, never copied into one message
-            stdin.write(HEADER.pack(len(data)))
-            stdin.write(data)
-        for data in (payload,) if isinstance(payload, bytes) else payload or ():
-            stdin.write(HEADER.pack(len(data)))
-            stdin.write(data)
+        small = bytearray()  # small frames go in one write: one system call, one wake-up
+        for data in bodies:
+            small += HEADER.pack(len(data))
+            if len(data) < COPIED_MOST:
+                small += data
+            else:  # a large one is written as it is, never copied into one message
+                stdin.write(bytes(small))
+                small.clear()
+                stdin.write(data)
+        if small:
+            stdin.write(bytes(small))
         return rid, future
 
     def notify(self, kind: int, rid: int) -> None:

@@ -25,10 +25,12 @@ from ..paths import format_path
 from ..remote import BranchBatch
 from ._pace import Pace
 from ._pickling import (
+    PickledOnce,
     SharedKeys,
     SharedParts,
     dumps_items,
     dumps_unit,
+    explain_unpicklable,
     loads_error,
     ship_modules_by_value,
 )
@@ -88,6 +90,7 @@ class ProcessExecutor(Executor):
         self._frames = SharedParts()  # branch frames: kept while blocks keep coming
         self._values = SharedParts(kept=4)  # outer values of the latest blocks
         self._pace = Pace()  # measured cost per item of each block, for automatic batches
+        self._shipments = PickledOnce()  # of the latest block runs shipped in chunks
 
     def __repr__(self) -> str:
         return (
@@ -100,11 +103,8 @@ class ProcessExecutor(Executor):
         await self._pool().ready()
 
     async def submit(self, unit: Unit) -> Any:
-        shared, pickled = self._pickled(unit)
-        payload: tuple[bytes, ...]
-        kind, payload = RUN, (pickled,)
-        if isinstance(unit, BranchChunk):  # its items apart, as one plain list
-            kind, payload = CHUNK, (pickled, dumps_items(unit))
+        shared, payload = self._pickled(unit)
+        kind = CHUNK if isinstance(unit, BranchChunk) else RUN
         if self.batch_size is not None or not isinstance(unit, BranchBatch | BranchChunk):
             return await self._pool().run(unit, payload, shared, kind)
         started = time.perf_counter()
@@ -124,10 +124,13 @@ class ProcessExecutor(Executor):
         The worker steps the iterator one item ahead of the caller, no further, and closes
         it when the caller stops early (``aclose()``, a failure or a cancellation).
         """
-        shared, payload = self._pickled(unit)
+        shared, (payload,) = self._pickled(unit)
         return await self._pool().stream(unit, payload, shared)
 
-    def _pickled(self, unit: Unit) -> tuple[SharedKeys, bytes]:
+    def _pickled(self, unit: Unit) -> tuple[SharedKeys, tuple[bytes, ...]]:
+        """The keys of the unit's shared parts, and its frames: the unit with those parts
+        as keys; or, for a chunk, its block run's ``Shipment`` (pickled once) and then
+        ``(frame key, outer key, start, items)``."""
         ship_modules_by_value()
         parts = unit.shared()
         frames = [part for part in parts if isinstance(part, Frame)]
@@ -135,8 +138,15 @@ class ProcessExecutor(Executor):
         if len(frames) < len(parts):
             values = [part for part in parts if not isinstance(part, Frame)]
             shared.update(self._values.keys_for(unit, values))
-        payload = dumps_unit(unit.header() if isinstance(unit, BranchChunk) else unit, shared)
-        return shared, payload
+        if not isinstance(unit, BranchChunk):
+            return shared, (dumps_unit(unit, shared),)
+        try:
+            shipment = self._shipments.dumps(unit.of)
+        except Exception as exc:
+            raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+        outer = shared[id(unit.outer)][0] if unit.outer else -1
+        head = (shared[id(unit.frame)][0], outer, unit.start)
+        return shared, (shipment, dumps_items(unit, head))
 
     def _live(self, key: int) -> bool:
         """Whether the part under ``key`` is still kept here (workers drop the others)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import ctypes
+import io
 import logging
 import mmap
 import os
@@ -33,8 +34,8 @@ from typing import Any, cast
 import cloudpickle
 
 from ...errors import NodeTimeoutError
-from ...graph.plan import GUARDED, Step
-from ..chunks import BranchChunk
+from ...graph.plan import GUARDED, Frame, Step
+from ..chunks import BranchChunk, Shipment
 from ..paths import Path, format_path
 from ..policy import TimeoutThreads
 from ..remote import BranchBatch
@@ -42,7 +43,7 @@ from ..scheduler import Run, run_branches
 from ..sources import END
 from . import _logs
 from ._chunked import run_chunk
-from ._pickling import dumps_error, explain_unpicklable, loads_unit
+from ._pickling import dumps_error, dumps_value, explain_unpicklable, loads_unit
 from ._wire import (
     ANSWER,
     CANCEL,
@@ -118,6 +119,8 @@ _marker = _Marker()
 
 _RID: contextvars.ContextVar[int] = contextvars.ContextVar("asyncdag_worker_rid")
 TIMED_OUT_EXIT = 70  # the exit code of a worker stopped by a node's @timeout
+SHIPMENTS_KEPT = 8
+SMALL_ANSWER = 1 << 16  # an answer's body this small goes out in the same write as its head
 
 
 class _Watchdog:
@@ -224,6 +227,7 @@ class _Server:
         self.kept: dict[int, object] = {}  # shared parts (branch frames, outer values) by key
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.streams: dict[int, Iterator[Any]] = {}
+        self.shipments: dict[bytes, Shipment] = {}  # the latest block runs' chunks share
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -245,15 +249,17 @@ class _Server:
         loop: asyncio.AbstractEventLoop,
         inbox: asyncio.Queue[_Request | None],
     ) -> None:
+        raw = io.FileIO(self.read_fd, "rb", closefd=False)
+        requests = io.BufferedReader(raw, 1 << 16)  # a small request: one system call
         try:
             while True:
-                kind, rid, keys, drops = pickle.loads(_read_frame(self.read_fd))
-                installs = {key: _read_frame(self.read_fd) for key in keys}
+                kind, rid, keys, drops = pickle.loads(_read_frame(requests))
+                installs = {key: _read_frame(requests) for key in keys}
                 payload: tuple[bytes, ...] = ()
                 if kind in (RUN, STREAM, CHUNK):
-                    payload = (_read_frame(self.read_fd),)
+                    payload = (_read_frame(requests),)
                 if kind == CHUNK:  # its items, apart
-                    payload += (_read_frame(self.read_fd),)
+                    payload += (_read_frame(requests),)
                 loop.call_soon_threadsafe(inbox.put_nowait, (kind, rid, installs, payload, drops))
         except EOFError:
             loop.call_soon_threadsafe(inbox.put_nowait, None)
@@ -282,9 +288,7 @@ class _Server:
             try:
                 for key, part in installs.items():
                     self.kept[key] = cloudpickle.loads(part)
-                unit = loads_unit(payload[0], self.kept)
-                if kind == CHUNK:
-                    unit = unit.with_items(pickle.loads(payload[1]))
+                unit = self.chunk(payload) if kind == CHUNK else loads_unit(payload[0], self.kept)
             except BaseException as exc:
                 for key in installs:
                     self.kept.pop(key, None)
@@ -295,6 +299,20 @@ class _Server:
             else:
                 task = asyncio.get_running_loop().create_task(self.run(rid, unit))
                 self.tasks[rid] = task
+
+    def chunk(self, payload: tuple[bytes, ...]) -> BranchChunk:
+        """A ``BranchChunk`` from its block run's ``Shipment`` (unpickled once) and its
+        ``(frame key, outer key, start, items)``."""
+        shipment = self.shipments.get(payload[0])
+        if shipment is None:
+            shipment = cloudpickle.loads(payload[0])
+            while len(self.shipments) >= SHIPMENTS_KEPT:
+                del self.shipments[next(iter(self.shipments))]
+            self.shipments[payload[0]] = shipment
+        frame, outer, start, items = pickle.loads(payload[1])
+        kept = self.kept
+        values = cast(Values[str, Any], kept[outer]) if outer >= 0 else {}
+        return BranchChunk(shipment, cast(Frame, kept[frame]), values, start, items)
 
     def timed_out(self, rid: int, node: str, branch: str, seconds: float) -> None:
         """A node ran past its ``@timeout`` (called on the watchdog's thread): answer, exit."""
@@ -359,7 +377,7 @@ class _Server:
 
     def answer_value(self, rid: int, status: int, unit: Any, value: Any) -> None:
         try:
-            body: bytes = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            body = dumps_value(value)
         except Exception as exc:
             parts = unit.result_parts(value) if unit is not None else ()
             node = unit.node if unit is not None else "?"
@@ -370,9 +388,13 @@ class _Server:
     def answer(self, rid: int, status: int, body: bytes) -> None:
         if status != LOG:
             _logs.flush_all()  # what the unit printed arrives before its answer
+        head = HEADER.pack(ANSWER.size + len(body)) + ANSWER.pack(rid, status)
         with self.write_lock:
-            _write(self.write_fd, HEADER.pack(ANSWER.size + len(body)) + ANSWER.pack(rid, status))
-            _write(self.write_fd, body)
+            if len(body) < SMALL_ANSWER:  # one system call
+                _write(self.write_fd, head + body)
+            else:  # never copied
+                _write(self.write_fd, head)
+                _write(self.write_fd, body)
 
 
 def _close(stream: Iterator[Any]) -> None:
@@ -394,20 +416,15 @@ def _traceback_text(exc: BaseException) -> str:
             exc.__notes__ = notes
 
 
-def _read_exactly(fd: int, size: int) -> bytes:
-    chunks = []
-    while size:
-        chunk = os.read(fd, min(size, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_frame(fd: int) -> bytes:
-    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size))
-    return _read_exactly(fd, size)
+def _read_frame(requests: io.BufferedIOBase) -> bytes:
+    head = requests.read(HEADER.size)
+    if len(head) < HEADER.size:
+        raise EOFError
+    (size,) = HEADER.unpack(head)
+    body = requests.read(size)  # reads until it has them all, or the end
+    if len(body) < size:
+        raise EOFError
+    return body
 
 
 def _write(fd: int, data: bytes) -> None:
