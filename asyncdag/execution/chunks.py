@@ -164,9 +164,9 @@ async def pump_chunks(fan: Fan, items: Iterator[Any], executor: ChunkExecutor) -
                 slots.release()
             if len(chunk) < want:
                 break  # islice stops early only at the generator's end
+            took = now - started
+            slow = took > PULL_TIME
             if not fixed:
-                took = now - started
-                slow = took > PULL_TIME
                 if slow:
                     take = max(1, take // 2)
                 elif took < PULL_TIME / 2:  # what fits in half of PULL_TIME
