@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
-from asyncdag import Builder, Collect, Parallelizable, executors
+from asyncdag import Builder, Collect, Parallelizable, executors, tag
 from asyncdag.ad_hoc_utils import create_temporary_module
 
 Row = dict[str, Any]
@@ -143,6 +143,49 @@ def async_branches(branches: int, repeats: int) -> list[Row]:
     return rows
 
 
+def queued_calls(calls: int, at_once: int, repeats: int) -> list[Row]:
+    """A node tagged onto a ``ProcessExecutor`` of 2 workers: the cost of one call when the
+    executes come one at a time, and per call when ``at_once`` executes queue for it."""
+
+    @tag(executor="cpu")
+    def work(x: int) -> int:
+        return x + 1
+
+    module = create_temporary_module(work)
+    executor = executors.ProcessExecutor(max_tasks=PROCESSES)
+    dr = Builder().with_modules(module).with_executor("cpu", executor).build()
+
+    async def one_at_a_time() -> float:
+        start = time.perf_counter()
+        for x in range(calls // 4):
+            await dr.execute(["work"], inputs={"x": x})
+        return (time.perf_counter() - start) / (calls // 4)
+
+    async def queued() -> float:
+        start = time.perf_counter()
+        for first in range(0, calls, at_once):
+            xs = range(first, min(first + at_once, calls))
+            await asyncio.gather(*(dr.execute(["work"], inputs={"x": x}) for x in xs))
+        return (time.perf_counter() - start) / calls
+
+    async def measure() -> tuple[float, float]:
+        async with dr:
+            await one_at_a_time()
+            await queued()
+            alone = statistics.median([await one_at_a_time() for _ in range(repeats)])
+            busy = statistics.median([await queued() for _ in range(repeats)])
+            return alone, busy
+
+    alone, busy = asyncio.run(measure())
+    rows = [
+        {"case": "one execute at a time", "us_per_call": alone * 1e6},
+        {"case": f"{at_once} executes at once", "us_per_call": busy * 1e6},
+    ]
+    for row in rows:
+        print(f"  tagged process node, {row['case']:26} {row['us_per_call']:8.1f} us per call")
+    return rows
+
+
 def run(n: int = 20_000, repeats: int = 3) -> dict[str, Any]:
     """Every measurement of this suite, printed as it goes."""
     print(f"  trivial branches, {n} items on {PROCESSES} processes")
@@ -150,6 +193,7 @@ def run(n: int = 20_000, repeats: int = 3) -> dict[str, Any]:
         "per_item": per_item(n, repeats),
         "cpu": cpu_speedup(8, 3_000_000, repeats),
         "async": async_branches(20, repeats),
+        "queued": queued_calls(2_000, 64, repeats),
     }
 
 

@@ -16,6 +16,7 @@ import pickle
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from types import FunctionType
 from typing import Any
 
 from ...errors import ExecutorError, WorkerCrashedError
@@ -49,7 +50,7 @@ from ._wire import (
     UNLOADED,
 )
 from ._workers import DIED, TERMINATE_GRACE, Died, Worker, request_ids
-from .base import Executor, Unit, check_max_tasks, uninterrupted
+from .base import Call, Executor, Unit, check_max_tasks, uninterrupted
 
 
 class ProcessExecutor(Executor):
@@ -87,7 +88,7 @@ class ProcessExecutor(Executor):
         # other threads reach the dict too, so it changes under the lock.
         self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
         self._lock = threading.Lock()
-        self._frames = SharedParts()  # branch frames: kept while blocks keep coming
+        self._frames = SharedParts()  # branch frames and node functions: kept while they come
         self._values = SharedParts(kept=4)  # outer values of the latest blocks
         self._pace = Pace()  # measured cost per item of each block, for automatic batches
         self._shipments = PickledOnce()  # of the latest block runs shipped in chunks
@@ -133,7 +134,9 @@ class ProcessExecutor(Executor):
         ``(frame key, outer key, start, items)``."""
         ship_modules_by_value()
         parts = unit.shared()
-        frames = [part for part in parts if isinstance(part, Frame)]
+        if isinstance(unit, Call) and type(unit.fn) is FunctionType:
+            parts = (unit.fn,)  # a node's function: it travels once per worker, as frames do
+        frames = [part for part in parts if isinstance(part, Frame | FunctionType)]
         shared = self._frames.keys_for(unit, frames)
         if len(frames) < len(parts):
             values = [part for part in parts if not isinstance(part, Frame)]
