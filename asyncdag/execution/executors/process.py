@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pickle
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from types import FunctionType
 from typing import Any
 
-from ...errors import ExecutorError, WorkerCrashedError
+from ...errors import WorkerCrashedError
 from ...graph.plan import Frame
 from ..chunks import BranchChunk
-from ..paths import format_path
 from ..remote import BranchBatch
+from ._answers import closed_error, crash_site, loads_result, outcome
 from ._pace import Pace
 from ._pickling import (
     PickledOnce,
@@ -32,7 +31,6 @@ from ._pickling import (
     dumps_items,
     dumps_unit,
     explain_unpicklable,
-    loads_error,
     ship_modules_by_value,
 )
 from ._wire import (
@@ -43,11 +41,9 @@ from ._wire import (
     ITEM,
     LAST,
     NEXT,
-    OK,
     RUN,
     STARTED,
     STREAM,
-    UNLOADED,
 )
 from ._workers import DIED, TERMINATE_GRACE, Died, Worker, request_ids
 from .base import Call, Executor, Unit, check_max_tasks, uninterrupted
@@ -215,7 +211,7 @@ class _Stream:
             await uninterrupted(self.aclose())
             raise
         if status == ITEM:
-            item = _loads(unit, body)
+            item = loads_result(unit, body)
             worker.notify(NEXT, self.rid)  # the worker steps while the caller uses this one
             return item
         self.finished = True
@@ -224,7 +220,7 @@ class _Stream:
             raise StopAsyncIteration
         if status == DIED:
             raise await self.pool._crashed(worker, unit)
-        _outcome(worker, unit, self.shared, status, body)  # raises the generator's error
+        outcome(worker, unit, self.shared, status, body)  # raises the generator's error
 
     async def aclose(self) -> None:
         """Stop stepping: the worker closes the generator (its ``finally`` runs there). A
@@ -273,17 +269,17 @@ class _Pool:
                 await worker.stop()  # died while idle (killed, OOM): reap it
             while len(self._workers) < self.size:
                 if self._closed:
-                    raise _closed_error(unit)
+                    raise closed_error(unit)
                 worker = await Worker.start(self.live)
                 if self._closed:  # closed while it started: it must not outlive the pool
                     await uninterrupted(worker.stop())
-                    raise _closed_error(unit)
+                    raise closed_error(unit)
                 self._workers.append(worker)
 
     async def _take(self, unit: Unit) -> Worker:
         """The least busy live worker (the pool filled first if one is missing)."""
         if self._closed:
-            raise _closed_error(unit)
+            raise closed_error(unit)
         workers = self._workers
         if len(workers) < self.size or not all(w.usable for w in workers):
             await self.ready(unit)
@@ -319,7 +315,7 @@ class _Pool:
             raise await self._crashed(worker, unit, rid) from None
         if status == LAST:  # its last answer: the worker is exiting
             await uninterrupted(self._replace_dead(worker))
-        return _outcome(worker, unit, shared, status, body)
+        return outcome(worker, unit, shared, status, body)
 
     async def _cancelled(self, worker: Worker, unit: Unit, rid: int) -> None:
         """Stop a cancelled unit: its worker, unless that worker runs others' work too."""
@@ -344,13 +340,7 @@ class _Pool:
     async def _crashed(self, worker: Worker, unit: Unit, rid: int = -1) -> WorkerCrashedError:
         # Its pipes closed: it is dying. No signal now: it would race the exit code.
         await self._replace_dead(worker)
-        node, branch = worker.marked()
-        running, at = worker.position()
-        if isinstance(unit, BranchChunk) and rid >= 0 and running == rid:
-            steps = unit.frame.steps
-            position, step = divmod(at, len(steps))
-            if position < len(unit.items):
-                node, branch = steps[step].node.name, format_path(unit.where(position))
+        node, branch = crash_site(worker, unit, rid)
         code = worker.transport.get_returncode()
         return WorkerCrashedError(node or unit.node, branch or unit.branch, code)
 
@@ -377,7 +367,7 @@ class _Pool:
             await stream.aclose()
             if status == DIED:
                 raise await self._crashed(worker, unit)
-            _outcome(worker, unit, shared, status, body)
+            outcome(worker, unit, shared, status, body)
         return stream
 
     def pids(self) -> list[int]:
@@ -395,44 +385,3 @@ class _Pool:
         for worker in self._workers:
             worker.kill()
         self._workers = []
-
-
-def _loads(unit: Unit, body: bytes) -> Any:
-    try:
-        return pickle.loads(body)
-    except Exception as exc:
-        where = f" in branch {unit.branch}" if unit.branch else ""
-        raise ExecutorError(
-            f"the result of node {unit.node!r}{where} could not be unpickled in the parent "
-            f"process ({type(exc).__name__}: {exc}). Return values whose types and modules "
-            "this process can import too."
-        ) from exc
-
-
-def _outcome(worker: Worker, unit: Unit, shared: SharedKeys, status: int, body: bytes) -> Any:
-    """The unit's result, or its error raised with the worker's traceback as a note."""
-    if status == OK:
-        return _loads(unit, body)
-    error, remote_traceback = loads_error(body)
-    if remote_traceback:
-        error.add_note(f"asyncdag: traceback in worker process {worker.pid}:\n{remote_traceback}")
-    if status == UNLOADED:
-        worker.unload(shared)
-        where = f" in branch {unit.branch}" if unit.branch else ""
-        error.add_note(
-            f"asyncdag: a worker process could not load the work of node {unit.node!r}{where}: "
-            "a module or a value it needs cannot be imported there. Make it importable from "
-            "the parent's sys.path, or define it in a module loaded by file path."
-        )
-    raise error
-
-
-def _closed_error(unit: Unit | None) -> ExecutorError:
-    if unit is None:
-        return ExecutorError("this ProcessExecutor's aclose() stopped its workers meanwhile")
-    where = f" in branch {unit.branch}" if unit.branch else ""
-    return ExecutorError(
-        f"node {unit.node!r}{where} was sent to a ProcessExecutor whose aclose() had already "
-        "stopped the workers of this event loop. Close the executor (or the Driver) only "
-        "after the executes using it have finished."
-    )

@@ -20,7 +20,6 @@ import contextvars
 import ctypes
 import io
 import logging
-import mmap
 import os
 import pickle
 import signal
@@ -43,6 +42,7 @@ from ..scheduler import Run, run_branches
 from ..sources import END
 from . import _logs
 from ._chunked import run_chunk
+from ._marker import Marker
 from ._pickling import dumps_error, dumps_value, explain_unpicklable, loads_unit
 from ._wire import (
     ANSWER,
@@ -55,15 +55,12 @@ from ._wire import (
     ITEM,
     LAST,
     LOG,
-    MARKER_FD,
-    MARKER_SIZE,
     NEXT,
     OK,
     PARENT_PID,
     RUN,
     STARTED,
     STREAM,
-    TEXT_AT,
     UNLOADED,
 )
 from .base import run_unit
@@ -71,50 +68,7 @@ from .base import run_unit
 __all__ = ["PARENT_PID", "current", "serve"]
 
 
-class _Marker:
-    """The worker's side of the marker: the node it is about to run, in shared memory.
-
-    A chunk's tight loop only moves a counter (``at``); the node and the branch are then
-    worked out from the chunk, by the parent after a crash, or here for a log record.
-    """
-
-    def __init__(self) -> None:
-        fd = os.environ.get(MARKER_FD)
-        self.memory = mmap.mmap(int(fd), MARKER_SIZE) if fd else None
-        self.node = self.branch = ""
-        memory = self.memory
-        self.rid = ctypes.c_int64.from_buffer(memory, 0) if memory else ctypes.c_int64()
-        self.at = ctypes.c_int64.from_buffer(memory, 8) if memory else ctypes.c_int64()
-        self.rid.value = -1
-        self.chunk: BranchChunk | None = None
-
-    def where(self) -> tuple[str, str]:
-        chunk = self.chunk
-        if self.rid.value >= 0 and chunk is not None:
-            position, step = divmod(self.at.value, len(chunk.frame.steps))
-            if position < len(chunk.items):
-                return chunk.frame.steps[step].node.name, format_path(chunk.where(position))
-        return self.node, self.branch
-
-    def mark(self, node: str, branch: str) -> None:
-        self.rid.value = -1
-        self.node, self.branch = node, branch
-        memory = self.memory
-        if memory is not None:
-            data = f"{node}\0{branch}\0".encode()[: MARKER_SIZE - TEXT_AT - 1]
-            memory[TEXT_AT : TEXT_AT + len(data)] = data
-
-    def mark_chunk(self, rid: int, chunk: BranchChunk) -> None:
-        self.chunk = chunk
-        self.at.value = 0
-        self.rid.value = rid
-
-    def end_chunk(self) -> None:
-        self.rid.value = -1
-        self.chunk = None  # its items are not kept
-
-
-_marker = _Marker()
+_marker = Marker()
 
 
 _RID: contextvars.ContextVar[int] = contextvars.ContextVar("asyncdag_worker_rid")
@@ -204,7 +158,6 @@ def _die_with_parent() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
