@@ -6,8 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._variables import Variable
-from .errors import GraphError
+from .errors import GraphError, UnknownNodeError
 from .execution.executors import Executor
+from .graph.graph import FunctionGraph
 from .graph.node import Node
 from .graph.plan import LOCAL, REMOTE, Frame
 
@@ -35,6 +36,31 @@ def requested(final_vars: Any) -> tuple[str, ...]:
                 "node name, a node function or a Variable, e.g. execute(['total'])."
             )
     return tuple(names)
+
+
+def check_functions_are_nodes(final_vars: Any, graph: FunctionGraph) -> None:
+    """A function in ``final_vars`` must be the node's own, not a namesake from elsewhere.
+
+    As in Hamilton, the function's module must be one the graph was built from.
+
+    Raises:
+        UnknownNodeError: a function's module made no node of ``graph``.
+    """
+    modules: set[str] | None = None  # only built when a function is passed
+    for v in final_vars:
+        if isinstance(v, str | Variable) or not callable(v):
+            continue
+        if modules is None:
+            modules = {node.fn.__module__ for node in graph.nodes.values()}
+        module = getattr(v, "__module__", None)
+        if module not in modules:
+            error = UnknownNodeError(v.__name__, [*graph.nodes, *graph.inputs])
+            error.add_note(
+                f"asyncdag: {v.__name__} was passed as the function {module}.{v.__qualname__}, "
+                "but no node of this graph comes from that module; pass the node's name, or "
+                "the function of a module the Driver was built with."
+            )
+            raise error
 
 
 def execution_path(frame: Frame) -> tuple[str, ...]:

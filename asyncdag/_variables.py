@@ -28,6 +28,28 @@ class Variable:
     required_dependencies: frozenset[str] = frozenset()
     optional_dependencies: frozenset[str] = frozenset()
 
+    @classmethod
+    def from_node(cls, node: Any) -> Variable:
+        """The ``Variable`` of an ``asyncdag.node.Node`` (or of a node of ``dr.graph.nodes``)."""
+        from .graph import node as _node
+        from .node import Node
+
+        if isinstance(node, _node.Node):
+            node = Node(node)
+        if not isinstance(node, Node):
+            raise TypeError(f"Variable.from_node takes an asyncdag.node.Node, not {node!r}")
+        kinds = node.input_types
+        return cls(
+            node.name,
+            node.type,
+            node.tags,
+            node.user_defined,
+            node.originating_functions,
+            documentation=node.documentation,
+            required_dependencies=frozenset(k for k in kinds if node.requires(k)),
+            optional_dependencies=frozenset(k for k in kinds if not node.requires(k)),
+        )
+
 
 def variable_of(graph: FunctionGraph, name: str) -> Variable:
     """The ``Variable`` of node or input ``name`` of ``graph``."""

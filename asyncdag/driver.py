@@ -15,11 +15,14 @@ from collections.abc import (
 )
 from functools import partial
 from types import ModuleType
-from typing import Any, Literal, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
 
 from ._closing import AsyncClosing, InFlight
+from ._hamilton_driver import BuilderIdioms, DriverIdioms, InputCheck, checked_by
+from ._hamilton_driver import InvalidExecutorException as InvalidExecutorException
+from ._hamilton_driver import TaskBasedGraphExecutor as TaskBasedGraphExecutor
 from ._overrides import later_modules_win
-from ._requests import check_executor_tags, execution_path, requested
+from ._requests import check_executor_tags, check_functions_are_nodes, execution_path, requested
 from ._variables import Variable, matches, variable_of
 from .base import DictResult
 from .caching.adapter import CacheAdapter
@@ -35,12 +38,18 @@ from .graph.request import RequestChecks, check_inputs, request_checks
 from .io.materialization import Extractor, Materializer, apply_materializers
 from .lifecycle.graceful import GracefulErrorAdapter
 
-__all__ = ["Builder", "Driver", "Variable"]
+__all__ = ["Builder", "Driver", "InvalidExecutorException", "TaskBasedGraphExecutor", "Variable"]
 
 _T = TypeVar("_T")
 
 # How many request shapes (outputs, input names, override names) keep their plan.
 _PLANS_KEPT = 256
+
+
+class Rewriter(Protocol):
+    """An adapter that changes how every node runs by rewriting the built graph once."""
+
+    def rewrite(self, graph: FunctionGraph) -> FunctionGraph: ...
 
 
 class ResultBuilder(Protocol):
@@ -49,11 +58,13 @@ class ResultBuilder(Protocol):
     def build_result(self, **outputs: Any) -> Any: ...
 
 
-class Driver(AsyncClosing):
+class Driver(DriverIdioms, AsyncClosing):
     """A built DAG, ready to ``execute``. Build one with ``Builder``.
 
     ``Driver(config, *modules)`` also works, as in Hamilton.
     """
+
+    _awaits_construction: ClassVar[bool] = False  # async post_graph_construct hooks: ainit()
 
     def __init__(
         self,
@@ -63,11 +74,21 @@ class Driver(AsyncClosing):
         executors: Mapping[str, Executor] | None = None,
         observers: Iterable[Observer] = (),
         cache: CacheAdapter | None = None,
-        rewriters: Iterable[GracefulErrorAdapter] = (),
+        rewriters: Iterable[Rewriter] = (),
+        materializers: Iterable[Materializer | Extractor] = (),
+        input_check: InputCheck | None = None,
     ) -> None:
+        from .lifecycle._hamilton import before_build, built
+
+        before_build(observers := tuple(observers))
         self.graph = FunctionGraph.from_modules(modules, config)
         for rewriter in rewriters:  # adapters that change how every node runs
             self.graph = rewriter.rewrite(self.graph)
+        if materializers := tuple(materializers):  # Builder.with_materializers: nodes of the graph
+            every = tuple(self.graph.nodes)  # "something is requested": loaders alone are fine
+            self.graph = apply_materializers(self.graph, materializers, every)[0]
+        built(observers, self.graph, modules, config, self._awaits_construction)
+        self.graph_modules = modules
         self._cache = cache
         self._executors: dict[str, Executor] = {
             LOCAL: InlineExecutor(),
@@ -76,6 +97,7 @@ class Driver(AsyncClosing):
         }
         self._result_builder: ResultBuilder = adapter or DictResult()
         self._observers = tuple(observers)
+        self._input_check = input_check  # a do_validate_input adapter's, else Hamilton's rules
         self._inline = frozenset(k for k, e in self._executors.items() if e.runs_inline)
         self._ships = frozenset(k for k, e in self._executors.items() if e.runs_branches)
         self._plans: dict[tuple[tuple[str, ...], frozenset[str], frozenset[str], bool], Plan] = {}
@@ -136,7 +158,7 @@ class Driver(AsyncClosing):
     ) -> dict[str, Any]:
         inputs = dict(inputs or {})
         overrides = dict(overrides or {})
-        outputs = requested(final_vars)
+        outputs = self._outputs(final_vars)
         plan = self._plan(outputs, inputs, overrides, streaming)
         self._check_request(plan, inputs, overrides)
         vals = {**self.graph.config, **inputs, **overrides}
@@ -204,8 +226,23 @@ class Driver(AsyncClosing):
         extra = requested(additional_vars or ())
         graph, ids = apply_materializers(self.graph, materializers, extra)
         plan = build_plan(graph, (*ids, *extra), inputs, overrides, self._inline)
+        vals, observers = {**graph.config, **inputs, **overrides}, self._observers
         with self._in_flight.running():
-            results = await run_plan(plan, {**graph.config, **inputs, **overrides}, self._executors)
+            if not observers:
+                results = await run_plan(plan, vals, self._executors)
+            else:  # hooks watch a materialize as a run of the graph with its savers
+                from .lifecycle._hamilton import constructed
+
+                constructed(observers, graph, self.graph_modules, graph.config)
+                info = RunInfo(
+                    str(uuid.uuid4()),
+                    graph,
+                    (*ids, *extra),
+                    inputs,
+                    overrides,
+                    execution_path(plan.root),
+                )
+                results = await run_plan(plan, vals, self._executors, Observers(observers), info)
         return {i: results[i] for i in ids}, {n: results[n] for n in extra}
 
     def materialize_sync(
@@ -326,7 +363,7 @@ class Driver(AsyncClosing):
 
         return viz.visualize_execution(
             self.graph,
-            requested(final_vars),
+            self._outputs(final_vars),
             output_file_path,
             render_kwargs,
             inputs,
@@ -354,8 +391,16 @@ class Driver(AsyncClosing):
             UnknownNodeError, MissingInputError, GraphError: as ``execute``.
         """
         inputs, overrides = dict(inputs or {}), dict(overrides or {})
-        plan = self._plan(requested(final_vars), inputs, overrides)
+        plan = self._plan(self._outputs(final_vars), inputs, overrides)
         self._check_request(plan, inputs, overrides)
+
+    def _outputs(self, final_vars: Iterable[str | Callable[..., Any]]) -> tuple[str, ...]:
+        """The names of ``final_vars``, whose functions must be the graph's own."""
+        if isinstance(final_vars, Iterable) and not isinstance(final_vars, str):
+            final_vars = list(final_vars)  # read twice below
+        names = requested(final_vars)
+        check_functions_are_nodes(final_vars, self.graph)
+        return names
 
     def _plan(
         self,
@@ -382,6 +427,8 @@ class Driver(AsyncClosing):
         entry = self._checks.get(id(plan))
         if entry is None or entry[0] is not plan:
             checks = request_checks(self.graph, plan, inputs, overrides)
+            if self._input_check is not None:
+                checks = checked_by(checks, self._input_check)
             check_executor_tags(checks.tagged, self._executors)
             check_inputs(checks.config, self.graph.config)
             if len(self._checks) >= _PLANS_KEPT:
@@ -425,7 +472,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return factory
 
 
-class Builder:
+class Builder(BuilderIdioms):
     """Collects modules, config, executors and adapters, then ``build()``s a ``Driver``."""
 
     def __init__(self) -> None:
@@ -437,8 +484,10 @@ class Builder:
         self._adapter_set = False
         self._grouping: _GroupingStrategy | None = None
         self._module_overrides = False
-        self._cache: dict[str, Any] | None = None
-        self._rewriters: list[GracefulErrorAdapter] = []
+        self._cache: dict[str, Any] | CacheAdapter | None = None
+        self._rewriters: list[Rewriter] = []
+        self._materializers: list[Materializer | Extractor] = []
+        self._input_check: InputCheck | None = None
 
     def with_modules(self, *modules: ModuleType) -> Self:
         """Add modules whose public functions become nodes."""
@@ -474,12 +523,26 @@ class Builder:
     def with_adapters(self, *adapters: Any) -> Self:
         """Add adapters: lifecycle hooks, progress bars and tracers watch every run; one with
         ``build_result(**outputs)`` shapes what ``execute`` returns."""
+        from .lifecycle import _hamilton
         from .lifecycle._adapt import as_observer, is_hook
 
         for adapter in adapters:
             known = False
             if isinstance(adapter, GracefulErrorAdapter):
                 self._rewriters.append(adapter)
+                continue
+            if isinstance(adapter, CacheAdapter):
+                self._set_cache(adapter)
+                continue
+            if _hamilton.is_lifecycle_adapter(adapter):  # Hamilton's lifecycle.base classes
+                _hamilton.check_supported(adapter)
+                if callable(getattr(adapter, "do_build_result", None)):
+                    self._result_builder = _hamilton.BuildResultMethod(adapter)
+                if callable(getattr(adapter, "do_validate_input", None)):
+                    self._input_check = _hamilton.input_check(adapter)
+                if _hamilton.runs_nodes(adapter):
+                    self._rewriters.append(_hamilton.NodeExecuteMethod(adapter))
+                self._observers.append(_hamilton.LifecycleHooks(adapter))
                 continue
             if callable(getattr(adapter, "build_result", None)):
                 self._result_builder, known = adapter, True
@@ -545,14 +608,24 @@ class Builder:
         ``default_behavior`` is the behavior of the others (``"default"``); ``@cache(...)``
         sets it per function. ``dr.cache`` tells what each run read from the cache.
         """
-        self._cache = {
-            "path": os.fspath(path),
-            "recompute": recompute,
-            "disable": disable,
-            "ignore": ignore,
-            "default_behavior": default_behavior,
-        }
+        self._set_cache(
+            {
+                "path": os.fspath(path),
+                "recompute": recompute,
+                "disable": disable,
+                "ignore": ignore,
+                "default_behavior": default_behavior,
+            }
+        )
         return self
+
+    def _set_cache(self, cache: dict[str, Any] | CacheAdapter) -> None:
+        if self._cache is not None:
+            raise ValueError(
+                "Cache already set: call with_cache(...) or pass a HamiltonCacheAdapter to "
+                "with_adapters(...) once, as in Hamilton."
+            )
+        self._cache = cache
 
     def allow_module_overrides(self) -> Self:
         """A function of a later module replaces an earlier module's function of the same node.
@@ -575,6 +648,7 @@ class Builder:
         new._executors = dict(self._executors)
         new._observers = list(self._observers)
         new._rewriters = list(self._rewriters)
+        new._materializers = list(self._materializers)
         return new
 
     def build(self) -> Driver:
@@ -583,15 +657,20 @@ class Builder:
         Raises:
             GraphError: the functions do not form a valid DAG.
         """
+        modules, arguments = self._driver_arguments()
+        return Driver(self._config, *modules, **arguments)
+
+    def _driver_arguments(self) -> tuple[list[ModuleType], dict[str, Any]]:
+        """The modules and keyword arguments of the ``Driver`` that ``build()`` makes."""
         modules = self._modules
         if self._module_overrides:
             modules = later_modules_win(modules, self._config)
-        return Driver(
-            self._config,
-            *modules,
+        return modules, dict(
             adapter=self._result_builder,
             executors=self._executors,
             observers=self._observers,
-            cache=None if self._cache is None else CacheAdapter(**self._cache),
+            cache=self._cache if not isinstance(self._cache, dict) else CacheAdapter(**self._cache),
             rewriters=self._rewriters,
+            materializers=self._materializers,
+            input_check=self._input_check,
         )

@@ -17,8 +17,9 @@ import pytest
 
 pytestmark = pytest.mark.timeout(280)
 
-# Passes after the mechanical port, today; raise it when more pass, never lower it.
-FLOOR = 5
+# Passes after the mechanical port, today: 132 on a quiet machine, where the process-pool
+# timing test of test_executors.py passes too; raise it when more pass, never lower it.
+FLOOR = 130
 ALWAYS_PASSING = {"tests/test_ad_hoc_utils.py"}
 
 
@@ -67,3 +68,21 @@ def test_a_ported_file_never_reaches_hamilton_itself() -> None:
     assert suite.port_line("x = hamilton.base.DictResult()\n") == "x = asyncdag.base.DictResult()\n"
     assert suite.port_line("dr.execute(['a'])\n") == "dr.execute_sync(['a'])\n"
     assert suite.port_line("'sf_hamilton'\n") == "'sf_hamilton'\n"
+
+
+def test_the_port_makes_sync_run_calls_sync_and_leaves_awaited_ones() -> None:
+    suite = _suite()
+    assert suite.port_line("m, r = dr.materialize(to.json())\n") == (
+        "m, r = dr.materialize_sync(to.json())\n"
+    )
+    assert suite.port_line("r = dr.raw_execute(['a'])\n") == "r = dr.raw_execute_sync(['a'])\n"
+    assert suite.port_line("r = await dr.execute(['a'])\n") == "r = await dr.execute(['a'])\n"
+
+
+def test_the_port_keeps_hamiltons_reserved_tag_names() -> None:
+    suite = _suite()
+    line = 'v.tags.get("hamilton.data_quality.contains_dq_results")\n'
+    assert suite.port_line(line) == line
+    assert suite.port_line('mock.patch("hamilton.telemetry.x")\n') == (
+        'mock.patch("asyncdag.telemetry.x")\n'
+    )

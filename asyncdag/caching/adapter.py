@@ -4,26 +4,35 @@ A node call's cache key is its name, its code version and the data versions of i
 (as Hamilton's). The scheduler hands every node call of a run to ``around``; a hit returns
 the stored value without calling the node, a miss calls it and stores the result. Store I/O
 and fingerprinting run on a thread, never on the event loop. Inside a block each branch has
-its own key (its item is one of its inputs), so a new item computes only its own branch.
+its own key (its item is one of its inputs), so a new item computes only its own branch;
+the scheduler hands each block to ``fan_out`` first, which may read it back whole
+(``blocks``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
+import functools
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from datetime import UTC, datetime
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..execution.observe import Observer, RunInfo
 from ..execution.paths import Path, format_path
 from ..graph.node import Node
 from .batches import Batches, Outcome
+from .events import Actor
+from .events import CachingBehavior as CachingBehavior
+from .events import CachingEvent as CachingEvent
+from .events import CachingEventType as CachingEventType
+from .events import Deferred as Deferred
 from .fingerprint import UNHASHABLE, code_version, data_version, digest
 from .store import Link, Store
+
+if TYPE_CHECKING:
+    from ..execution.fanout import Fan
 
 log = logging.getLogger("asyncdag")
 
@@ -31,59 +40,6 @@ BEHAVIOR_KEY = "cache.behavior"
 FORMAT_KEY = "cache.format"
 
 Where = tuple[tuple[str, int], ...]  # a branch path without its items
-
-
-class CachingBehavior(enum.Enum):
-    """Hamilton's behaviors: DEFAULT reads and stores; RECOMPUTE always computes (and stores);
-    DISABLE computes as if there were no cache; IGNORE is DISABLE whose value downstream keys
-    leave out (clients, connections)."""
-
-    DEFAULT = 1
-    RECOMPUTE = 2
-    DISABLE = 3
-    IGNORE = 4
-
-    @classmethod
-    def from_string(cls, string: str) -> CachingBehavior:
-        try:
-            return cls[string.upper()]
-        except KeyError as exc:
-            raise ValueError(
-                f"{string!r} is not a caching behavior: use one of {[b.name.lower() for b in cls]}"
-            ) from exc
-
-
-class CachingEventType(enum.Enum):
-    """What the cache did for a node (``dr.cache.logs(level="debug")`` shows all of them)."""
-
-    GET_RESULT = "get_result"  # a hit: the result came from the cache
-    EXECUTE_NODE = "execute_node"  # the node ran
-    SET_RESULT = "set_result"
-    UNHASHABLE_DATA_VERSION = "unhashable_data_version"
-    FAILED_STORAGE = "failed_storage"
-    FAILED_EXECUTION = "failed_execution"
-
-
-_Actor = Literal["adapter", "metadata_store", "result_store"]
-
-
-@dataclasses.dataclass(frozen=True)
-class CachingEvent:
-    """One thing the cache did, for one node (and one branch: ``task_id``)."""
-
-    run_id: str
-    actor: _Actor
-    event_type: CachingEventType
-    node_name: str
-    task_id: str | None = None
-    msg: str | None = None
-    value: Any = None
-    timestamp: float = dataclasses.field(default_factory=lambda: datetime.now(UTC).timestamp())
-
-    def __str__(self) -> str:
-        parts = [self.node_name, *([self.task_id] if self.task_id else [])]
-        parts += [self.actor, self.event_type.value, *([self.msg] if self.msg else [])]
-        return "::".join(parts)
 
 
 _Names = Collection[str] | Literal[True] | None
@@ -119,10 +75,10 @@ class CacheAdapter(Observer):
         }
         self.default_behavior = CachingBehavior.from_string(default_behavior or "default")
         self.run_ids: list[str] = []
-        self._logs: dict[str, list[CachingEvent]] = {}
+        self._logs: dict[str, list[CachingEvent | Deferred]] = {}
         self._runs: dict[str, _RunState] = {}
         self._code: dict[str, str] = {}  # node name -> code version (a built graph's code)
-        self._batches: Batches[_Look | _Keep] = Batches(self._work)
+        self._batches: Batches[_Look | _Keep | _Job] = Batches(self._work)
 
     @property
     def last_run_id(self) -> str:
@@ -137,11 +93,11 @@ class CacheAdapter(Observer):
         wanted = None if level == "debug" else _INFO
         if run_id is None:
             return {
-                r: [e for e in events if wanted is None or e.event_type in wanted]
-                for r, events in self._logs.items()
+                r: [e for e in self._events(r) if wanted is None or e.event_type in wanted]
+                for r in list(self._logs)
             }
         by_node: dict[Any, list[CachingEvent]] = defaultdict(list)
-        for event in self._logs[run_id]:
+        for event in self._events(run_id):
             if wanted is None or event.event_type in wanted:
                 key = (event.node_name, event.task_id) if event.task_id else event.node_name
                 by_node[key].append(event)
@@ -156,12 +112,22 @@ class CacheAdapter(Observer):
         return self._keys(run_id, CachingEventType.EXECUTE_NODE)
 
     def _keys(self, run_id: str | None, kind: CachingEventType) -> list[Any]:
-        events = self._logs[self.last_run_id if run_id is None else run_id]
+        events = self._events(self.last_run_id if run_id is None else run_id)
         return [
             (e.node_name, e.task_id) if e.task_id else e.node_name
             for e in events
             if e.event_type is kind
         ]
+
+    def _events(self, run_id: str) -> list[CachingEvent]:
+        """A run's events, deferred ones made (once, in place)."""
+        logged = self._logs[run_id]
+        if any(type(e) is not CachingEvent for e in logged):
+            made: list[CachingEvent | Deferred] = []
+            for e in logged:
+                made.extend(e.events() if not isinstance(e, CachingEvent) else (e,))
+            logged[:] = made
+        return logged  # type: ignore[return-value]  # every entry is an event now
 
     # -- a run ------------------------------------------------------------------------------
 
@@ -190,8 +156,10 @@ class CacheAdapter(Observer):
     def behavior_of(self, node: Node) -> CachingBehavior:
         """Hamilton's precedence: the Builder's lists, then ``@cache(behavior=)``, then the
         default; a ``Parallelizable`` always runs, so that its items are versioned one by one."""
-        if node.expands:
-            return CachingBehavior.RECOMPUTE
+        return CachingBehavior.RECOMPUTE if node.expands else self.chosen_behavior(node)
+
+    def chosen_behavior(self, node: Node) -> CachingBehavior:
+        """The behavior the settings give ``node`` (an expander's included)."""
         for behavior, names in self._chosen.items():
             if names is True or (names is not None and node.name in names):
                 return behavior
@@ -209,8 +177,28 @@ class CacheAdapter(Observer):
     def log(
         self, run_id: str, kind: CachingEventType, node: str, task: str | None, **kw: Any
     ) -> None:
-        actor: _Actor = "result_store" if kind is CachingEventType.GET_RESULT else "adapter"
+        actor: Actor = "result_store" if kind is CachingEventType.GET_RESULT else "adapter"
         self._logs[run_id].append(CachingEvent(run_id, actor, kind, node, task or None, **kw))
+
+    def defer(self, run_id: str, events: Deferred) -> None:
+        """Log many events at once; they are made only if the logs are read."""
+        self._logs[run_id].append(events)
+
+    async def batched(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on a thread, in the batch of store work of the moment (one hop)."""
+        return await self._batches.ask(_Job(functools.partial(fn, *args)))
+
+    async def fan_out(
+        self,
+        run: RunInfo,
+        fan: Fan,
+        source: Iterator[Any] | AsyncIterator[Any],
+        observer: Observer | None,
+    ) -> int:
+        """Run a block (``fan.pump(source)``), or read its lists back whole (``blocks``)."""
+        from .blocks import fan_out
+
+        return await fan_out(self, run, fan, source, observer)
 
     async def around(
         self,
@@ -276,7 +264,7 @@ class CacheAdapter(Observer):
                 known[name] = version
         return known, unknown
 
-    def _work(self, requests: list[_Look | _Keep]) -> list[Outcome]:
+    def _work(self, requests: list[_Look | _Keep | _Job]) -> list[Outcome]:
         """On a thread: a batch of lookups and stores; the lookups read in a few queries, the
         stores' keys linked in one commit."""
         outcomes: list[Outcome] = []
@@ -284,7 +272,9 @@ class CacheAdapter(Observer):
         keyed: list[tuple[int, str]] = []  # (outcome index, key) of lookups that read
         for request in requests:
             try:
-                if isinstance(request, _Look):
+                if isinstance(request, _Job):
+                    outcomes.append((True, request.fn()))
+                elif isinstance(request, _Look):
                     key, seen = self._key_of(request)
                     if request.read:
                         keyed.append((len(outcomes), key))
@@ -347,6 +337,11 @@ class _Look:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class _Job:
+    fn: Callable[[], Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Keep:
     key: str
     name: str
@@ -370,3 +365,7 @@ def cache_key(node_name: str, code: str, dependencies: Mapping[str, str]) -> str
     """``name-code-inputs``: the same node, code and input data versions, the same key."""
     inputs = digest(*(f"{k}={v}".encode() for k, v in sorted(dependencies.items())))
     return f"{node_name}-{code}-{inputs}"
+
+
+HamiltonCacheAdapter = CacheAdapter
+"""Hamilton's name for the adapter of ``Builder.with_cache()``; pass either to ``with_adapters``."""

@@ -10,6 +10,7 @@ batch is on its thread waits for that thread, so nothing a run started outlives 
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -19,6 +20,17 @@ from ..execution.executors.base import uninterrupted
 _R = TypeVar("_R")
 
 Outcome = tuple[bool, Any]  # (ok, value or exception)
+_T = TypeVar("_T")
+
+
+async def on_thread(fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` on a thread; a cancellation waits for the thread (it cannot be stopped)."""
+    running = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await uninterrupted(running)
+        raise
 
 
 class Batches(Generic[_R]):

@@ -22,6 +22,9 @@ NONE_VERSION = "<none>"
 MAX_DEPTH = 6  # how deep objects' __dict__ are followed (Hamilton's default)
 
 _PRIMITIVES = (str, int, float, bool, complex)
+# Exact types whose repr is their content: a list or tuple of them (nested tuples too) is
+# versioned by one hash of its repr, not one hash per element.
+_PLAIN = frozenset({str, int, float, bool, complex, bytes, type(None)})
 
 
 def digest(*parts: bytes) -> str:
@@ -32,17 +35,35 @@ def digest(*parts: bytes) -> str:
     return h.hexdigest()
 
 
+def _hashed(tag: bytes, text: bytes) -> str:
+    """``digest(tag, text)`` in one call (the tag never holds ``:``)."""
+    return hashlib.blake2b(tag + b":" + text, digest_size=16).hexdigest()
+
+
 def data_version(value: Any, depth: int = 0) -> str:
-    """The fingerprint of ``value``: equal content, equal version."""
+    """The fingerprint of ``value``: equal content, equal version; ``UNHASHABLE`` when any
+    part of it cannot be fingerprinted."""
+    kind = type(value)
+    if kind is int:  # hex: repr refuses ints of more than 4,300 digits
+        return _hashed(b"int", hex(value).encode())
+    if kind in _PLAIN:
+        if value is None:
+            return NONE_VERSION
+        # the type is part of the version: 1, 1.0, True and "1" are different inputs
+        return _hashed(kind.__name__.encode(), value if kind is bytes else repr(value).encode())
+    if (kind is list or kind is tuple) and _all_plain(value):
+        try:
+            return _hashed(b"plain-" + kind.__name__.encode(), repr(value).encode())
+        except ValueError:  # a huge int inside: element by element below
+            pass
     if value is None:
         return NONE_VERSION
     if depth > MAX_DEPTH:
         return UNHASHABLE
     if isinstance(value, _PRIMITIVES):
-        # the type is part of the version: 1, 1.0, True and "1" are different inputs
-        return digest(type(value).__name__.encode(), repr(value).encode())
+        return _hashed(type(value).__name__.encode(), repr(value).encode())
     if isinstance(value, bytes | bytearray):
-        return digest(b"bytes", bytes(value))
+        return _hashed(b"bytes", bytes(value))
     frames = _pandas_version(value)
     if frames is not None:
         return frames
@@ -53,20 +74,56 @@ def data_version(value: Any, depth: int = 0) -> str:
         pairs = sorted(
             (data_version(k, depth + 1), data_version(v, depth + 1)) for k, v in value.items()
         )
+        if any(UNHASHABLE in pair for pair in pairs):
+            return UNHASHABLE
         return digest(b"mapping", *(f"{k}:{v}".encode() for k, v in pairs))
     if isinstance(value, Set):
-        return digest(b"set", *sorted(data_version(e, depth + 1).encode() for e in value))
+        parts = sorted(data_version(e, depth + 1) for e in value)
+        return _combined(b"set", parts)
     if isinstance(value, Sequence):  # order matters
-        kind = type(value).__name__.encode()
-        return digest(kind, *(data_version(e, depth + 1).encode() for e in value))
+        parts = [data_version(e, depth + 1) for e in value]
+        return _combined(type(value).__name__.encode(), parts)
     return _object_version(value, depth)
+
+
+QUICK_MOST = 1024  # the longest str or bytes ``quick_version`` fingerprints
+
+
+def quick_version(value: Any) -> str | None:
+    """``data_version(value)`` when that is cheap enough for the event loop (a small plain
+    value: a number, a short str or bytes, a short tuple of them), else None."""
+    kind = type(value)
+    if kind is str or kind is bytes:
+        return data_version(value) if len(value) <= QUICK_MOST else None
+    if kind in _PLAIN:
+        return data_version(value) if kind is not int or value.bit_length() < 4096 else None
+    if kind is tuple and len(value) <= 16 and all(quick_version(v) is not None for v in value):
+        return data_version(value)
+    return None
+
+
+def _combined(kind: bytes, parts: list[str]) -> str:
+    """The version of a container from its elements' (none of which may be unhashable)."""
+    if UNHASHABLE in parts:
+        return UNHASHABLE
+    return digest(kind, *(part.encode() for part in parts))
+
+
+def _all_plain(values: list[Any] | tuple[Any, ...]) -> bool:
+    plain = _PLAIN
+    for value in values:
+        kind = type(value)
+        if kind not in plain and not (kind is tuple and _all_plain(value)):
+            return False
+    return True
 
 
 def _object_version(value: Any, depth: int) -> str:
     attributes = getattr(value, "__dict__", None)
     if attributes:
         kind = f"{type(value).__module__}.{type(value).__qualname__}".encode()
-        return digest(kind, data_version(dict(attributes), depth + 1).encode())
+        inner = data_version(dict(attributes), depth + 1)
+        return UNHASHABLE if inner == UNHASHABLE else digest(kind, inner.encode())
     module = getattr(type(value), "__module__", "").partition(".")[0]
     standard = module in sys.stdlib_module_names or module in sys.builtin_module_names
     if standard or type(value) in vars(datetime).values():

@@ -9,13 +9,11 @@ is the unit here: a change to any node of the branch recomputes the branch.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import functools
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-from ..execution.executors.base import Executor, Unit, uninterrupted
+from ..execution.executors.base import Executor, Unit
 from ..execution.observe import RunInfo
 from ..execution.paths import format_path
 from ..execution.remote import BranchBatch
@@ -29,10 +27,9 @@ from .adapter import (
     cache_key,
     version_seen,
 )
+from .batches import on_thread as _on_thread
 from .fingerprint import UNHASHABLE, data_version
 from .store import Link
-
-_T = TypeVar("_T")
 
 
 class CachedBranches(Executor):
@@ -117,16 +114,6 @@ class CachedBranches(Executor):
         kind = CachingEventType.GET_RESULT if hit else CachingEventType.EXECUTE_NODE
         for node in nodes:
             self.cache.log(self.run.run_id, kind, node.name, task, msg="hit" if hit else None)
-
-
-async def _on_thread(fn: Callable[..., _T], *args: Any) -> _T:
-    """``fn(*args)`` on a thread; a cancellation waits for the thread (it cannot be stopped)."""
-    running = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
-    try:
-        return await asyncio.shield(running)
-    except asyncio.CancelledError:
-        await uninterrupted(running)
-        raise
 
 
 def _nodes(frame: Frame) -> Iterator[Node]:

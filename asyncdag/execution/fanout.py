@@ -57,6 +57,9 @@ async def let_others_run() -> None:
 class Fan:
     """One block of one execution: its items in, its branches' values out, in yield order."""
 
+    # (index, item) -> the branch's row when the cache already has it (set by the cache)
+    known: Callable[[int, Any], tuple[Any, ...] | None] | None = None
+
     def __init__(
         self,
         run: Run,
@@ -171,7 +174,12 @@ class Fan:
                     await observer.item_yielded(
                         info, self.step.node, (*self.path, (name, index, item))
                     )
-                if here:
+                if self.known is not None and (row := self.known(index, item)) is not None:
+                    for append, value in zip(appends, row, strict=True):  # no branch to run
+                        append(value)
+                    self.filled += 1
+                    self._release()
+                elif here:
                     branch = self.outer.copy()
                     branch[name] = item
                     run.sync_frame(frame, branch, (*self.path, (name, index, item)))

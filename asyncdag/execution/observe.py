@@ -90,6 +90,10 @@ class Observers(Observer):
     def __init__(self, observers: Sequence[Observer]) -> None:
         self._all = tuple(observers)
 
+    def only(self, observer: Observer) -> bool:
+        """Whether ``observer`` is the one listener (the cache then may skip reports)."""
+        return self._all == (observer,)
+
     async def run_started(self, run: RunInfo) -> None:
         for o in self._all:
             try:

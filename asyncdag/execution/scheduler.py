@@ -77,6 +77,15 @@ class NodeCache(Protocol):
         """The stored value, or ``await compute()`` (the node's call); ``inputs`` are the
         call's values by frame key (the name of the node each comes from)."""
 
+    async def fan_out(
+        self,
+        run: RunInfo,
+        fan: Fan,
+        source: Iterator[Any] | AsyncIterator[Any],
+        observer: Observer | None,
+    ) -> int:
+        """``await fan.pump(source)``, or the block's lists read back whole."""
+
 
 class Run:
     """One execution: its executors and the first failure, which is what ``execute`` raises."""
@@ -344,7 +353,11 @@ class Run:
         lists: list[list[Any]] = [[] for _ in block.gathered]
         try:
             fan = Fan(self, step, {k: vals[k] for k in block.outer}, lists, path, vals)
-            branches = await fan.pump(source)
+            if self.cache is None:
+                branches = await fan.pump(source)
+            else:
+                assert self.info is not None
+                branches = await self.cache.fan_out(self.info, fan, source, self.observer)
         finally:
             close = getattr(source, "aclose", None)
             if close is not None:

@@ -4,8 +4,9 @@ The tests come from the source distribution of ``sf-hamilton`` on the package re
 downloaded at test time into a cache (``.venv/hamilton-peer`` by default) and never copied
 into this repository. Each file is ported as a user would port a module: ``hamilton`` ->
 ``asyncdag`` on import lines and in ``hamilton.x`` references, ``.execute(`` ->
-``.execute_sync(``. The chosen files then run with pytest in a subprocess in which
-``import hamilton`` fails, so a pass is asyncdag's.
+``.execute_sync(`` (and so ``raw_execute`` and ``materialize``) where it is not awaited.
+The chosen files then run with pytest in a subprocess in which ``import hamilton`` fails,
+so a pass is asyncdag's.
 
     python tests/peer/hamilton_suite.py            # per file pass/fail, then the total
     python tests/peer/hamilton_suite.py --json     # the same as one JSON object
@@ -50,6 +51,7 @@ SELECTED = {
     "tests/function_modifiers/test_macros.py": "@does, @pipe_input/@pipe_output, @mutate",
     "tests/function_modifiers/test_recursive.py": "@subdag and @parameterized_subdag end to end",
     "tests/lifecycle/test_lifecycle_adapters_end_to_end.py": "lifecycle hooks on a run",
+    "tests/test_async_driver.py": "Hamilton's AsyncDriver, built and executed with await",
 }
 # Tests of each file that pass unported on apache-hamilton 1.90 (``--mode reference``); the
 # others fail there too (resource modules missing from the sdist, telemetry internals moved).
@@ -62,13 +64,13 @@ REFERENCE = {
     "tests/function_modifiers/test_macros.py": 81,
     "tests/function_modifiers/test_recursive.py": 33,
     "tests/lifecycle/test_lifecycle_adapters_end_to_end.py": 22,
+    "tests/test_async_driver.py": 10,
 }
 EXCLUDED = {
     "tests/test_base.py": (
         "does not import with pandas >= 2.2 (PeriodIndex(year=...) at module level), under "
         "Hamilton too; asyncdag's tests/test_parity_idioms.py covers PandasDataFrameResult"
     ),
-    "tests/test_async_driver.py": "Hamilton's AsyncDriver; asyncdag's Driver is async itself",
     "tests/test_caching.py": "hamilton.experimental.h_cache, an old experimental API",
     "tests/lifecycle/test_cache_adapter.py": "internals of Hamilton's cache adapter",
     "tests/lifecycle/test_lifecycle_adapters_end_to_end_task_based.py": (
@@ -97,7 +99,10 @@ EXCLUDED = {
 
 _IMPORT = re.compile(r"^\s*(from|import)\s+hamilton\b")
 _HAMILTON = re.compile(r"\bhamilton\b")
-_QUALIFIED = re.compile(r"\bhamilton\.(?=[A-Za-z_])")
+# Hamilton's reserved tag and config names stay: asyncdag keeps them, as a careful port does.
+_RESERVED = r"data_quality\.(?:contains_dq_results|source_node)|error_sentinel"
+_RESERVED += r"|enable_power_user_mode"
+_QUALIFIED = re.compile(rf"\bhamilton\.(?!(?:{_RESERVED})\b)(?=[A-Za-z_])")
 
 # Some resource modules the tests import are missing from the sdist; they become empty
 # modules so the rest of their file runs (the tests using them fail, under Hamilton too).
@@ -134,12 +139,25 @@ sys.meta_path.insert(0, _Finder())
 
 
 def port_line(line: str) -> str:
-    """One line of a Hamilton test, ported as a user ports a module."""
+    """One line of a Hamilton test, ported as a user ports a module.
+
+    A sync call of a Driver's run methods (``execute``, ``raw_execute``, ``materialize``)
+    becomes its ``_sync`` twin; an awaited one (Hamilton's ``AsyncDriver``) stays.
+    """
     if _IMPORT.match(line):
         line = _HAMILTON.sub("asyncdag", line)
     else:
         line = _QUALIFIED.sub("asyncdag.", line)
-    return line.replace(".execute(", ".execute_sync(")
+    return _RUN_CALL.sub(_sync_call, line)
+
+
+_RUN_CALL = re.compile(r"(\bawait\s+[\w.]+)?\.(execute|raw_execute|materialize)\(")
+
+
+def _sync_call(match: re.Match[str]) -> str:
+    if match.group(1):  # awaited: asyncdag's run methods are coroutines too
+        return match.group(0)
+    return f".{match.group(2)}_sync("
 
 
 def port(text: str) -> str:

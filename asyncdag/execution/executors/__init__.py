@@ -4,6 +4,7 @@ from .base import Executor as Executor
 from .dask import DaskExecutor as DaskExecutor
 from .inline import InlineExecutor as InlineExecutor
 from .inline import SynchronousLocalTaskExecutor as SynchronousLocalTaskExecutor
+from .manager import DefaultExecutionManager as DefaultExecutionManager
 from .process import MultiProcessingExecutor as MultiProcessingExecutor
 from .process import ProcessExecutor as ProcessExecutor
 from .ray import RayExecutor as RayExecutor
@@ -20,4 +21,5 @@ __all__ = [
     "ThreadExecutor",
     "DaskExecutor",
     "RayExecutor",
+    "DefaultExecutionManager",
 ]

@@ -1,19 +1,24 @@
-"""Worker logging and output, re-emitted in the parent: a record logged by a node in a worker
-is handled there by ``Forwarding``, sent to the parent as an answer with the ``LOG`` status,
-and handled again in the parent on the logger of the same name, with ``node`` and ``branch``
-set. What a node writes to ``sys.stdout`` or ``sys.stderr`` goes the same way, a line at a
-time (``Output``), and is written to the parent's stream of the same name."""
+"""Worker logging and output, re-emitted in the parent.
+
+A record logged by a node in a worker is handled there by ``Forwarding``, sent to the parent
+as an answer with the ``LOG`` status, and handled again in the parent on the logger of the
+same name, with ``node`` and ``branch`` set. Output (``_output``) goes the same way, a line at
+a time, and is written to the parent's stream of the same name."""
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import pickle
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
+
+from ._output import Leftovers as Leftovers
+from ._output import capture as capture
+from ._output import close as close
+from ._output import drain as drain
+from ._output import forked, settle
 
 _FORMAT = logging.Formatter()
 LOG_LEVEL = "ASYNCDAG_LOG_LEVEL"  # environment variable: the lowest level the parent handles
@@ -37,6 +42,10 @@ class Forwarding(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            if forked():  # a process forked by a node: the answer pipe is not its own
+                os.write(2, f"{self.format(record)}\n".encode(errors="replace"))
+                return
+            settle()  # what was written to fd 1 or 2 before the record goes first
             node, branch = self.where()
             fields: dict[str, Any] = {
                 "name": record.name,
@@ -87,60 +96,3 @@ def reemit(body: bytes) -> None:
     logger = logging.getLogger(fields["name"])
     if logger.isEnabledFor(fields["levelno"]):
         logger.handle(logging.makeLogRecord(fields))
-
-
-class Output(io.TextIOBase):
-    """A worker's ``sys.stdout`` or ``sys.stderr``: whole lines go to the parent as they are
-    written, the rest when flushed (and before each answer, see ``flush_all``)."""
-
-    def __init__(self, name: str, send: Callable[[bytes], None], fallback: int) -> None:
-        super().__init__()
-        self.name, self.send, self.fallback = name, send, fallback
-        self.pending = ""
-        self.lock = threading.Lock()
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        return self.fallback  # for code that writes to the descriptor itself
-
-    def write(self, text: str) -> int:
-        with self.lock:
-            self.pending += text
-            cut = self.pending.rfind("\n") + 1
-            ready, self.pending = self.pending[:cut], self.pending[cut:]
-        self._send(ready)
-        return len(text)
-
-    def flush(self) -> None:
-        with self.lock:
-            ready, self.pending = self.pending, ""
-        self._send(ready)
-
-    def _send(self, text: str) -> None:
-        if not text:
-            return
-        try:
-            self.send(pickle.dumps({"stream": self.name, "text": text}))
-        except Exception:  # no parent to send to (the pipe closed): keep it on the worker's fd
-            os.write(self.fallback, text.encode(errors="replace"))
-
-
-_outputs: list[Output] = []
-
-
-def capture(send: Callable[[bytes], None], fallback: int) -> None:
-    """In a worker: send what is written to ``sys.stdout`` and ``sys.stderr`` to the parent."""
-    sys.stdout = Output("stdout", send, fallback)
-    sys.stderr = Output("stderr", send, fallback)
-    _outputs[:] = [sys.stdout, sys.stderr]
-
-
-def flush_all() -> None:
-    """In a worker: send partial lines, so they reach the parent before the next answer."""
-    for output in _outputs:
-        output.flush()

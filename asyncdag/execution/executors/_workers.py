@@ -115,7 +115,7 @@ class Worker:
 
     Requests go in on its stdin and answers come back on its stdout, through an asyncio
     subprocess transport: nothing polls, nothing blocks the loop. The user's prints come
-    back among the answers (``_logs.Output``). A plain subprocess, not a multiprocessing
+    back among the answers (``_output``). A plain subprocess, not a multiprocessing
     one: the worker never re-imports the user's ``__main__``.
     """
 
@@ -132,6 +132,7 @@ class Worker:
         self.load = 0  # units running here
         self.streams = 0  # expanders stepped here
         self.holds: set[int] = set()  # keys of the shared parts this worker keeps
+        self.output: _logs.Leftovers | None = None  # its fd 1 and 2, for after its death
 
     @classmethod
     async def start(cls, live: Callable[[int], bool]) -> Worker:
@@ -148,6 +149,9 @@ class Worker:
             marker, fds = mmap.mmap(fd, MARKER_SIZE), (fd,)
             POSITION.pack_into(marker, 0, -1, 0)  # no chunk running
             env[MARKER_FD] = str(fd)
+        output = _logs.Leftovers()
+        env.update(output.env)
+        fds = (*fds, *output.passed)
         protocol = WorkerProtocol(loop)
         try:
             async with _SPAWNING:  # cancelled while waiting here: nothing has started yet
@@ -170,10 +174,15 @@ class Worker:
                     # Cancelled mid-spawn: finish starting it, then stop it: it cannot outlive us.
                     await uninterrupted(_stop_when_started(spawn, protocol))
                     raise
+        except BaseException:
+            output.close()
+            raise
         finally:
             for fd in fds:
                 os.close(fd)  # the mapping and the worker keep their own
-        return cls(transport, protocol, marker, live)
+        worker = cls(transport, protocol, marker, live)
+        worker.output = output
+        return worker
 
     @property
     def usable(self) -> bool:
@@ -272,10 +281,16 @@ class Worker:
             async with asyncio.timeout(TERMINATE_GRACE):
                 await asyncio.shield(self.protocol.drained)
         self.transport.close()
+        if self.output is not None:  # after every answer: what it left unread comes last
+            self.output.collect()
+            self.output = None
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.transport.kill()
+        if self.output is not None:
+            self.output.close()
+            self.output = None
 
 
 request_ids = itertools.count()

@@ -136,10 +136,13 @@ def serve() -> None:
     os.close(devnull)
     global _current
     _current = server = _Server(read_fd, write_fd)
-    _logs.capture(lambda body: server.answer(0, LOG, body), 2)  # prints: to the parent's
+    _logs.capture(lambda body: server.answer(0, LOG, body), _marker.where)  # fd 1, fd 2 too
     level = int(os.environ.get(_logs.LOG_LEVEL, logging.WARNING))
     _logs.install(lambda body: server.answer(0, LOG, body), _marker.where, level)
-    asyncio.run(server.serve())
+    try:
+        asyncio.run(server.serve())
+    finally:
+        _logs.close()
 
 
 _current: _Server | None = None
@@ -340,7 +343,7 @@ class _Server:
 
     def answer(self, rid: int, status: int, body: bytes) -> None:
         if status != LOG:
-            _logs.flush_all()  # what the unit printed arrives before its answer
+            _logs.drain()  # what the unit wrote arrives before its answer
         head = HEADER.pack(ANSWER.size + len(body)) + ANSWER.pack(rid, status)
         with self.write_lock:
             if len(body) < SMALL_ANSWER:  # one system call
