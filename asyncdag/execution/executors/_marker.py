@@ -53,5 +53,6 @@ class Marker:
         self.rid.value = rid
 
     def end_chunk(self) -> None:
-        self.rid.value = -1
+        """What ran last stays marked (output read after the chunk still names it), by name."""
+        self.mark(*self.where())
         self.chunk = None  # its items are not kept
