@@ -159,3 +159,14 @@ async def test_a_def_node_returning_a_coroutine_in_a_large_batch_is_named() -> N
             await dr.execute(["results"], inputs={"n": N, "bad": BAD})
     assert "'work'" in str(info.value) + notes_of(info.value)
     await no_worker_left()
+
+
+async def test_a_block_that_only_collects_its_items_runs_on_processes() -> None:
+    def results(item: Collect[int]) -> list[int]:
+        return list(item)
+
+    dr = build(item, results, remote=executors.ProcessExecutor(max_tasks=2))
+    async with dr, asyncio.timeout(HANG_GUARD):
+        for _ in range(2):
+            assert await dr.execute(["results"], inputs={"n": N}) == {"results": list(range(N))}
+    await no_worker_left()

@@ -20,8 +20,8 @@ def crash_site(worker: Worker, unit: Unit, rid: int) -> tuple[str, str]:
     plain calls, worked out from the count of node calls it had started."""
     node, branch = worker.marked()
     running, at = worker.position()
-    if isinstance(unit, BranchChunk) and rid >= 0 and running == rid:
-        steps = unit.frame.steps
+    steps = unit.frame.steps if isinstance(unit, BranchChunk) else ()
+    if isinstance(unit, BranchChunk) and steps and rid >= 0 and running == rid:
         position, step = divmod(at, len(steps))
         if position < len(unit.items):
             node, branch = steps[step].node.name, format_path(unit.where(position))

@@ -60,7 +60,7 @@ def sync_columns(chunk: BranchChunk, at: Counter, run: Run) -> Columns:
             _loop(chunk, calls, columns, at, position)
             break
         except BaseException as exc:
-            position, step = divmod(at.value, count)
+            position, step = divmod(at.value, max(count, 1))
             failures[position] = _failed(chunk, run, calls[step][0], position, exc)
             for column in columns:
                 column.append(None)

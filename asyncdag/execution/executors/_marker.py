@@ -33,7 +33,7 @@ class Marker:
 
     def where(self) -> tuple[str, str]:
         chunk = self.chunk
-        if self.rid.value >= 0 and chunk is not None:
+        if self.rid.value >= 0 and chunk is not None and chunk.frame.steps:
             position, step = divmod(self.at.value, len(chunk.frame.steps))
             if position < len(chunk.items):
                 return chunk.frame.steps[step].node.name, format_path(chunk.where(position))
