@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BranchFailuresError, ExecutorError
 from ..graph.plan import ASYNC, REMOTE, Step
+from .chunks import Shipment, pump_chunks, takes_chunks
 from .halt import Halt
 from .jobs import BranchRun, Shared
 from .paths import Path, format_path
@@ -88,6 +89,7 @@ class Fan:
             if (node := _node_named(block.frame.steps, name)) is not None
         )
         self.vals = vals
+        self.shipment: Shipment | None = None  # what every chunk of this block run shares
 
     async def pump(self, source: Iterator[Any] | AsyncIterator[Any]) -> int:
         """Start a branch per item as it comes; return the number of branches once all are done.
@@ -113,13 +115,13 @@ class Fan:
         many: Callable[[Batch], Any] = self.ship
         size, gathering = 1, None
         only = frame.steps[0] if len(frame.steps) == 1 else None
-        auto: Callable[[], int] | None = None  # a shipped batch's size, measured as it goes
+        auto: Callable[[object], int] | None = None  # a shipped batch's size, measured
         queue: Shared | None = None  # a threaded block's items, shared by its thread jobs
         if block.shipped:
             size = (remote.batch_size if remote else None) or 1
             auto = getattr(remote, "auto_batch", None) if remote and not remote.batch_size else None
             if auto is not None:  # a free worker takes the items at once; busy, they gather
-                gathering, size = slots, auto()
+                gathering, size = slots, auto(frame)
         elif observer is not None or careful:
             one = self.local
         elif block.threaded:
@@ -134,6 +136,9 @@ class Fan:
             one = self.local
         appends = [values.append for values in self.lists]
         sync_items, async_items = split(source)
+        chunked = block.shipped and observer is None and windows is None and not self.streamed
+        if chunked and sync_items is not None and takes_chunks(remote):
+            return await pump_chunks(self, sync_items, remote)  # type: ignore[arg-type]
         clock = time.perf_counter
         # Tasks: hand the loop over after the first item, so that branch 0 starts at once.
         deadline = clock() + YIELD_INTERVAL if here else 0.0
@@ -207,7 +212,7 @@ class Fan:
                             tg.create_task(many(batch))
                             batch = []
                             if auto is not None:
-                                size = auto()
+                                size = auto(frame)
                 index += 1
                 if now > deadline:
                     await let_others_run()

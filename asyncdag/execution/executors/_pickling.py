@@ -116,6 +116,73 @@ def dumps_unit(unit: Shipped, shared: SharedKeys | None = None) -> bytes:
     return buffer.getvalue()
 
 
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None)})
+_PLAIN_MOST = 64  # a longer list is not looked through: cloudpickle's own cost is then small
+
+
+def _plain(value: object, depth: int = 0) -> bool:
+    """Whether stdlib pickle writes ``value`` exactly as cloudpickle would: builtin scalars
+    in a few short lists, tuples and dicts (none of cloudpickle's by-value cases)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if depth > 2:
+        return False
+    if kind is list or kind is tuple:
+        items: Any = value
+        return len(items) <= _PLAIN_MOST and all(_plain(v, depth + 1) for v in items)
+    if kind is dict:
+        entries: Any = value
+        return not entries  # an empty one only: a dict's keys and values are not looked at
+    return False
+
+
+def dumps_value(value: object) -> bytes:
+    """``value`` pickled: by stdlib pickle when it is plain (no cloudpickle ``Pickler`` to
+    build, which costs more than a small value), else by cloudpickle."""
+    if _plain(value):
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    pickled: bytes = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return pickled
+
+
+class PickledOnce:
+    """The newest ``kept`` objects pickled, by identity: each is pickled once."""
+
+    def __init__(self, kept: int = 8) -> None:
+        self.kept = kept
+        self._pickled: dict[int, tuple[object, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def dumps(self, value: object) -> bytes:
+        entry = self._pickled.get(id(value))
+        if entry is not None and entry[0] is value:
+            return entry[1]
+        pickled = dumps_value(value)
+        with self._lock:
+            while len(self._pickled) >= self.kept:
+                del self._pickled[next(iter(self._pickled))]
+            self._pickled[id(value)] = (value, pickled)
+        return pickled
+
+
+class _Listed(Shipped, Protocol):
+    @property
+    def items(self) -> list[Any]: ...
+
+
+def dumps_items(unit: _Listed, head: tuple[Any, ...]) -> bytes:
+    """``(*head, items)``: a chunk's items as one list, with no look at each for shared parts.
+
+    Raises:
+        SerializationError: naming the item that cannot be serialized.
+    """
+    try:
+        return dumps_value((*head, unit.items))
+    except Exception as exc:
+        raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+
+
 def loads_unit(payload: bytes, kept: dict[int, object]) -> Any:
     """The unit ``dumps_unit`` wrote, its shared parts taken from ``kept``."""
     return UnitUnpickler(io.BytesIO(payload), kept).load()

@@ -21,7 +21,17 @@ import aiologic
 
 from . import _logs
 from ._pickling import SharedKeys
-from ._wire import ANSWER, HEADER, LOG, MARKER_FD, MARKER_SIZE, PARENT_PID, read_marker
+from ._wire import (
+    ANSWER,
+    HEADER,
+    LOG,
+    MARKER_FD,
+    MARKER_SIZE,
+    PARENT_PID,
+    POSITION,
+    read_marker,
+    read_position,
+)
 from .base import uninterrupted
 
 DIED = -1  # the status a stream gets when its worker's answer pipe closes
@@ -30,6 +40,7 @@ DIED = -1  # the status a stream gets when its worker's answer pipe closes
 # How long a worker gets to exit after SIGTERM before it is killed, and how long a cancelled
 # unit on a worker shared with other work gets to stop before that worker is replaced.
 TERMINATE_GRACE = 2.0
+COPIED_MOST = 1 << 16  # a frame body this small is copied into its request's one write
 
 # One worker spawn at a time in this process, whatever the loop or thread: uvloop refuses
 # two at once from two loops ("Racing with another loop to spawn a process"). A lock that
@@ -136,6 +147,7 @@ class Worker:
             fd = os.memfd_create("asyncdag-marker")
             os.ftruncate(fd, MARKER_SIZE)
             marker, fds = mmap.mmap(fd, MARKER_SIZE), (fd,)
+            POSITION.pack_into(marker, 0, -1, 0)  # no chunk running
             env[MARKER_FD] = str(fd)
         output = _logs.Leftovers()
         env.update(output.env)
@@ -189,7 +201,7 @@ class Worker:
         self,
         kind: int,
         shared: SharedKeys | None = None,
-        payload: bytes | None = None,
+        payload: bytes | tuple[bytes, ...] | None = None,
         rid: int | None = None,
         queue: asyncio.Queue[tuple[int, bytes]] | None = None,
     ) -> tuple[int, asyncio.Future[tuple[int, bytes]]]:
@@ -211,14 +223,20 @@ class Worker:
         self.holds.difference_update(drops)
         self.holds.update(key for key, _ in installs)
         head = pickle.dumps((kind, rid, [key for key, _ in installs], drops))
+        bodies = [head, *(data for _, data in installs)]
+        bodies += (payload,) if isinstance(payload, bytes) else payload or ()
         stdin = self._stdin()
-        stdin.write(HEADER.pack(len(head)) + head)
-        for _, data in installs:  # written as they are, never copied into one message
-            stdin.write(HEADER.pack(len(data)))
-            stdin.write(data)
-        if payload is not None:
-            stdin.write(HEADER.pack(len(payload)))
-            stdin.write(payload)
+        small = bytearray()  # small frames go in one write: one system call, one wake-up
+        for data in bodies:
+            small += HEADER.pack(len(data))
+            if len(data) < COPIED_MOST:
+                small += data
+            else:  # a large one is written as it is, never copied into one message
+                stdin.write(bytes(small))
+                small.clear()
+                stdin.write(data)
+        if small:
+            stdin.write(bytes(small))
         return rid, future
 
     def notify(self, kind: int, rid: int) -> None:
@@ -237,6 +255,10 @@ class Worker:
     def marked(self) -> tuple[str, str]:
         """(node, branch) the worker said it was running, ``("", "")`` if unknown."""
         return read_marker(self.marker) if self.marker is not None else ("", "")
+
+    def position(self) -> tuple[int, int]:
+        """(request id, node calls started minus one) of the chunk it ran, ``(-1, 0)`` if none."""
+        return read_position(self.marker) if self.marker is not None else (-1, 0)
 
     async def stop(self, *, force: bool = False) -> None:
         """End the process (SIGTERM when ``force``, else by closing its stdin) and reap it."""

@@ -12,36 +12,41 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pickle
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from types import FunctionType
 from typing import Any
 
-from ...errors import ExecutorError, WorkerCrashedError
+from ...errors import WorkerCrashedError
 from ...graph.plan import Frame
+from ..chunks import BranchChunk
 from ..remote import BranchBatch
-from ._pickling import SharedKeys, SharedParts, dumps_unit, loads_error, ship_modules_by_value
+from ._answers import closed_error, crash_site, loads_result, outcome
+from ._pace import Pace
+from ._pickling import (
+    PickledOnce,
+    SharedKeys,
+    SharedParts,
+    dumps_items,
+    dumps_unit,
+    explain_unpicklable,
+    ship_modules_by_value,
+)
 from ._wire import (
     CANCEL,
+    CHUNK,
     CLOSE,
     DONE,
     ITEM,
     LAST,
     NEXT,
-    OK,
     RUN,
     STARTED,
     STREAM,
-    UNLOADED,
 )
 from ._workers import DIED, TERMINATE_GRACE, Died, Worker, request_ids
-from .base import Executor, Unit, check_max_tasks, uninterrupted
-
-# Automatic batches (batch_size=None): a batch should take about BATCH_TIME in its worker,
-# so the round trip's fixed cost is paid over many items; a batch at most doubles the last.
-BATCH_TIME = 0.01
-BATCH_MOST = 512
+from .base import Call, Executor, Unit, check_max_tasks, uninterrupted
 
 
 class ProcessExecutor(Executor):
@@ -59,6 +64,7 @@ class ProcessExecutor(Executor):
     """
 
     runs_branches = True
+    takes_chunks = True  # a block's branches come as ``BranchChunk`` units (``execution.chunks``)
 
     def __init__(
         self,
@@ -78,10 +84,10 @@ class ProcessExecutor(Executor):
         # other threads reach the dict too, so it changes under the lock.
         self._pools: dict[asyncio.AbstractEventLoop, _Pool] = {}
         self._lock = threading.Lock()
-        self._frames = SharedParts()  # branch frames: kept while blocks keep coming
+        self._frames = SharedParts()  # branch frames and node functions: kept while they come
         self._values = SharedParts(kept=4)  # outer values of the latest blocks
-        self._per_item = 0.0  # measured seconds per item of a batch, round trip included
-        self._last_batch = 1
+        self._pace = Pace()  # measured cost per item of each block, for automatic batches
+        self._shipments = PickledOnce()  # of the latest block runs shipped in chunks
 
     def __repr__(self) -> str:
         return (
@@ -95,22 +101,19 @@ class ProcessExecutor(Executor):
 
     async def submit(self, unit: Unit) -> Any:
         shared, payload = self._pickled(unit)
-        if self.batch_size is not None or not isinstance(unit, BranchBatch):
-            return await self._pool().run(unit, payload, shared)
+        kind = CHUNK if isinstance(unit, BranchChunk) else RUN
+        if self.batch_size is not None or not isinstance(unit, BranchBatch | BranchChunk):
+            return await self._pool().run(unit, payload, shared, kind)
         started = time.perf_counter()
-        result = await self._pool().run(unit, payload, shared)
-        per_item = (time.perf_counter() - started) / len(unit.items)
-        self._per_item = per_item if not self._per_item else 0.7 * self._per_item + 0.3 * per_item
+        result = await self._pool().run(unit, payload, shared, kind)
+        self._pace.measured(unit.frame, time.perf_counter() - started, len(unit.items))
         return result
 
-    def auto_batch(self) -> int:
-        """The size of the next batch when ``batch_size`` is None: one item until a batch
-        was measured, then as many as take about ``BATCH_TIME``, growing at most twofold."""
-        if not self._per_item:
-            return 1
-        fits = int(BATCH_TIME / self._per_item)
-        self._last_batch = max(1, min(fits, 2 * self._last_batch, BATCH_MOST))
-        return self._last_batch
+    def auto_batch(self, frame: object = None) -> int:
+        """The size of the next batch of ``frame``'s block when ``batch_size`` is None: one
+        item until a batch of it was measured, then as many as take about ``_pace.BATCH_TIME``
+        in a worker (growing at most ``_pace.GROWTH``-fold from one batch to the next)."""
+        return self._pace.batch(frame)
 
     async def stream(self, unit: Unit) -> AsyncIterator[Any]:
         """Call ``unit`` in a worker; the items of the iterator it returns, as yielded there.
@@ -118,19 +121,31 @@ class ProcessExecutor(Executor):
         The worker steps the iterator one item ahead of the caller, no further, and closes
         it when the caller stops early (``aclose()``, a failure or a cancellation).
         """
-        shared, payload = self._pickled(unit)
+        shared, (payload,) = self._pickled(unit)
         return await self._pool().stream(unit, payload, shared)
 
-    def _pickled(self, unit: Unit) -> tuple[SharedKeys, bytes]:
+    def _pickled(self, unit: Unit) -> tuple[SharedKeys, tuple[bytes, ...]]:
+        """The keys of the unit's shared parts, and its frames: the unit with those parts
+        as keys; or, for a chunk, its block run's ``Shipment`` (pickled once) and then
+        ``(frame key, outer key, start, items)``."""
         ship_modules_by_value()
         parts = unit.shared()
-        frames = [part for part in parts if isinstance(part, Frame)]
+        if isinstance(unit, Call) and type(unit.fn) is FunctionType:
+            parts = (unit.fn,)  # a node's function: it travels once per worker, as frames do
+        frames = [part for part in parts if isinstance(part, Frame | FunctionType)]
         shared = self._frames.keys_for(unit, frames)
         if len(frames) < len(parts):
             values = [part for part in parts if not isinstance(part, Frame)]
             shared.update(self._values.keys_for(unit, values))
-        payload = dumps_unit(unit, shared)
-        return shared, payload
+        if not isinstance(unit, BranchChunk):
+            return shared, (dumps_unit(unit, shared),)
+        try:
+            shipment = self._shipments.dumps(unit.of)
+        except Exception as exc:
+            raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+        outer = shared[id(unit.outer)][0] if unit.outer else -1
+        head = (shared[id(unit.frame)][0], outer, unit.start)
+        return shared, (shipment, dumps_items(unit, head))
 
     def _live(self, key: int) -> bool:
         """Whether the part under ``key`` is still kept here (workers drop the others)."""
@@ -196,7 +211,7 @@ class _Stream:
             await uninterrupted(self.aclose())
             raise
         if status == ITEM:
-            item = _loads(unit, body)
+            item = loads_result(unit, body)
             worker.notify(NEXT, self.rid)  # the worker steps while the caller uses this one
             return item
         self.finished = True
@@ -205,7 +220,7 @@ class _Stream:
             raise StopAsyncIteration
         if status == DIED:
             raise await self.pool._crashed(worker, unit)
-        _outcome(worker, unit, self.shared, status, body)  # raises the generator's error
+        outcome(worker, unit, self.shared, status, body)  # raises the generator's error
 
     async def aclose(self) -> None:
         """Stop stepping: the worker closes the generator (its ``finally`` runs there). A
@@ -254,43 +269,53 @@ class _Pool:
                 await worker.stop()  # died while idle (killed, OOM): reap it
             while len(self._workers) < self.size:
                 if self._closed:
-                    raise _closed_error(unit)
+                    raise closed_error(unit)
                 worker = await Worker.start(self.live)
                 if self._closed:  # closed while it started: it must not outlive the pool
                     await uninterrupted(worker.stop())
-                    raise _closed_error(unit)
+                    raise closed_error(unit)
                 self._workers.append(worker)
 
     async def _take(self, unit: Unit) -> Worker:
         """The least busy live worker (the pool filled first if one is missing)."""
         if self._closed:
-            raise _closed_error(unit)
+            raise closed_error(unit)
         workers = self._workers
         if len(workers) < self.size or not all(w.usable for w in workers):
             await self.ready(unit)
         return min(self._workers, key=lambda w: (w.load, w.streams))
 
-    async def run(self, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
+    async def run(
+        self, unit: Unit, payload: bytes | tuple[bytes, ...], shared: SharedKeys, kind: int = RUN
+    ) -> Any:
         async with self._slots:
             worker = await self._take(unit)
             worker.load += 1
             try:
-                return await self._answer(worker, unit, payload, shared)
+                return await self._answer(worker, unit, payload, shared, kind)
             finally:
                 worker.load -= 1
 
-    async def _answer(self, worker: Worker, unit: Unit, payload: bytes, shared: SharedKeys) -> Any:
+    async def _answer(
+        self,
+        worker: Worker,
+        unit: Unit,
+        payload: bytes | tuple[bytes, ...],
+        shared: SharedKeys,
+        kind: int,
+    ) -> Any:
+        rid = -1
         try:
-            rid, future = worker.request(RUN, shared, payload)
+            rid, future = worker.request(kind, shared, payload)
             status, body = await future
         except asyncio.CancelledError:
             await uninterrupted(self._cancelled(worker, unit, rid))
             raise
         except Died:
-            raise await self._crashed(worker, unit) from None
+            raise await self._crashed(worker, unit, rid) from None
         if status == LAST:  # its last answer: the worker is exiting
             await uninterrupted(self._replace_dead(worker))
-        return _outcome(worker, unit, shared, status, body)
+        return outcome(worker, unit, shared, status, body)
 
     async def _cancelled(self, worker: Worker, unit: Unit, rid: int) -> None:
         """Stop a cancelled unit: its worker, unless that worker runs others' work too."""
@@ -312,10 +337,10 @@ class _Pool:
             self._workers.remove(worker)
         await worker.stop(force=True)
 
-    async def _crashed(self, worker: Worker, unit: Unit) -> WorkerCrashedError:
+    async def _crashed(self, worker: Worker, unit: Unit, rid: int = -1) -> WorkerCrashedError:
         # Its pipes closed: it is dying. No signal now: it would race the exit code.
         await self._replace_dead(worker)
-        node, branch = worker.marked()
+        node, branch = crash_site(worker, unit, rid)
         code = worker.transport.get_returncode()
         return WorkerCrashedError(node or unit.node, branch or unit.branch, code)
 
@@ -342,7 +367,7 @@ class _Pool:
             await stream.aclose()
             if status == DIED:
                 raise await self._crashed(worker, unit)
-            _outcome(worker, unit, shared, status, body)
+            outcome(worker, unit, shared, status, body)
         return stream
 
     def pids(self) -> list[int]:
@@ -360,44 +385,3 @@ class _Pool:
         for worker in self._workers:
             worker.kill()
         self._workers = []
-
-
-def _loads(unit: Unit, body: bytes) -> Any:
-    try:
-        return pickle.loads(body)
-    except Exception as exc:
-        where = f" in branch {unit.branch}" if unit.branch else ""
-        raise ExecutorError(
-            f"the result of node {unit.node!r}{where} could not be unpickled in the parent "
-            f"process ({type(exc).__name__}: {exc}). Return values whose types and modules "
-            "this process can import too."
-        ) from exc
-
-
-def _outcome(worker: Worker, unit: Unit, shared: SharedKeys, status: int, body: bytes) -> Any:
-    """The unit's result, or its error raised with the worker's traceback as a note."""
-    if status == OK:
-        return _loads(unit, body)
-    error, remote_traceback = loads_error(body)
-    if remote_traceback:
-        error.add_note(f"asyncdag: traceback in worker process {worker.pid}:\n{remote_traceback}")
-    if status == UNLOADED:
-        worker.unload(shared)
-        where = f" in branch {unit.branch}" if unit.branch else ""
-        error.add_note(
-            f"asyncdag: a worker process could not load the work of node {unit.node!r}{where}: "
-            "a module or a value it needs cannot be imported there. Make it importable from "
-            "the parent's sys.path, or define it in a module loaded by file path."
-        )
-    raise error
-
-
-def _closed_error(unit: Unit | None) -> ExecutorError:
-    if unit is None:
-        return ExecutorError("this ProcessExecutor's aclose() stopped its workers meanwhile")
-    where = f" in branch {unit.branch}" if unit.branch else ""
-    return ExecutorError(
-        f"node {unit.node!r}{where} was sent to a ProcessExecutor whose aclose() had already "
-        "stopped the workers of this event loop. Close the executor (or the Driver) only "
-        "after the executes using it have finished."
-    )

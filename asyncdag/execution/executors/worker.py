@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
+import io
 import logging
-import mmap
 import os
 import pickle
 import signal
@@ -32,17 +33,21 @@ from typing import Any, cast
 import cloudpickle
 
 from ...errors import NodeTimeoutError
-from ...graph.plan import GUARDED, Step
+from ...graph.plan import GUARDED, Frame, Step
+from ..chunks import BranchChunk, Shipment
 from ..paths import Path, format_path
 from ..policy import TimeoutThreads
 from ..remote import BranchBatch
 from ..scheduler import Run, run_branches
 from ..sources import END
 from . import _logs
-from ._pickling import dumps_error, explain_unpicklable, loads_unit
+from ._chunked import run_chunk
+from ._marker import Marker
+from ._pickling import dumps_error, dumps_value, explain_unpicklable, loads_unit
 from ._wire import (
     ANSWER,
     CANCEL,
+    CHUNK,
     CLOSE,
     DONE,
     ERROR,
@@ -50,8 +55,6 @@ from ._wire import (
     ITEM,
     LAST,
     LOG,
-    MARKER_FD,
-    MARKER_SIZE,
     NEXT,
     OK,
     PARENT_PID,
@@ -65,30 +68,13 @@ from .base import run_unit
 __all__ = ["PARENT_PID", "current", "serve"]
 
 
-class _Marker:
-    """The worker's side of the marker: the node it is about to run, in shared memory."""
-
-    def __init__(self) -> None:
-        fd = os.environ.get(MARKER_FD)
-        self.memory = mmap.mmap(int(fd), MARKER_SIZE) if fd else None
-        self.node = self.branch = ""
-
-    def where(self) -> tuple[str, str]:
-        return self.node, self.branch
-
-    def mark(self, node: str, branch: str) -> None:
-        self.node, self.branch = node, branch
-        memory = self.memory
-        if memory is not None:
-            data = f"{node}\0{branch}\0".encode()[: MARKER_SIZE - 1]
-            memory[: len(data)] = data
-
-
-_marker = _Marker()
+_marker = Marker()
 
 
 _RID: contextvars.ContextVar[int] = contextvars.ContextVar("asyncdag_worker_rid")
 TIMED_OUT_EXIT = 70  # the exit code of a worker stopped by a node's @timeout
+SHIPMENTS_KEPT = 8
+SMALL_ANSWER = 1 << 16  # an answer's body this small goes out in the same write as its head
 
 
 class _Watchdog:
@@ -175,7 +161,6 @@ def _die_with_parent() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -184,6 +169,9 @@ def _die_with_parent() -> None:
         return
     if str(os.getppid()) != os.environ.get(PARENT_PID, str(os.getppid())):
         os._exit(1)  # the parent died before the signal was armed
+
+
+_Request = tuple[int, int, dict[int, bytes], tuple[bytes, ...], list[int]]
 
 
 class _Server:
@@ -195,12 +183,11 @@ class _Server:
         self.kept: dict[int, object] = {}  # shared parts (branch frames, outer values) by key
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.streams: dict[int, Iterator[Any]] = {}
+        self.shipments: dict[bytes, Shipment] = {}  # the latest block runs' chunks share
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes, list[int]] | None] = (
-            asyncio.Queue()
-        )
+        inbox: asyncio.Queue[_Request | None] = asyncio.Queue()
         reader = threading.Thread(target=self.read, args=(loop, inbox), daemon=True)
         reader.start()
         try:
@@ -216,13 +203,19 @@ class _Server:
     def read(
         self,
         loop: asyncio.AbstractEventLoop,
-        inbox: asyncio.Queue[tuple[int, int, dict[int, bytes], bytes, list[int]] | None],
+        inbox: asyncio.Queue[_Request | None],
     ) -> None:
+        raw = io.FileIO(self.read_fd, "rb", closefd=False)
+        requests = io.BufferedReader(raw, 1 << 16)  # a small request: one system call
         try:
             while True:
-                kind, rid, keys, drops = pickle.loads(_read_frame(self.read_fd))
-                installs = {key: _read_frame(self.read_fd) for key in keys}
-                payload = _read_frame(self.read_fd) if kind in (RUN, STREAM) else b""
+                kind, rid, keys, drops = pickle.loads(_read_frame(requests))
+                installs = {key: _read_frame(requests) for key in keys}
+                payload: tuple[bytes, ...] = ()
+                if kind in (RUN, STREAM, CHUNK):
+                    payload = (_read_frame(requests),)
+                if kind == CHUNK:  # its items, apart
+                    payload += (_read_frame(requests),)
                 loop.call_soon_threadsafe(inbox.put_nowait, (kind, rid, installs, payload, drops))
         except EOFError:
             loop.call_soon_threadsafe(inbox.put_nowait, None)
@@ -233,7 +226,9 @@ class _Server:
         for key in keys:
             self.kept.pop(key, None)
 
-    def handle(self, kind: int, rid: int, installs: dict[int, bytes], payload: bytes) -> None:
+    def handle(
+        self, kind: int, rid: int, installs: dict[int, bytes], payload: tuple[bytes, ...]
+    ) -> None:
         if kind == NEXT:
             self.step(rid)
         elif kind == CLOSE:
@@ -249,7 +244,7 @@ class _Server:
             try:
                 for key, part in installs.items():
                     self.kept[key] = cloudpickle.loads(part)
-                unit = loads_unit(payload, self.kept)
+                unit = self.chunk(payload) if kind == CHUNK else loads_unit(payload[0], self.kept)
             except BaseException as exc:
                 for key in installs:
                     self.kept.pop(key, None)
@@ -261,6 +256,20 @@ class _Server:
                 task = asyncio.get_running_loop().create_task(self.run(rid, unit))
                 self.tasks[rid] = task
 
+    def chunk(self, payload: tuple[bytes, ...]) -> BranchChunk:
+        """A ``BranchChunk`` from its block run's ``Shipment`` (unpickled once) and its
+        ``(frame key, outer key, start, items)``."""
+        shipment = self.shipments.get(payload[0])
+        if shipment is None:
+            shipment = cloudpickle.loads(payload[0])
+            while len(self.shipments) >= SHIPMENTS_KEPT:
+                del self.shipments[next(iter(self.shipments))]
+            self.shipments[payload[0]] = shipment
+        frame, outer, start, items = pickle.loads(payload[1])
+        kept = self.kept
+        values = cast(Values[str, Any], kept[outer]) if outer >= 0 else {}
+        return BranchChunk(shipment, cast(Frame, kept[frame]), values, start, items)
+
     def timed_out(self, rid: int, node: str, branch: str, seconds: float) -> None:
         """A node ran past its ``@timeout`` (called on the watchdog's thread): answer, exit."""
         error = NodeTimeoutError(node, branch, seconds)
@@ -271,15 +280,23 @@ class _Server:
 
     async def run(self, rid: int, unit: Any) -> None:
         _RID.set(rid)
+        result: Any
         try:
-            _marker.mark(unit.node, unit.branch)
-            if isinstance(unit, BranchBatch):
+            if isinstance(unit, BranchChunk):
+                _marker.mark_chunk(rid, unit)
+                try:
+                    result = await run_chunk(unit, _marker.at, _MarkedRun())
+                finally:
+                    _marker.end_chunk()
+            elif isinstance(unit, BranchBatch):
+                _marker.mark(unit.node, unit.branch)
                 work = run_branches(
                     unit.frame, unit.node, unit.outer, unit.items, unit.produces, unit.path,
                     unit.skip, _MarkedRun(),
                 )  # fmt: skip
                 result = await work
             else:
+                _marker.mark(unit.node, unit.branch)
                 result = await run_unit(unit)
         except BaseException as exc:  # every kind, SystemExit included: the node's to report
             self.answer(rid, ERROR, dumps_error(exc, _traceback_text(exc)))
@@ -316,7 +333,7 @@ class _Server:
 
     def answer_value(self, rid: int, status: int, unit: Any, value: Any) -> None:
         try:
-            body: bytes = cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            body = dumps_value(value)
         except Exception as exc:
             parts = unit.result_parts(value) if unit is not None else ()
             node = unit.node if unit is not None else "?"
@@ -327,9 +344,13 @@ class _Server:
     def answer(self, rid: int, status: int, body: bytes) -> None:
         if status != LOG:
             _logs.drain()  # what the unit wrote arrives before its answer
+        head = HEADER.pack(ANSWER.size + len(body)) + ANSWER.pack(rid, status)
         with self.write_lock:
-            _write(self.write_fd, HEADER.pack(ANSWER.size + len(body)) + ANSWER.pack(rid, status))
-            _write(self.write_fd, body)
+            if len(body) < SMALL_ANSWER:  # one system call
+                _write(self.write_fd, head + body)
+            else:  # never copied
+                _write(self.write_fd, head)
+                _write(self.write_fd, body)
 
 
 def _close(stream: Iterator[Any]) -> None:
@@ -351,20 +372,15 @@ def _traceback_text(exc: BaseException) -> str:
             exc.__notes__ = notes
 
 
-def _read_exactly(fd: int, size: int) -> bytes:
-    chunks = []
-    while size:
-        chunk = os.read(fd, min(size, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_frame(fd: int) -> bytes:
-    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size))
-    return _read_exactly(fd, size)
+def _read_frame(requests: io.BufferedIOBase) -> bytes:
+    head = requests.read(HEADER.size)
+    if len(head) < HEADER.size:
+        raise EOFError
+    (size,) = HEADER.unpack(head)
+    body = requests.read(size)  # reads until it has them all, or the end
+    if len(body) < size:
+        raise EOFError
+    return body
 
 
 def _write(fd: int, data: bytes) -> None:
