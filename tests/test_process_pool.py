@@ -68,6 +68,17 @@ async def test_entering_the_driver_starts_the_workers() -> None:
     await no_worker_left()
 
 
+async def test_entering_the_driver_waits_until_every_worker_has_answered() -> None:
+    # A started worker still imports asyncdag for up to a second; the first request must
+    # not pay for that: entering returns once each worker has answered a request.
+    executor = executors.ProcessExecutor(max_tasks=2)
+    dr = build(*fan_out(adding(0)), remote=executor)
+    async with dr:
+        pool = executor._pools[asyncio.get_running_loop()]
+        assert [w.protocol.answered >= 1 for w in pool._workers] == [True, True]
+    await no_worker_left()
+
+
 def _parts_kept_by_this_worker() -> int:
     from asyncdag.execution.executors import worker
 

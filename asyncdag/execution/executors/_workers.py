@@ -63,6 +63,7 @@ class WorkerProtocol(asyncio.SubprocessProtocol):
         self.exited = loop.create_future()
         self.drained = loop.create_future()  # its stdout reached its end: every answer is in
         self.open = True
+        self.answered = 0  # answers to requests so far (a started worker has answered once)
 
     def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
         buffer = self.buffer
@@ -81,6 +82,7 @@ class WorkerProtocol(asyncio.SubprocessProtocol):
                 continue
             future = self.waiting.pop(rid, None)
             if future is not None:
+                self.answered += 1
                 if not future.done():
                     future.set_result((status, body))
             elif (queue := self.streams.get(rid)) is not None:

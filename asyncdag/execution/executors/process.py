@@ -96,8 +96,15 @@ class ProcessExecutor(Executor):
         )
 
     async def start(self) -> None:
-        """Start this loop's workers now, so that the first unit does not wait for them."""
-        await self._pool().ready()
+        """Start this loop's workers now and wait until each has answered a first request,
+        so that the first unit waits neither for a spawn nor for a worker's imports."""
+        pool = self._pool()
+        await pool.ready()
+        warm = Call("<warm-up>", "", os.getpid, {})
+        shared, payload = self._pickled(warm)
+        async with asyncio.TaskGroup() as tg:  # the least busy worker takes each one
+            for _ in range(self.processes):
+                tg.create_task(pool.run(warm, payload, shared))
 
     async def submit(self, unit: Unit) -> Any:
         shared, payload = self._pickled(unit)
