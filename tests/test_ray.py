@@ -59,12 +59,18 @@ async def test_user_exception_from_ray_arrives_as_itself_with_node_branch_and_tr
 
 
 async def test_a_killed_ray_worker_raises_worker_crashed_error_and_the_next_run_works() -> None:
-    await cases.killed_worker(lambda: executors.RayExecutor(max_retries=0))
+    await cases.killed_worker(
+        lambda: executors.RayExecutor(max_retries=0), "a Ray worker", "max_retries"
+    )
 
 
 async def test_cancelling_execute_cancels_its_ray_tasks() -> None:
     # The node sleeps far longer than the test waits: only ray.cancel frees the CPUs.
     await cases.cancelling_execute(make, _busy_cpus, seconds=60)
+
+
+async def test_cancelling_execute_stops_a_ray_branch_running_a_python_loop(tmp_path: Path) -> None:
+    await cases.cancelling_stops_a_running_branch(make, tmp_path)
 
 
 async def test_retry_and_timeout_work_inside_ray_branches(tmp_path: Path) -> None:

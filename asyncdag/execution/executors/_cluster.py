@@ -21,7 +21,7 @@ from typing import Any
 
 import cloudpickle
 
-from ...errors import ExecutorError
+from ...errors import ExecutorError, WorkerCrashedError
 from ._pickling import (
     dumps_error,
     dumps_unit,
@@ -162,6 +162,24 @@ def unreachable(backend: str, address: str, seconds: float, exc: BaseException) 
         f"({type(exc).__name__}: {exc}). Check that the scheduler is running and that the "
         "address (host and port) is right and reachable from this machine."
     )
+
+
+def crashed(unit: Unit, worker: str, cluster: str) -> WorkerCrashedError:
+    """The error for ``unit`` whose cluster task lost its worker ``worker``.
+
+    The parent cannot read a dead cluster worker's memory, so the node named is the
+    branch's first; when the branch has more, the message says which could have been
+    running. ``cluster`` says what the cluster did and what to do.
+    """
+    nodes = list(dict.fromkeys(node for node, what, _ in unit.parts() if what == "the function"))
+    node = nodes[0] if nodes else unit.node
+    if len(nodes) > 1:
+        names = ", ".join(repr(name) for name in nodes)
+        cluster = (
+            f"(On a cluster the parent cannot see which of the branch's nodes {names} was "
+            f"running; {node!r} is its first.) {cluster}"
+        )
+    return WorkerCrashedError(node, unit.branch, None, worker, cluster)
 
 
 def where_of(unit: Unit) -> str:

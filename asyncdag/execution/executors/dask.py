@@ -187,9 +187,17 @@ class _Session:
         distributed = _distributed()
         try:
             answer = await self._batcher.run(unit, payload, parts)
-        except (distributed.KilledWorker, distributed.client.FutureCancelledError) as exc:
+        except distributed.KilledWorker as exc:
+            raise _killed(unit, exc) from exc
+        except distributed.client.FutureCancelledError as exc:
             # Cancelled not by us: the workers holding its scattered parts died, twice.
-            raise WorkerCrashedError(unit.node, unit.branch, None) from exc
+            raise _cluster.crashed(
+                unit,
+                "a Dask worker holding its scattered inputs",
+                "Those inputs were scattered again and the task sent once more, and again the "
+                "workers holding them died. Workers die when they run out of memory (see "
+                "their memory limit) or crash in native code: look in the workers' logs.",
+            ) from exc
         return _cluster.outcome(answer, "a Dask worker")
 
     async def _send(self, payloads: list[bytes], parts: tuple[object, ...], unit: Unit) -> Any:
@@ -237,3 +245,19 @@ class _Session:
             await client.close()
         if cluster is not None:
             await asyncio.to_thread(cluster.close)
+
+
+def _killed(unit: Unit, exc: BaseException) -> WorkerCrashedError:
+    """The error for ``unit`` whose task Dask gave up on (``KilledWorker``)."""
+    worker = getattr(getattr(exc, "last_worker", None), "address", None)
+    allowed = getattr(exc, "allowed_failures", None)
+    tried = "" if allowed is None else f" on {allowed + 1} worker(s)"
+    setting = "" if allowed is None else f", now {allowed}"
+    return _cluster.crashed(
+        unit,
+        f"Dask worker {worker}" if worker else "a Dask worker",
+        f"Dask ran its task{tried}, and each worker died while running it "
+        f"(distributed.scheduler.allowed-failures{setting}). A worker dies when it runs out "
+        "of memory (see its memory limit) or crashes in native code: look in that worker's "
+        "log. Raise allowed-failures to let Dask try more workers.",
+    )

@@ -167,9 +167,25 @@ class RayExecutor(Executor):
         payload = _cluster.dumps(unit, parts)
         try:
             answer = await batcher.run(unit, payload, parts)
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
-            raise WorkerCrashedError(unit.node, unit.branch, None) from exc
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.OutOfMemoryError,
+        ) as exc:
+            raise self._crashed(unit, exc) from exc
         return _cluster.outcome(answer, "a Ray worker")
+
+    def _crashed(self, unit: Unit, exc: BaseException) -> WorkerCrashedError:
+        """The error for ``unit`` whose task's worker died on each of Ray's tries."""
+        tries = self.max_retries + 1
+        return _cluster.crashed(
+            unit,
+            "a Ray worker",
+            f"Ray ran its task {tries} time(s), and each time the worker died "
+            f"(RayExecutor(max_retries={self.max_retries})). Ray said: {exc} A worker dies "
+            "when it runs out of memory (Ray's memory monitor kills tasks) or crashes in "
+            "native code. Raise max_retries to let Ray try again.",
+        )
 
     async def _send(self, payloads: list[bytes], parts: tuple[object, ...], unit: Unit) -> Any:
         """One Ray task for ``payloads``; their answers."""
