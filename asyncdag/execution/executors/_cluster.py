@@ -12,6 +12,7 @@ exception crosses back as itself, whatever the cluster does with exceptions, and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pickle
 import threading
 import traceback
@@ -22,6 +23,7 @@ from typing import Any
 import cloudpickle
 
 from ...errors import ExecutorError, WorkerCrashedError
+from . import _interrupts
 from ._pickling import (
     dumps_error,
     dumps_unit,
@@ -90,20 +92,45 @@ def dumps(unit: Unit, parts: tuple[object, ...]) -> bytes:
     return dumps_unit(unit, {id(part): (at, b"") for at, part in enumerate(parts)})
 
 
-def run_payloads(payloads: list[bytes], *kept: Kept) -> list[bytes]:
+def run_payloads(payloads: list[bytes], *kept: Kept, stop_token: str | None = None) -> list[bytes]:
     """The cluster task: run each unit of ``payloads`` with the stored parts; their outcomes.
 
     Each unit runs to its own outcome, so a failure is attributed to exactly its unit.
+    With ``stop_token``, ``_interrupts.interrupt([stop_token])`` stops the task.
     """
-    parts = {at: part.value for at, part in enumerate(kept)}
-    return [_run(_thread_loop(), payload, parts) for payload in payloads]
+    with _interrupts.registered(stop_token) as running:
+        parts = {at: part.value for at, part in enumerate(kept)}
+        answers = []
+        for payload in payloads:
+            if running.stopped:  # cancelled: the units left never start
+                raise _interrupts.Interrupted
+            answers.append(_run(_thread_loop(), payload, parts, running))
+        return answers
 
 
-def _run(loop: asyncio.AbstractEventLoop, payload: bytes, parts: dict[int, object]) -> bytes:
+def _run(
+    loop: asyncio.AbstractEventLoop,
+    payload: bytes,
+    parts: dict[int, object],
+    running: _interrupts.Running,
+) -> bytes:
     """Run one unit on ``loop``; its outcome as bytes (every exception is the unit's to report)."""
     try:
         unit = loads_unit(payload, parts)
-        result, error = loop.run_until_complete(_outcome(unit))
+        task = loop.create_task(_outcome(unit))
+        running.running(loop, task)
+        try:
+            result, error = loop.run_until_complete(task)
+        except BaseException:
+            # Interrupted in the loop's own code, or by a KeyboardInterrupt (Ray's cancel):
+            # tasks left pending on the loop must never resume under a later unit.
+            if asyncio.all_tasks(loop):
+                _LOOPS.loop = None
+                with contextlib.suppress(RuntimeError):  # still marked running
+                    loop.close()
+            raise
+        finally:
+            running.running(None, None)
     except BaseException as exc:  # the unit did not load, or the loop was interrupted
         return ERROR + dumps_error(exc, _traceback_text(exc))
     if error is not None:
