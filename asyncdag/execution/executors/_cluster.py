@@ -72,6 +72,22 @@ class Kept:
         return loaded
 
 
+class Loaded:
+    """A shared part already loaded in this process: ``Kept``'s stand-in, not fetched again."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+def loaded(token: str) -> Loaded | None:
+    """The part of ``token`` if this process has loaded it (and keeps it), else None."""
+    with _LOADING:
+        found = _LOADED.get(token, _LOADING)
+    return None if found is _LOADING else Loaded(found)
+
+
 def shared_parts(unit: Unit) -> tuple[object, ...]:
     """The parts of ``unit`` stored once on the cluster: its frame and its outer values."""
     outer = getattr(unit, "outer", None)
@@ -92,7 +108,9 @@ def dumps(unit: Unit, parts: tuple[object, ...]) -> bytes:
     return dumps_unit(unit, {id(part): (at, b"") for at, part in enumerate(parts)})
 
 
-def run_payloads(payloads: list[bytes], *kept: Kept, stop_token: str | None = None) -> list[bytes]:
+def run_payloads(
+    payloads: list[bytes], *kept: Kept | Loaded, stop_token: str | None = None
+) -> list[bytes]:
     """The cluster task: run each unit of ``payloads`` with the stored parts; their outcomes.
 
     Each unit runs to its own outcome, so a failure is attributed to exactly its unit.
