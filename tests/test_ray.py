@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,10 @@ def local_ray() -> Iterator[None]:
     try:
         yield
     finally:
+        # Refs held in garbage cycles (a failed test's traceback) are freed while Ray is up:
+        # one collected later, in any thread, makes Ray end this process ("The core worker
+        # has already been shutdown ... The process will exit").
+        gc.collect()
         ray.shutdown()
 
 

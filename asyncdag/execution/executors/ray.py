@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -237,7 +238,14 @@ class RayExecutor(Executor):
                 await uninterrupted(starting)
         if self._started and not self._stored:
             self._started, self._remote, self._cpus = False, None, 0
-            await uninterrupted(asyncio.to_thread(_ray().shutdown))
+            await uninterrupted(asyncio.to_thread(_shutdown))
+
+
+def _shutdown() -> None:
+    """``ray.shutdown()``, after freeing the refs held in garbage cycles: one collected
+    later, in any thread, would make Ray end the process."""
+    gc.collect()
+    _ray().shutdown()
 
 
 def _run_payloads(payloads: list[bytes], stores: list[tuple[str, Any]]) -> list[bytes]:
