@@ -204,7 +204,8 @@ async def cancelling_stops_a_running_branch(make: Make, beats: Path) -> None:
                 await asyncio.sleep(0.05)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            async with asyncio.timeout(HANG_GUARD):
+                await task
         async with asyncio.timeout(HANG_GUARD):  # no beat for 0.5 s: both loops have stopped
             before, after = {}, await asyncio.to_thread(sizes)
             while before != after:

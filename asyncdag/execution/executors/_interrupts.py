@@ -31,6 +31,10 @@ PATIENT = 2.0  # seconds ``interrupt`` waits for interrupted tasks to end (withi
 # since the thread that runs a task is chosen by the cluster, not by us.
 _RUNNING: dict[str, Running] = {}
 _RUNNING_LOCK = threading.Lock()
+# Tokens already interrupted, the newest few: a task of theirs that a worker starts after
+# the interrupt (it was queued there) stops before running anything.
+_STOPPED: dict[str, None] = {}
+_STOPPED_MOST = 4096
 
 
 class Interrupted(BaseException):
@@ -91,6 +95,7 @@ def registered(token: str | None) -> Iterator[Running]:
     if token is not None:
         with _RUNNING_LOCK:
             _RUNNING[token] = running
+            running.stopped = token in _STOPPED
     try:
         yield running
     finally:
@@ -108,6 +113,10 @@ async def interrupt(tokens: list[str]) -> int:
     """
     with _RUNNING_LOCK:
         found = [_RUNNING[token] for token in tokens if token in _RUNNING]
+        for token in tokens:
+            _STOPPED[token] = None
+        while len(_STOPPED) > _STOPPED_MOST:
+            del _STOPPED[next(iter(_STOPPED))]
     for running in found:
         running.stop()
     ended = await asyncio.gather(*(_ended(running, GENTLE) for running in found))
