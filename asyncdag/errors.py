@@ -156,11 +156,27 @@ class SerializationError(ExecutorError):
 
 
 class WorkerCrashedError(ExecutorError):
-    """A worker process died while it was running a node."""
+    """A worker process died while it was running a node.
 
-    def __init__(self, node: str, branch: str, exitcode: int | None) -> None:
-        self._fields = (node, branch, exitcode)
+    On a cluster, ``worker`` names the worker that died and ``cluster`` says what the
+    cluster did (its retries) and what to do; the exit code is then unknown (``None``).
+    """
+
+    def __init__(
+        self,
+        node: str,
+        branch: str,
+        exitcode: int | None,
+        worker: str | None = None,
+        cluster: str = "",
+    ) -> None:
+        self._fields = (node, branch, exitcode, worker, cluster)
         self.node, self.branch, self.exitcode = node, branch, exitcode
+        self.worker, self.cluster = worker, cluster
+        if worker is not None:
+            of = f" of branch {branch}" if branch else ""
+            super().__init__(f"node {node!r}{of} was running on {worker} when it died. {cluster}")
+            return
         where = f" in branch {branch}" if branch else ""
         super().__init__(
             f"the worker process running node {node!r}{where} died (exit code {exitcode}). "

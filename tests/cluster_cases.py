@@ -130,7 +130,9 @@ async def user_exception_as_itself(make: Make, where: str) -> None:
     assert notes.count("raised by node") == 1
 
 
-async def killed_worker(make: Make) -> None:
+async def killed_worker(make: Make, worker: str, policy: str) -> None:
+    """``worker``: how the message names the dead worker; ``policy``: the retry setting."""
+
     def work(item: int, crash: bool) -> int:
         if crash and item == 1:
             # Let branch 0 finish first: a dying worker also fails the tasks it still holds,
@@ -144,9 +146,13 @@ async def killed_worker(make: Make) -> None:
         with pytest.raises(WorkerCrashedError) as info:
             async with asyncio.timeout(HANG_GUARD * 2):
                 await dr.execute(["results"], inputs={"n": 2, "crash": True})
-        assert info.value.node == "item"
+        assert info.value.node == "work", "the branch's node, not its expander"
         # Item 1 alone, or in one task with item 0 when automatic batching joined them.
         assert info.value.branch in ("item[1]", "item[0, 1]"), info.value.branch
+        message = str(info.value)
+        assert f"node 'work' of branch {info.value.branch} was running on {worker}" in message
+        assert policy in message, "what the cluster's retry policy did, and how to change it"
+        assert "exit code None" not in message and "pool was replaced" not in message
         async with asyncio.timeout(HANG_GUARD * 2):
             out = await dr.execute(["results"], inputs={"n": 3, "crash": False})
     assert out == {"results": [0, 1, 2]}
@@ -171,6 +177,43 @@ async def cancelling_execute(make: Make, started: Callable[[], Any], seconds: fl
         async with asyncio.timeout(HANG_GUARD):
             while await started():  # the cluster forgets the cancelled tasks
                 await asyncio.sleep(0.05)
+
+
+async def cancelling_stops_a_running_branch(make: Make, beats: Path) -> None:
+    """A branch busy in a Python loop stops once ``execute`` is cancelled: its beats end.
+
+    Each branch appends a byte to its own file in ``beats`` every 50 ms while ``forever``.
+    """
+
+    def work(item: int, beats: str, forever: bool) -> int:
+        while forever:
+            with open(os.path.join(beats, str(item)), "a") as out:
+                out.write(".")
+            time.sleep(0.05)
+        return item
+
+    def sizes() -> dict[str, int]:
+        return {p.name: p.stat().st_size for p in beats.iterdir()}
+
+    inputs = {"n": 2, "beats": str(beats)}
+    dr = build(*fan_out(work), remote=make())
+    async with dr:
+        task = asyncio.create_task(dr.execute(["results"], inputs={**inputs, "forever": True}))
+        async with asyncio.timeout(HANG_GUARD):
+            while len(await asyncio.to_thread(sizes)) < 2:  # both branches are running
+                await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(HANG_GUARD):
+                await task
+        async with asyncio.timeout(HANG_GUARD):  # no beat for 0.5 s: both loops have stopped
+            before, after = {}, await asyncio.to_thread(sizes)
+            while before != after:
+                await asyncio.sleep(0.5)
+                before, after = after, await asyncio.to_thread(sizes)
+        async with asyncio.timeout(HANG_GUARD):  # the interrupted workers serve the next run
+            out = await dr.execute(["results"], inputs={**inputs, "forever": False})
+    assert out == {"results": [0, 1]}
 
 
 async def unreachable_address(make: Callable[[str], Executor], address: str) -> None:

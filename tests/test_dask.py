@@ -116,12 +116,18 @@ async def test_user_exception_from_dask_arrives_as_itself_with_node_branch_and_t
 async def test_a_killed_dask_worker_raises_worker_crashed_error_and_the_next_run_works(
     make: cases.Make,
 ) -> None:
-    await cases.killed_worker(make)
+    await cases.killed_worker(make, "Dask worker tcp://", "allowed-failures")
 
 
 async def test_cancelling_execute_cancels_its_dask_futures(make: cases.Make, address: str) -> None:
-    # A task already running on a Dask worker thread cannot be interrupted: it sleeps briefly.
-    await cases.cancelling_execute(make, _running(address), seconds=1.5)
+    # The node sleeps far longer than the test waits: its worker thread is interrupted.
+    await cases.cancelling_execute(make, _running(address), seconds=60)
+
+
+async def test_cancelling_execute_stops_a_dask_branch_running_a_python_loop(
+    make: cases.Make, tmp_path: Path
+) -> None:
+    await cases.cancelling_stops_a_running_branch(make, tmp_path)
 
 
 async def test_unreachable_scheduler_raises_executor_error_naming_it_in_bounded_time() -> None:

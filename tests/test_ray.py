@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,10 @@ def local_ray() -> Iterator[None]:
     try:
         yield
     finally:
+        # Refs held in garbage cycles (a failed test's traceback) are freed while Ray is up:
+        # one collected later, in any thread, makes Ray end this process ("The core worker
+        # has already been shutdown ... The process will exit").
+        gc.collect()
         ray.shutdown()
 
 
@@ -59,12 +64,18 @@ async def test_user_exception_from_ray_arrives_as_itself_with_node_branch_and_tr
 
 
 async def test_a_killed_ray_worker_raises_worker_crashed_error_and_the_next_run_works() -> None:
-    await cases.killed_worker(lambda: executors.RayExecutor(max_retries=0))
+    await cases.killed_worker(
+        lambda: executors.RayExecutor(max_retries=0), "a Ray worker", "max_retries"
+    )
 
 
 async def test_cancelling_execute_cancels_its_ray_tasks() -> None:
     # The node sleeps far longer than the test waits: only ray.cancel frees the CPUs.
     await cases.cancelling_execute(make, _busy_cpus, seconds=60)
+
+
+async def test_cancelling_execute_stops_a_ray_branch_running_a_python_loop(tmp_path: Path) -> None:
+    await cases.cancelling_stops_a_running_branch(make, tmp_path)
 
 
 async def test_retry_and_timeout_work_inside_ray_branches(tmp_path: Path) -> None:

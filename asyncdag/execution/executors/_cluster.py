@@ -12,6 +12,7 @@ exception crosses back as itself, whatever the cluster does with exceptions, and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pickle
 import threading
 import traceback
@@ -21,7 +22,8 @@ from typing import Any
 
 import cloudpickle
 
-from ...errors import ExecutorError
+from ...errors import ExecutorError, WorkerCrashedError
+from . import _interrupts
 from ._pickling import (
     dumps_error,
     dumps_unit,
@@ -70,6 +72,22 @@ class Kept:
         return loaded
 
 
+class Loaded:
+    """A shared part already loaded in this process: ``Kept``'s stand-in, not fetched again."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+def loaded(token: str) -> Loaded | None:
+    """The part of ``token`` if this process has loaded it (and keeps it), else None."""
+    with _LOADING:
+        found = _LOADED.get(token, _LOADING)
+    return None if found is _LOADING else Loaded(found)
+
+
 def shared_parts(unit: Unit) -> tuple[object, ...]:
     """The parts of ``unit`` stored once on the cluster: its frame and its outer values."""
     outer = getattr(unit, "outer", None)
@@ -90,20 +108,47 @@ def dumps(unit: Unit, parts: tuple[object, ...]) -> bytes:
     return dumps_unit(unit, {id(part): (at, b"") for at, part in enumerate(parts)})
 
 
-def run_payloads(payloads: list[bytes], *kept: Kept) -> list[bytes]:
+def run_payloads(
+    payloads: list[bytes], *kept: Kept | Loaded, stop_token: str | None = None
+) -> list[bytes]:
     """The cluster task: run each unit of ``payloads`` with the stored parts; their outcomes.
 
     Each unit runs to its own outcome, so a failure is attributed to exactly its unit.
+    With ``stop_token``, ``_interrupts.interrupt([stop_token])`` stops the task.
     """
-    parts = {at: part.value for at, part in enumerate(kept)}
-    return [_run(_thread_loop(), payload, parts) for payload in payloads]
+    with _interrupts.registered(stop_token) as running:
+        parts = {at: part.value for at, part in enumerate(kept)}
+        answers = []
+        for payload in payloads:
+            if running.stopped:  # cancelled: the units left never start
+                raise _interrupts.Interrupted
+            answers.append(_run(_thread_loop(), payload, parts, running))
+        return answers
 
 
-def _run(loop: asyncio.AbstractEventLoop, payload: bytes, parts: dict[int, object]) -> bytes:
+def _run(
+    loop: asyncio.AbstractEventLoop,
+    payload: bytes,
+    parts: dict[int, object],
+    running: _interrupts.Running,
+) -> bytes:
     """Run one unit on ``loop``; its outcome as bytes (every exception is the unit's to report)."""
     try:
         unit = loads_unit(payload, parts)
-        result, error = loop.run_until_complete(_outcome(unit))
+        task = loop.create_task(_outcome(unit))
+        running.running(loop, task)
+        try:
+            result, error = loop.run_until_complete(task)
+        except BaseException:
+            # Interrupted in the loop's own code, or by a KeyboardInterrupt (Ray's cancel):
+            # tasks left pending on the loop must never resume under a later unit.
+            if asyncio.all_tasks(loop):
+                _LOOPS.loop = None
+                with contextlib.suppress(RuntimeError):  # still marked running
+                    loop.close()
+            raise
+        finally:
+            running.running(None, None)
     except BaseException as exc:  # the unit did not load, or the loop was interrupted
         return ERROR + dumps_error(exc, _traceback_text(exc))
     if error is not None:
@@ -162,6 +207,24 @@ def unreachable(backend: str, address: str, seconds: float, exc: BaseException) 
         f"({type(exc).__name__}: {exc}). Check that the scheduler is running and that the "
         "address (host and port) is right and reachable from this machine."
     )
+
+
+def crashed(unit: Unit, worker: str, cluster: str) -> WorkerCrashedError:
+    """The error for ``unit`` whose cluster task lost its worker ``worker``.
+
+    The parent cannot read a dead cluster worker's memory, so the node named is the
+    branch's first; when the branch has more, the message says which could have been
+    running. ``cluster`` says what the cluster did and what to do.
+    """
+    nodes = list(dict.fromkeys(node for node, what, _ in unit.parts() if what == "the function"))
+    node = nodes[0] if nodes else unit.node
+    if len(nodes) > 1:
+        names = ", ".join(repr(name) for name in nodes)
+        cluster = (
+            f"(On a cluster the parent cannot see which of the branch's nodes {names} was "
+            f"running; {node!r} is its first.) {cluster}"
+        )
+    return WorkerCrashedError(node, unit.branch, None, worker, cluster)
 
 
 def where_of(unit: Unit) -> str:

@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import os
 import threading
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ExecutorError, WorkerCrashedError
-from . import _batching, _cluster
+from . import _batching, _cluster, _interrupts
 from .base import Executor, Unit, check_max_tasks, uninterrupted
 
 if TYPE_CHECKING:
@@ -52,8 +53,8 @@ class DaskExecutor(Executor):
     run fails with ``WorkerCrashedError``. Under ``@on_branch_error("skip")``, a unit whose
     task failed so (with the whole batch, or queued on the dying worker) is sent once more
     alone, one at a time, and its branch is skipped only if that fails too. Cancelling an
-    ``execute`` cancels its Dask futures; a task already running on a worker thread
-    finishes there, unwatched.
+    ``execute`` cancels its Dask futures and stops its tasks already running on a worker
+    thread (see ``_interrupts`` for how, and what cannot be stopped).
     """
 
     runs_branches = True
@@ -129,6 +130,8 @@ class _Session:
         self._starting: asyncio.Future[Any] | None = None
         self._stored = _cluster.Stored(lambda future: future.release())
         self._batcher = _batching.Batcher(self._send, self._slots, _batching.most(executor))
+        self._stopping: list[str] = []  # tokens of cancelled tasks, for the next interrupt
+        self._stopper: asyncio.Future[None] | None = None
 
     def _slots(self) -> int:
         return _batching.slots(self.executor, self.threads)
@@ -187,9 +190,17 @@ class _Session:
         distributed = _distributed()
         try:
             answer = await self._batcher.run(unit, payload, parts)
-        except (distributed.KilledWorker, distributed.client.FutureCancelledError) as exc:
+        except distributed.KilledWorker as exc:
+            raise _killed(unit, exc) from exc
+        except distributed.client.FutureCancelledError as exc:
             # Cancelled not by us: the workers holding its scattered parts died, twice.
-            raise WorkerCrashedError(unit.node, unit.branch, None) from exc
+            raise _cluster.crashed(
+                unit,
+                "a Dask worker holding its scattered inputs",
+                "Those inputs were scattered again and the task sent once more, and again the "
+                "workers holding them died. Workers die when they run out of memory (see "
+                "their memory limit) or crash in native code: look in the workers' logs.",
+            ) from exc
         return _cluster.outcome(answer, "a Dask worker")
 
     async def _send(self, payloads: list[bytes], parts: tuple[object, ...], unit: Unit) -> Any:
@@ -205,12 +216,16 @@ class _Session:
             handles, entries = await self._stored.handles(parts, scatter)
             lost = False
             try:
-                future = client.submit(_cluster.run_payloads, payloads, *handles, pure=False)
+                token = uuid.uuid4().hex
+                future = client.submit(
+                    _cluster.run_payloads, payloads, *handles, pure=False, stop_token=token
+                )
                 try:
                     return await future
                 except asyncio.CancelledError:
                     with contextlib.suppress(Exception):
                         async with asyncio.timeout(CANCEL_GRACE):
+                            await self._interrupt(client, token)
                             await client.cancel([future])
                     raise
                 except distributed.client.FutureCancelledError:
@@ -223,8 +238,24 @@ class _Session:
                 self._stored.done(entries, lost=lost)
         raise AssertionError("unreachable")
 
+    async def _interrupt(self, client: Any, token: str) -> None:
+        """Stop the task of ``token`` if a worker runs it; the tasks cancelled in the same
+        moment (an execution's) are stopped with one message to every worker."""
+        self._stopping.append(token)
+        if self._stopper is None or self._stopper.done():
+            self._stopper = asyncio.ensure_future(self._interrupt_soon(client))
+        await asyncio.shield(self._stopper)
+
+    async def _interrupt_soon(self, client: Any) -> None:
+        await asyncio.sleep(0)  # the other tasks cancelled with this one join in
+        tokens, self._stopping = self._stopping, []
+        await client.run(_interrupts.interrupt, tokens, on_error="ignore")
+
     async def aclose(self) -> None:
         await self._batcher.aclose()
+        if self._stopper is not None:
+            with contextlib.suppress(BaseException):
+                await uninterrupted(self._stopper)
         for future in self._stored.clear():
             future.release()
         starting, self._starting = self._starting, None
@@ -237,3 +268,19 @@ class _Session:
             await client.close()
         if cluster is not None:
             await asyncio.to_thread(cluster.close)
+
+
+def _killed(unit: Unit, exc: BaseException) -> WorkerCrashedError:
+    """The error for ``unit`` whose task Dask gave up on (``KilledWorker``)."""
+    worker = getattr(getattr(exc, "last_worker", None), "address", None)
+    allowed = getattr(exc, "allowed_failures", None)
+    tried = "" if allowed is None else f" on {allowed + 1} worker(s)"
+    setting = "" if allowed is None else f", now {allowed}"
+    return _cluster.crashed(
+        unit,
+        f"Dask worker {worker}" if worker else "a Dask worker",
+        f"Dask ran its task{tried}, and each worker died while running it "
+        f"(distributed.scheduler.allowed-failures{setting}). A worker dies when it runs out "
+        "of memory (see its memory limit) or crashes in native code: look in that worker's "
+        "log. Raise allowed-failures to let Dask try more workers.",
+    )

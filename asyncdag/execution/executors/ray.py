@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -99,7 +100,7 @@ class RayExecutor(Executor):
         per CPU (up to ``WARM_MOST``) starts them now, so the first request does not wait.
         """
         remote = await self._start()
-        await asyncio.gather(*(remote.remote([]) for _ in range(min(self._cpus, WARM_MOST))))
+        await asyncio.gather(*(remote.remote([], []) for _ in range(min(self._cpus, WARM_MOST))))
 
     async def _start(self) -> Any:
         ray = _ray()
@@ -121,7 +122,7 @@ class RayExecutor(Executor):
                 await self._probe(self.address)
             await asyncio.to_thread(self._init_in_thread, ray)
         self._cpus = int(ray.cluster_resources().get("CPU", 0))
-        remote = ray.remote(max_retries=self.max_retries)(_cluster.run_payloads)
+        remote = ray.remote(max_retries=self.max_retries)(_run_payloads)
         self._remote = remote
         return remote
 
@@ -167,9 +168,25 @@ class RayExecutor(Executor):
         payload = _cluster.dumps(unit, parts)
         try:
             answer = await batcher.run(unit, payload, parts)
-        except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
-            raise WorkerCrashedError(unit.node, unit.branch, None) from exc
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.OutOfMemoryError,
+        ) as exc:
+            raise self._crashed(unit, exc) from exc
         return _cluster.outcome(answer, "a Ray worker")
+
+    def _crashed(self, unit: Unit, exc: BaseException) -> WorkerCrashedError:
+        """The error for ``unit`` whose task's worker died on each of Ray's tries."""
+        tries = self.max_retries + 1
+        return _cluster.crashed(
+            unit,
+            "a Ray worker",
+            f"Ray ran its task {tries} time(s), and each time the worker died "
+            f"(RayExecutor(max_retries={self.max_retries})). Ray said: {exc} A worker dies "
+            "when it runs out of memory (Ray's memory monitor kills tasks) or crashes in "
+            "native code. Raise max_retries to let Ray try again.",
+        )
 
     async def _send(self, payloads: list[bytes], parts: tuple[object, ...], unit: Unit) -> Any:
         """One Ray task for ``payloads``; their answers."""
@@ -181,11 +198,12 @@ class RayExecutor(Executor):
             stored = self._stored[loop] = _cluster.Stored(lambda ref: None)
 
         async def put(part: object) -> Any:
-            return ray.put(_cluster.keep(unit, part))
+            kept = _cluster.keep(unit, part)
+            return kept.token, ray.put(kept)
 
-        refs, entries = await stored.handles(parts, put)
+        stores, entries = await stored.handles(parts, put)
         try:
-            ref = remote.remote(payloads, *refs)
+            ref = remote.remote(payloads, stores)
             try:
                 return await ref
             except asyncio.CancelledError:
@@ -220,7 +238,27 @@ class RayExecutor(Executor):
                 await uninterrupted(starting)
         if self._started and not self._stored:
             self._started, self._remote, self._cpus = False, None, 0
-            await uninterrupted(asyncio.to_thread(_ray().shutdown))
+            await uninterrupted(asyncio.to_thread(_shutdown))
+
+
+def _shutdown() -> None:
+    """``ray.shutdown()``, after freeing the refs held in garbage cycles: one collected
+    later, in any thread, would make Ray end the process."""
+    gc.collect()
+    _ray().shutdown()
+
+
+def _run_payloads(payloads: list[bytes], stores: list[tuple[str, Any]]) -> list[bytes]:
+    """The Ray task: ``_cluster.run_payloads`` with the stored parts fetched here, once per
+    worker process.
+
+    The parts' refs come nested in ``stores`` with their tokens, so Ray does not resolve
+    them for every task (measured: two top-level ref arguments cost ~200 us a task); a part
+    this worker process has loaded before is not fetched again.
+    """
+    ray = _ray()
+    kept = [_cluster.loaded(token) or ray.get(ref) for token, ref in stores]
+    return _cluster.run_payloads(payloads, *kept)
 
 
 async def _settled(ref: Any) -> None:
