@@ -175,7 +175,10 @@ class WorkerCrashedError(ExecutorError):
         self.worker, self.cluster = worker, cluster
         if worker is not None:
             of = f" of branch {branch}" if branch else ""
-            super().__init__(f"node {node!r}{of} was running on {worker} when it died. {cluster}")
+            # The parent cannot see inside a cluster's worker: the branch ran or waited there.
+            super().__init__(
+                f"node {node!r}{of} was running or queued on {worker} when it died. {cluster}"
+            )
             return
         where = f" in branch {branch}" if branch else ""
         super().__init__(
