@@ -408,3 +408,17 @@ def record(fn: Callable[..., Any]) -> Modifiers:
         found = Modifiers()
         setattr(fn, _ATTR, found)
     return found
+
+
+def sources_and_values(
+    arguments: Mapping[str, Any],
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Bound step arguments split into parameter -> source node and parameter -> value."""
+    sources: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for param, given in arguments.items():
+        if isinstance(given, UpstreamDependency):
+            sources[param] = given.source
+        else:
+            values[param] = given.value if isinstance(given, LiteralDependency) else given
+    return sources, values

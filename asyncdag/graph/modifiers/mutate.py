@@ -19,7 +19,7 @@ from typing import Any
 
 from ...errors import GraphError
 from ..node import Node, Param, origin_of
-from .meta import LiteralDependency, PipeOutput, Step, UpstreamDependency
+from .meta import PipeOutput, Step, sources_and_values
 from .wrap import named_like, rebind
 
 
@@ -50,14 +50,7 @@ def _bindings(step: Step, chained: str, where: str) -> tuple[dict[str, str], dic
             f"signature ({exc}). The value to transform is its first parameter; bind the "
             "others with positional or keyword arguments."
         ) from None
-    sources: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    for param, given in bound.arguments.items():
-        if isinstance(given, UpstreamDependency):
-            sources[param] = given.source
-        else:
-            values[param] = given.value if isinstance(given, LiteralDependency) else given
-    return sources, values
+    return sources_and_values(bound.arguments)
 
 
 def _identity(name: str, source: str, tp: Any, like: Callable[..., Any]) -> Node:
