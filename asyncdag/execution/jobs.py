@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import CoroutineType
 from typing import Any
 
@@ -126,10 +126,7 @@ class BranchRun:
         return ()
 
     def parts(self) -> Iterable[tuple[str, str, Any]]:
-        for call in self.calls:
-            yield call.node.name, "the function", call.node.fn
-        for key, value in self.outer.items():
-            yield self.name, f"its value {key!r}", value
+        yield from _frame_parts(self.name, self.calls, self.outer)
         for index, item in self.items:
             yield self.name, f"item {index}", item
 
@@ -279,12 +276,19 @@ class SharedRun:
         return ()
 
     def parts(self) -> Iterable[tuple[str, str, Any]]:
-        for call in self.calls:
-            yield call.node.name, "the function", call.node.fn
-        for key, value in self.outer.items():
-            yield self.name, f"its value {key!r}", value
+        return _frame_parts(self.name, self.calls, self.outer)
 
     def result_parts(self, result: Any) -> Iterable[tuple[str, str, Any]]:
         for index, row in result:
             for key, value in zip(self.produces, row, strict=True):
                 yield key, f"the return value in branch {self.name}[{index}]", value
+
+
+def _frame_parts(
+    name: str, calls: Sequence[Step], outer: Mapping[str, Any]
+) -> Iterator[tuple[str, str, Any]]:
+    """A thread job's functions and outer values, named for pickling errors."""
+    for call in calls:
+        yield call.node.name, "the function", call.node.fn
+    for key, value in outer.items():
+        yield name, f"its value {key!r}", value
