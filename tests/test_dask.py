@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +290,36 @@ async def test_automatic_batches_send_the_first_item_alone_and_gather_while_work
     assert sizes[0] == 1, "the first item goes alone: its result streams at once"
     assert sum(sizes) == 200
     assert len(sizes) < 100, "while every task slot is busy, items gather into batches"
+
+
+@pytest.fixture
+def fixed(address: str) -> Callable[[int], cases.Make]:
+    return lambda batch_size: lambda: executors.DaskExecutor(address=address, batch_size=batch_size)
+
+
+async def test_fixed_dask_batches_keep_yield_order_when_branches_finish_scrambled(
+    fixed: Callable[[int], cases.Make],
+) -> None:
+    await cases.fixed_batches_keep_yield_order(fixed(3))
+
+
+async def test_a_failure_in_a_fixed_dask_batch_names_its_node_and_branch(
+    fixed: Callable[[int], cases.Make],
+) -> None:
+    await cases.failure_in_a_fixed_batch_names_its_branch(fixed(3), "a Dask worker")
+
+
+async def test_async_nodes_run_in_fixed_dask_batches(fixed: Callable[[int], cases.Make]) -> None:
+    await cases.async_nodes_run_in_fixed_batches(fixed(2))
+
+
+async def test_a_skipped_branch_in_a_fixed_dask_batch_is_left_out(
+    fixed: Callable[[int], cases.Make],
+) -> None:
+    await cases.skipped_branch_in_a_fixed_batch_is_left_out(fixed(2))
+
+
+async def test_cancelling_execute_stops_a_dask_branch_of_a_fixed_batch(
+    fixed: Callable[[int], cases.Make], tmp_path: Path
+) -> None:
+    await cases.cancelling_stops_a_running_branch(fixed(1), tmp_path)

@@ -199,3 +199,31 @@ def test_ray_executor_rejects_a_bad_batch_size() -> None:
 def test_cluster_example_counts_every_word_on_ray() -> None:
     last = cases.example_output("ray").splitlines()[-1].split()
     assert last == ["total", str(cases.expected_example_total())]
+
+
+def fixed(batch_size: int) -> cases.Make:
+    return lambda: executors.RayExecutor(batch_size=batch_size)
+
+
+async def test_fixed_ray_batches_keep_yield_order_when_branches_finish_scrambled() -> None:
+    await cases.fixed_batches_keep_yield_order(fixed(3))
+
+
+async def test_a_failure_in_a_fixed_ray_batch_names_its_node_and_branch() -> None:
+    await cases.failure_in_a_fixed_batch_names_its_branch(fixed(3), "a Ray worker")
+
+
+async def test_async_nodes_run_in_fixed_ray_batches() -> None:
+    await cases.async_nodes_run_in_fixed_batches(fixed(2))
+
+
+async def test_a_skipped_branch_in_a_fixed_ray_batch_is_left_out() -> None:
+    await cases.skipped_branch_in_a_fixed_batch_is_left_out(fixed(2))
+
+
+async def test_cancelling_execute_stops_a_ray_branch_of_a_fixed_batch(tmp_path: Path) -> None:
+    await cases.cancelling_stops_a_running_branch(fixed(1), tmp_path)
+
+
+async def test_an_unpicklable_return_value_in_a_fixed_ray_batch_names_the_node() -> None:
+    await cases.unpicklable_return_value(fixed(1))

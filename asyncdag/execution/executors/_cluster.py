@@ -1,7 +1,9 @@
 """What Dask and Ray executors share: a unit as bytes, its shared parts stored once, the outcome.
 
 A unit travels as cloudpickled bytes in which its shared parts (a block's branch frame, the
-values its branches read from outside the block) are written as keys. Each shared part is
+values its branches read from outside the block) are written as keys; a chunk of branches
+(``execution.chunks``, fixed batch sizes) as its block run's ``Shipment`` (pickled once per
+block run), its start and its plain list of items. Each shared part is
 stored on the cluster once (``client.scatter``, ``ray.put``) as a ``Kept`` wrapper around its
 cloudpickled bytes, and a task receives the stored parts beside the payload. The task answers
 with bytes too (``OK`` + result, or ``ERROR`` + exception and traceback text), so a user's
@@ -17,16 +19,22 @@ import pickle
 import threading
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import cloudpickle
 
 from ...errors import ExecutorError, WorkerCrashedError
+from ..chunks import BranchChunk
+from ..scheduler import Run
 from . import _interrupts
+from ._chunked import Counter, run_chunk, sync_columns
 from ._pickling import (
+    PickledOnce,
     dumps_error,
+    dumps_items,
     dumps_unit,
+    dumps_value,
     explain_unpicklable,
     loads_error,
     loads_unit,
@@ -42,6 +50,8 @@ _LOADED_MOST = 64
 _LOADING = threading.Lock()
 _LOOPS = threading.local()  # one event loop per worker thread, for branches with async nodes
 OK, ERROR = b"\x00", b"\x01"  # an answer: a status byte, then the result or the error
+_SHIPMENTS = PickledOnce()  # the latest block runs' common parts, pickled once each
+UNIT, CHUNK = b"u", b"c"  # a payload: its kind, then the unit or the chunk's start and items
 
 
 class Kept:
@@ -104,8 +114,15 @@ def keep(unit: Unit, part: object) -> Kept:
 
 
 def dumps(unit: Unit, parts: tuple[object, ...]) -> bytes:
-    """``unit`` as bytes, each of ``parts`` written as its position among them."""
-    return dumps_unit(unit, {id(part): (at, b"") for at, part in enumerate(parts)})
+    """``unit`` as a payload, each of ``parts`` written as its position among them; a chunk
+    as its pickled ``Shipment``, its start and its items, plainly pickled."""
+    if isinstance(unit, BranchChunk):
+        try:
+            shipment = _SHIPMENTS.dumps(unit.of)
+        except Exception as exc:
+            raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
+        return CHUNK + dumps_items(unit, (shipment, unit.start))
+    return UNIT + dumps_unit(unit, {id(part): (at, b"") for at, part in enumerate(parts)})
 
 
 def run_payloads(
@@ -117,44 +134,40 @@ def run_payloads(
     With ``stop_token``, ``_interrupts.interrupt([stop_token])`` stops the task.
     """
     with _interrupts.registered(stop_token) as running:
-        parts = {at: part.value for at, part in enumerate(kept)}
+        parts = [part.value for part in kept]
         answers = []
         for payload in payloads:
             if running.stopped:  # cancelled: the units left never start
                 raise _interrupts.Interrupted
-            answers.append(_run(_thread_loop(), payload, parts, running))
+            answers.append(_answer(payload, parts, running))
         return answers
 
 
-def _run(
-    loop: asyncio.AbstractEventLoop,
-    payload: bytes,
-    parts: dict[int, object],
-    running: _interrupts.Running,
-) -> bytes:
-    """Run one unit on ``loop``; its outcome as bytes (every exception is the unit's to report)."""
+def _answer(payload: bytes, parts: list[Any], running: _interrupts.Running) -> bytes:
+    """Run one payload's unit (or chunk); its outcome as bytes (every exception is the
+    unit's to report)."""
+    unit: Any = None
     try:
-        unit = loads_unit(payload, parts)
-        task = loop.create_task(_outcome(unit))
-        running.running(loop, task)
-        try:
-            result, error = loop.run_until_complete(task)
-        except BaseException:
-            # Interrupted in the loop's own code, or by a KeyboardInterrupt (Ray's cancel):
-            # tasks left pending on the loop must never resume under a later unit.
-            if asyncio.all_tasks(loop):
-                _LOOPS.loop = None
-                with contextlib.suppress(RuntimeError):  # still marked running
-                    loop.close()
-            raise
-        finally:
-            running.running(None, None)
+        if payload[:1] == CHUNK:
+            shipment, start, items = pickle.loads(payload[1:])
+            frame, outer = (*parts, {})[:2]  # as ``shared_parts`` gave them
+            unit = BranchChunk(pickle.loads(shipment), frame, outer, start, items)
+            if unit.frame.sync_only:  # plain calls in one loop, in this thread: no event loop
+                try:
+                    result, error = sync_columns(unit, Counter(), Run({})), None
+                except BaseException as exc:
+                    result, error = None, exc
+            else:
+                result, error = _on_loop(_outcome(run_chunk(unit, Counter(), Run({}))), running)
+        else:
+            unit = loads_unit(payload[1:], dict(enumerate(parts)))
+            result, error = _on_loop(_outcome(run_unit(unit)), running)
     except BaseException as exc:  # the unit did not load, or the loop was interrupted
         return ERROR + dumps_error(exc, _traceback_text(exc))
     if error is not None:
         return ERROR + dumps_error(error, _traceback_text(error))
     try:
-        body: bytes = cloudpickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        body = dumps_value(result)
     except Exception as exc:
         return ERROR + dumps_error(
             explain_unpicklable(unit.result_parts(result), unit.node, exc), ""
@@ -162,9 +175,30 @@ def _run(
     return OK + body
 
 
-async def _outcome(unit: Unit) -> tuple[Any, BaseException | None]:
+def _on_loop(
+    work: Coroutine[Any, Any, tuple[Any, BaseException | None]], running: _interrupts.Running
+) -> tuple[Any, BaseException | None]:
+    """Run ``work`` on this thread's event loop, as the task ``running`` may cancel."""
+    loop = _thread_loop()
+    task = loop.create_task(work)
+    running.running(loop, task)
     try:
-        return await run_unit(unit), None
+        return loop.run_until_complete(task)
+    except BaseException:
+        # Interrupted in the loop's own code, or by a KeyboardInterrupt (Ray's cancel):
+        # tasks left pending on the loop must never resume under a later unit.
+        if asyncio.all_tasks(loop):
+            _LOOPS.loop = None
+            with contextlib.suppress(RuntimeError):  # still marked running
+                loop.close()
+        raise
+    finally:
+        running.running(None, None)
+
+
+async def _outcome(work: Awaitable[Any]) -> tuple[Any, BaseException | None]:
+    try:
+        return await work, None
     except BaseException as exc:  # SystemExit included: out of a task it would end the loop
         return None, exc
 
