@@ -2,10 +2,11 @@
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import PATIENCE, build
+from conftest import HANG_GUARD, PATIENCE, build
 
 from asyncdag import Collect, Parallelizable
 
@@ -94,6 +95,45 @@ async def test_loop_runs_other_tasks_during_a_long_inline_sync_fanout() -> None:
     assert result == {"total": n_items * (n_items - 1)}
     during_fanout = heartbeats_at["last branch"] - heartbeats_at["first branch"]
     assert during_fanout > 3, heartbeats_at
+
+
+async def test_a_task_sleeping_on_a_timer_wakes_between_every_two_slow_inline_branches() -> None:
+    """Each inline branch holds the loop 10 ms; a task whose 1 ms sleep fell due meanwhile
+    runs before the next branch starts, not a branch or two later."""
+    events: list[str] = []
+
+    async def heartbeat() -> None:
+        while True:
+            await asyncio.sleep(0.001)
+            events.append("beat")
+
+    def item() -> Parallelizable[int]:
+        yield from range(8)
+
+    def slow(item: int) -> int:
+        events.append("branch")
+        end = time.perf_counter() + 0.01
+        while time.perf_counter() < end:  # CPU-bound: holds the loop
+            pass
+        return item
+
+    def total(slow: Collect[int]) -> int:
+        return sum(slow)
+
+    dr = build(item, slow, total)
+    beat = asyncio.create_task(heartbeat())
+    await asyncio.sleep(0)  # its first sleep starts before the branches do
+    try:
+        async with asyncio.timeout(HANG_GUARD):
+            result = await dr.execute(["total"])
+    finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
+    assert result == {"total": sum(range(8))}
+    branches = [at for at, event in enumerate(events) if event == "branch"]
+    back_to_back = [at for at in branches if at + 1 in branches]
+    assert not back_to_back, events
 
 
 def make_sync_and_async_dag() -> list[Callable[..., Any]]:

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ..execution.fanout import YIELD_INTERVAL, let_others_run
+from ..execution.turns import YIELD_INTERVAL, let_others_run
 
 TAKE_MOST = 0.025  # seconds a sync expander's items are taken for, before branches start
 

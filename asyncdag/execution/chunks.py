@@ -22,6 +22,7 @@ from ..errors import ExecutorError
 from ..graph.plan import Frame
 from .paths import Path, format_path
 from .skips import BranchFailed
+from .turns import let_others_run
 
 if TYPE_CHECKING:
     from .fanout import Fan
@@ -126,12 +127,6 @@ class ChunkExecutor(Protocol):
     def auto_batch(self, frame: object) -> int: ...
 
 
-async def _let_others_run() -> None:
-    """Two loop iterations: a task sleeping on a timer needs one to see it fire, one to run."""
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-
-
 def takes_chunks(executor: object) -> bool:
     return bool(getattr(executor, "takes_chunks", False))
 
@@ -179,7 +174,7 @@ async def pump_chunks(fan: Fan, items: Iterator[Any], executor: ChunkExecutor) -
                     fits = int(take * PULL_TIME / 2 / took) if took > 0 else CHUNK_MOST
                     take = max(take, min(fits, GROWTH * take, CHUNK_MOST))
             if slow or now > deadline:
-                await _let_others_run()  # the chunk's task sends it now
+                await let_others_run()  # the chunk's task sends it now
                 deadline = clock() + PULL_TIME
     if fan.filled != index:  # a chunk's task ended cancelled, not by us
         raise run.hole(name, path)

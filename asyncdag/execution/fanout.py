@@ -35,25 +35,18 @@ from .remote import BranchBatch
 from .sharing import share_job, thread_queue
 from .skips import HELD, BranchFailed, Skips, failure_of
 from .sources import END, split
+from .turns import YIELD_INTERVAL, let_others_run
 from .windows import Windows
 
 if TYPE_CHECKING:
     from .scheduler import Run
 
-YIELD_INTERVAL = 0.002  # how long inline work may hold the loop before handing it back
 BATCH_MOST = 64  # the largest automatic thread batch
 OPEN_MOST = 1024  # branches in flight when the executor sets no bound and nothing is gathered
 
 _UNFILLED: Any = object()  # a branch's slot in a Collect list until the branch is done
 
 Batch = list[tuple[int, Any]]  # (index, item)
-
-
-async def let_others_run() -> None:
-    """Hand the loop over after inline work: two iterations, because a task sleeping on a
-    timer needs one to see the timer fire and another to run."""
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
 
 
 class Fan:
@@ -172,7 +165,6 @@ class Fan:
                     break
                 if windows is not None:
                     windows.took(index)
-                now = clock()
                 if observer is not None:
                     assert info is not None
                     await observer.item_yielded(
@@ -214,7 +206,7 @@ class Fan:
                             if auto is not None:
                                 size = auto(frame)
                 index += 1
-                if now > deadline:
+                if clock() > deadline:  # after the branch: inline, it held the loop
                     await let_others_run()
                     deadline = clock() + YIELD_INTERVAL
             if batch:
