@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import importlib.util
 import multiprocessing
 import os
@@ -91,6 +92,7 @@ def serve(port: int) -> None:
         found, hexdigest = await asyncio.gather(counts, digest)
         return {"words": words, "letters": sum(found), "digest": hexdigest}
 
+    gc.freeze()  # as the example does when run as a server: short full collections
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -12,6 +12,7 @@ with the result. The JSON body is the DAG's inputs; ``?output=`` picks the outpu
 Bad input is answered 422 (or 400 for a value a node rejects) with asyncdag's message.
 """
 
+import gc
 import logging
 import os
 import sys
@@ -114,4 +115,7 @@ app = create_app()
 if __name__ == "__main__":
     import uvicorn
 
+    # Everything imported so far lives as long as the server: frozen, the collector never
+    # scans it again, so a full collection takes ~1 ms, not ~10 ms on every request in flight.
+    gc.freeze()
     uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
