@@ -31,6 +31,18 @@ class _Sized(Protocol):
     batch_size: int | None
 
 
+class Chunked:
+    """A cluster executor's answer to the fan-out: with a fixed ``batch_size``, a block's
+    branches come as chunks (``execution.chunks``), one plain list of items per task."""
+
+    batch_size: int | None
+
+    @property
+    def takes_chunks(self) -> bool:
+        """Whether a block's branches come as ``BranchChunk`` units: with a fixed batch size."""
+        return self.batch_size is not None
+
+
 def in_flight(executor: _Sized, cores: int) -> int:
     """The default ``max_tasks``: branches in flight for ``cores`` cluster cores."""
     per_core = IN_FLIGHT_PER_CORE if executor.batch_size else AUTO_IN_FLIGHT_PER_CORE

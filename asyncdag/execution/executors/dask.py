@@ -35,7 +35,7 @@ def _distributed() -> Any:
     return distributed
 
 
-class DaskExecutor(Executor):
+class DaskExecutor(_batching.Chunked, Executor):
     """Run a block's branches (in batches) as Dask tasks on a cluster.
 
     With ``client`` (an asynchronous ``distributed.Client`` of this event loop), tasks go to
@@ -90,12 +90,6 @@ class DaskExecutor(Executor):
     @max_tasks.setter
     def max_tasks(self, value: int | None) -> None:
         self._max_tasks = check_max_tasks(value)
-
-    @property
-    def takes_chunks(self) -> bool:
-        """With a fixed ``batch_size``, a block's branches come as chunks (``execution.chunks``):
-        the items as one plain list per task, the block run's common parts stored once."""
-        return self.batch_size is not None
 
     def __repr__(self) -> str:
         where = self.address or ("a given client" if self.client else "a local cluster")

@@ -33,7 +33,7 @@ def _ray() -> Any:
     return ray
 
 
-class RayExecutor(Executor):
+class RayExecutor(_batching.Chunked, Executor):
     """Run a block's branches (in batches) as Ray tasks.
 
     On first use, if Ray is not initialised in this process, ``ray.init(address,
@@ -89,12 +89,6 @@ class RayExecutor(Executor):
     @max_tasks.setter
     def max_tasks(self, value: int | None) -> None:
         self._max_tasks = check_max_tasks(value)
-
-    @property
-    def takes_chunks(self) -> bool:
-        """With a fixed ``batch_size``, a block's branches come as chunks (``execution.chunks``):
-        the items as one plain list per task, the block run's common parts stored once."""
-        return self.batch_size is not None
 
     def __repr__(self) -> str:
         return f"RayExecutor({self.address or 'local'}, batch_size={self.batch_size!r})"
