@@ -428,35 +428,8 @@ def warm_start(executor: str) -> str:
     return done.stdout
 
 
-# -- fixed batch sizes: a block's branches travel as chunks (one plain list per task) --------
-
-
-async def fixed_batches_keep_yield_order(make: Make) -> None:
-    def work(item: int) -> int:
-        time.sleep(0.01 * ((7 * item) % 5))
-        return item * 10
-
-    dr = build(*fan_out(work), remote=make())
-    async with dr:
-        async with asyncio.timeout(HANG_GUARD):
-            out = await dr.execute(["results"], inputs={"n": 10})
-    assert out == {"results": [i * 10 for i in range(10)]}
-
-
-async def failure_in_a_fixed_batch_names_its_branch(make: Make, where: str) -> None:
-    def work(item: int) -> int:
-        if item == 4:
-            raise KeyError(f"bad item {item}")
-        return item
-
-    dr = build(*fan_out(work), remote=make())
-    async with dr:
-        with pytest.raises(KeyError) as info:
-            async with asyncio.timeout(HANG_GUARD):
-                await dr.execute(["results"], inputs={"n": 6})
-    notes = notes_of(info.value)
-    assert "node 'work'" in notes and "item[4]" in notes
-    assert f"traceback in {where}" in notes and "KeyError: 'bad item 4'" in notes
+# With a fixed batch size a block's branches travel as chunks (one plain list per task); the
+# test modules run several scenarios above that way too.
 
 
 async def async_nodes_run_in_fixed_batches(make: Make) -> None:
@@ -469,19 +442,3 @@ async def async_nodes_run_in_fixed_batches(make: Make) -> None:
         async with asyncio.timeout(HANG_GUARD):
             out = await dr.execute(["results"], inputs={"n": 7, "base": 100})
     assert out == {"results": [100 + i for i in range(7)]}
-
-
-async def skipped_branch_in_a_fixed_batch_is_left_out(make: Make) -> None:
-    def work(item: int) -> int:
-        if item == 3:
-            raise ValueError(f"bad item {item}")
-        return item * 10
-
-    dr = build(*skipping(work), remote=make())
-    async with dr:
-        async with asyncio.timeout(HANG_GUARD):
-            events = [e async for e in dr.stream(["results"], inputs={"n": 6})]
-    assert events[-1].value == {"results": [0, 10, 20, 40, 50]}
-    (error,) = [e for e in events if e.kind == "error"]
-    assert (error.node, error.index) == ("work", (3,))
-    assert "bad item 3" in notes_of(error.value)

@@ -300,13 +300,13 @@ def fixed(address: str) -> Callable[[int], cases.Make]:
 async def test_fixed_dask_batches_keep_yield_order_when_branches_finish_scrambled(
     fixed: Callable[[int], cases.Make],
 ) -> None:
-    await cases.fixed_batches_keep_yield_order(fixed(3))
+    await cases.yield_order_with_scrambled_finish_times(fixed(3))
 
 
 async def test_a_failure_in_a_fixed_dask_batch_names_its_node_and_branch(
     fixed: Callable[[int], cases.Make],
 ) -> None:
-    await cases.failure_in_a_fixed_batch_names_its_branch(fixed(3), "a Dask worker")
+    await cases.user_exception_as_itself(fixed(3), "a Dask worker")
 
 
 async def test_async_nodes_run_in_fixed_dask_batches(fixed: Callable[[int], cases.Make]) -> None:
@@ -316,7 +316,7 @@ async def test_async_nodes_run_in_fixed_dask_batches(fixed: Callable[[int], case
 async def test_a_skipped_branch_in_a_fixed_dask_batch_is_left_out(
     fixed: Callable[[int], cases.Make],
 ) -> None:
-    await cases.skipped_branch_in_a_fixed_batch_is_left_out(fixed(2))
+    await cases.skipped_branch_is_left_out(fixed(2))
 
 
 async def test_cancelling_execute_stops_a_dask_branch_of_a_fixed_batch(

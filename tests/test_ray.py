@@ -206,11 +206,11 @@ def fixed(batch_size: int) -> cases.Make:
 
 
 async def test_fixed_ray_batches_keep_yield_order_when_branches_finish_scrambled() -> None:
-    await cases.fixed_batches_keep_yield_order(fixed(3))
+    await cases.yield_order_with_scrambled_finish_times(fixed(3))
 
 
 async def test_a_failure_in_a_fixed_ray_batch_names_its_node_and_branch() -> None:
-    await cases.failure_in_a_fixed_batch_names_its_branch(fixed(3), "a Ray worker")
+    await cases.user_exception_as_itself(fixed(3), "a Ray worker")
 
 
 async def test_async_nodes_run_in_fixed_ray_batches() -> None:
@@ -218,7 +218,7 @@ async def test_async_nodes_run_in_fixed_ray_batches() -> None:
 
 
 async def test_a_skipped_branch_in_a_fixed_ray_batch_is_left_out() -> None:
-    await cases.skipped_branch_in_a_fixed_batch_is_left_out(fixed(2))
+    await cases.skipped_branch_is_left_out(fixed(2))
 
 
 async def test_cancelling_execute_stops_a_ray_branch_of_a_fixed_batch(tmp_path: Path) -> None:
