@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BranchFailuresError, ExecutorError
 from ..graph.plan import ASYNC, REMOTE, Step
+from .async_branches import async_branch
 from .chunks import Shipment, pump_chunks, takes_chunks
 from .halt import Halt
 from .jobs import BranchRun, Shared
@@ -124,7 +125,7 @@ class Fan:
             if batch_size is None:
                 queue = thread_queue(self, max_tasks or OPEN_MOST)
         elif only is not None and only.mode == ASYNC:
-            one = self.async_branch(only)
+            one = async_branch(self, only)
         else:
             one = self.local
         appends = [values.append for values in self.lists]
@@ -280,45 +281,6 @@ class Fan:
             assert info is not None
             await observer.branch_finished(info, self.step.node, where, None)
         self._fill(index, values)
-
-    def async_branch(self, only: Step) -> Callable[[int, Any], Any]:
-        """A branch of one ``async def`` node: its task runs the node's coroutine, little else."""
-        run, name, path, lists = self.run, self.name, self.path, self.lists
-        node = only.node
-        fn, node_name = node.fn, node.name
-        fixed = {p: self.outer[k] for p, k in only.args if k != name}
-        item_params = tuple(p for p, k in only.args if k == name)
-        picks = tuple(key == name for key in self.produces)  # else the node's value
-
-        slots = self.slots
-        (param,) = item_params if len(item_params) == 1 and not fixed else (None,)
-
-        async def branch(index: int, item: Any) -> None:
-            # The one coroutine a branch task adds to the node's own: kept small, it is per item.
-            if param is not None:
-                kwargs = {param: item}
-            else:
-                kwargs = fixed.copy()
-                for p in item_params:
-                    kwargs[p] = item
-            try:
-                value = await fn(**kwargs)
-            except BaseException as exc:
-                where = (*path, (name, index, item))
-                error = run.caught(exc, node_name, where)
-                if error is exc:
-                    if isinstance(exc, asyncio.CancelledError):
-                        self.holes.append((node_name, where))
-                    raise
-                raise error from exc
-            finally:
-                if slots is not None:
-                    slots.release()
-            for values_list, pick in zip(lists, picks, strict=True):
-                values_list[index] = item if pick else value
-            self.filled += 1
-
-        return branch
 
     async def on_thread(self, batch: Batch) -> None:
         """Branches of sync calls for one thread executor: a batch of them in one thread job."""

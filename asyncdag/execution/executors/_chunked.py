@@ -11,10 +11,11 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 from itertools import islice
-from types import CoroutineType, FunctionType
+from types import CoroutineType
 from typing import Any
 
 from ...errors import BranchFailuresError
+from ..calls import takes_first
 from ..chunks import BranchChunk, Columns
 from ..halt import Halt
 from ..mistakes import returned_coroutine
@@ -78,7 +79,7 @@ def _loop(
     if count == 1 and produces == (calls[0][3],) and [k for _, k in calls[0][2]] == [name]:
         node, fn, ((param, _),), _ = calls[0]  # one node of the item alone: the common case
         append = columns[0].append
-        if _takes_first(fn, param):
+        if takes_first(fn, param):
             for item in items:
                 at.value = started
                 started += 1
@@ -108,18 +109,6 @@ def _loop(
             values[key] = value
         for append, key in zip(appends, produces, strict=True):
             append(values[key])
-
-
-def _takes_first(fn: Callable[..., Any], param: str) -> bool:
-    """Whether ``fn(item)`` is ``fn(**{param: item})``: a plain function whose first
-    parameter is ``param``, positional or keyword, and whose others all have defaults."""
-    if type(fn) is not FunctionType:
-        return False
-    code = fn.__code__
-    if code.co_argcount < 1 or code.co_posonlyargcount or code.co_varnames[0] != param:
-        return False
-    defaults, keyword_defaults = fn.__defaults__ or (), fn.__kwdefaults__ or {}
-    return len(defaults) >= code.co_argcount - 1 and len(keyword_defaults) == code.co_kwonlyargcount
 
 
 def _failed(
