@@ -8,6 +8,9 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+SHORT_RUN_S = 0.01  # a run estimated shorter than this gets SHORT_RUN_FACTOR times the repeats
+SHORT_RUN_FACTOR = 5
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -19,11 +22,14 @@ class Budget:
     single_above_s: float = 10.0  # a run estimated longer than this is measured once
 
     def repeats_for(self, estimate_s: float) -> int:
-        """Fewer repeats for long runs: at most ~3 x max(estimate, 1 s) per measured point."""
+        """Fewer repeats for long runs: at most ~3 x max(estimate, 1 s) per measured point;
+        more for runs of a few milliseconds, whose median one repeat of noise moves."""
         if estimate_s > self.single_above_s:
             return 1
         if estimate_s > 2:
             return min(self.repeats, 3)
+        if estimate_s < SHORT_RUN_S:
+            return self.repeats * SHORT_RUN_FACTOR
         return self.repeats
 
 
