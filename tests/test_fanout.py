@@ -398,3 +398,33 @@ async def test_sync_node_on_thread_executor_runs_in_a_worker_thread(where: str) 
     assert len(collect_threads) == 1
     assert on_the_pool
     assert loop_thread not in on_the_pool, (loop_thread, on_the_pool)
+
+
+@pytest.mark.parametrize("order", ["item first", "item last", "item keyword-only"])
+async def test_an_async_branch_node_gets_the_item_and_its_other_inputs_in_any_order(
+    order: str,
+) -> None:
+    def item(n: int) -> Parallelizable[int]:
+        yield from range(n)
+
+    if order == "item first":
+
+        async def shifted(item: int, offset: int) -> int:
+            return item + offset
+
+    elif order == "item last":
+
+        async def shifted(offset: int, item: int) -> int:
+            return item + offset
+
+    else:
+
+        async def shifted(offset: int, *, item: int) -> int:
+            return item + offset
+
+    def results(shifted: Collect[int]) -> list[int]:
+        return list(shifted)
+
+    dr = build(item, shifted, results)
+    out = await dr.execute(["results"], inputs={"n": 4, "offset": 10})
+    assert out == {"results": [10, 11, 12, 13]}

@@ -258,6 +258,31 @@ async def test_tagged_node_runs_on_its_named_process_executor_outside_a_block() 
     assert out["heavy"][0] != os.getpid()
 
 
+async def test_a_tagged_process_node_gets_its_arguments_with_their_exact_types() -> None:
+    @tag(executor="cpu")
+    def echoed(flag: bool, ratio: float, blob: bytes, nothing: None, pairs: list[Any]) -> Any:
+        return [(type(v).__name__, v) for v in (flag, ratio, blob, nothing, pairs)]
+
+    given = {"flag": True, "ratio": 1.0, "blob": b"\x00", "nothing": None, "pairs": [(1, "a")]}
+    dr = build(echoed, cpu=executors.ProcessExecutor(max_tasks=1))
+    async with dr:
+        out = await dr.execute(["echoed"], inputs=given)
+    assert out["echoed"] == [(type(v).__name__, v) for v in given.values()]
+
+
+async def test_a_tagged_process_node_gets_a_closure_argument_by_value() -> None:
+    @tag(executor="cpu")
+    def applied(fn: Any, x: int) -> int:
+        result: int = fn(x)
+        return result
+
+    offset = 5
+    dr = build(applied, cpu=executors.ProcessExecutor(max_tasks=1))
+    async with dr:
+        out = await dr.execute(["applied"], inputs={"fn": lambda v: v + offset, "x": 2})
+    assert out["applied"] == 7
+
+
 async def test_tagged_branch_node_runs_on_its_named_process_executor() -> None:
     @tag(executor="cpu")
     def work(item: int) -> int:

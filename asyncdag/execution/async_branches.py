@@ -1,17 +1,19 @@
 """A branch that is one ``async def`` node: its task runs the node's coroutine, little else.
 
-This coroutine is per item, so it is kept small; the common case (the node reads only the
-item, its value is the block's one ``Collect``, no slot to give back) gets one smaller still.
+This coroutine is per item, so it is kept small; the common case (the node takes the item as
+its first parameter, its value is the block's one ``Collect``, no slot to give back) gets one
+smaller still.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..graph.plan import Step
-from .calls import takes_first
+from .calls import first_parameter
 
 if TYPE_CHECKING:
     from .fanout import Fan
@@ -38,12 +40,14 @@ def async_branch(fan: Fan, only: Step) -> Branch:
             fan.holes.append((node_name, where))
         return error
 
-    if param is not None and takes_first(fn, param) and slots is None and picks == (False,):
+    first = item_params[0] if len(item_params) == 1 else None
+    if first is not None and first_parameter(fn) == first and slots is None and picks == (False,):
         (values,) = lists
+        call = partial(fn, **fixed) if fixed else fn  # the item goes first, positionally
 
         async def plain(index: int, item: Any) -> None:
             try:
-                values[index] = await fn(item)
+                values[index] = await call(item)
             except BaseException as exc:
                 error = failed(exc, index, item)
                 if error is exc:

@@ -91,6 +91,19 @@ class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
         return None if entry is None else entry[0]
 
 
+class _PlainPickler(pickle.Pickler):
+    """Stdlib pickle, writing a shared part as its key: for a unit whose every other value
+    is plain (``plain_mapping``), where cloudpickle's own cost would be most of the work."""
+
+    def __init__(self, file: io.BytesIO, shared: SharedKeys) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._shared = shared
+
+    def persistent_id(self, obj: object) -> int | None:
+        entry = self._shared.get(id(obj))
+        return None if entry is None else entry[0]
+
+
 class UnitUnpickler(pickle.Unpickler):
     """Reads a unit whose shared parts were written as keys of parts the reader keeps."""
 
@@ -102,15 +115,18 @@ class UnitUnpickler(pickle.Unpickler):
         return self._kept[pid]
 
 
-def dumps_unit(unit: Shipped, shared: SharedKeys | None = None) -> bytes:
+def dumps_unit(unit: Shipped, shared: SharedKeys | None = None, *, plain: bool = False) -> bytes:
     """Serialize ``unit`` (its ``shared`` parts as keys), or say what cannot be serialized.
+
+    ``plain``: the caller knows that, apart from its shared parts, ``unit`` holds only
+    builtin scalars and importable classes, so stdlib pickle writes it as cloudpickle would.
 
     Raises:
         SerializationError: naming the node, the value, its type and the attribute path.
     """
     buffer = io.BytesIO()
     try:
-        _Pickler(buffer, shared or {}).dump(unit)
+        (_PlainPickler if plain else _Pickler)(buffer, shared or {}).dump(unit)
     except Exception as exc:
         raise explain_unpicklable(unit.parts(), unit.node, exc) from exc
     return buffer.getvalue()
@@ -135,6 +151,16 @@ def _plain(value: object, depth: int = 0) -> bool:
         entries: Any = value
         return not entries  # an empty one only: a dict's keys and values are not looked at
     return False
+
+
+def plain_mapping(values: object) -> bool:
+    """Whether ``values`` is a dict of names to plain values (see ``_plain``)."""
+    if type(values) is not dict:
+        return False
+    entries: dict[Any, Any] = values
+    return len(entries) <= _PLAIN_MOST and all(
+        type(k) is str and _plain(v, 1) for k, v in entries.items()
+    )
 
 
 def dumps_value(value: object) -> bytes:

@@ -133,6 +133,10 @@ class Call:
     def __call__(self) -> Any:
         return self.fn(**self.kwargs)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Its fields as they are: cheaper to pickle than a dataclass's generated state.
+        return Call, (self.node, self.branch, self.fn, self.kwargs, self.abandon_on_cancel)
+
     def shared(self) -> tuple[object, ...]:
         return ()
 

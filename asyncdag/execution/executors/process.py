@@ -31,6 +31,7 @@ from ._pickling import (
     dumps_items,
     dumps_unit,
     explain_unpicklable,
+    plain_mapping,
     ship_modules_by_value,
 )
 from ._wire import (
@@ -145,7 +146,8 @@ class ProcessExecutor(Executor):
             values = [part for part in parts if not isinstance(part, Frame)]
             shared.update(self._values.keys_for(unit, values))
         if not isinstance(unit, BranchChunk):
-            return shared, (dumps_unit(unit, shared),)
+            plain = isinstance(unit, Call) and parts == (unit.fn,) and plain_mapping(unit.kwargs)
+            return shared, (dumps_unit(unit, shared, plain=plain),)
         try:
             shipment = self._shipments.dumps(unit.of)
         except Exception as exc:
