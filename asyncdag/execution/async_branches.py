@@ -8,20 +8,47 @@ smaller still.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..graph.plan import Step
 from .calls import first_parameter
-
-if TYPE_CHECKING:
-    from .fanout import Fan
+from .paths import Path
 
 Branch = Callable[[int, Any], Coroutine[Any, Any, None]]
 
 
-def async_branch(fan: Fan, only: Step) -> Branch:
+class _Run(Protocol):
+    def caught(
+        self, exc: BaseException, node: str, path: Path, producing: int = -1
+    ) -> BaseException: ...
+
+
+class _Fan(Protocol):
+    """What a branch reads and writes of its block's fan-out (``fanout.Fan``)."""
+
+    filled: int
+
+    @property
+    def run(self) -> _Run: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def outer(self) -> Mapping[str, Any]: ...
+    @property
+    def lists(self) -> list[list[Any]]: ...
+    @property
+    def produces(self) -> tuple[str, ...]: ...
+    @property
+    def slots(self) -> asyncio.Semaphore | None: ...
+    @property
+    def holes(self) -> list[tuple[str, Path]]: ...
+
+
+def async_branch(fan: _Fan, only: Step) -> Branch:
     """The coroutine function running ``fan``'s branch of the one node ``only``, per item."""
     run, name, path, lists = fan.run, fan.name, fan.path, fan.lists
     node = only.node
