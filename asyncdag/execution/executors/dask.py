@@ -47,7 +47,9 @@ class DaskExecutor(_batching.Chunked, Executor):
     ``max_tasks`` bounds the branches in flight (default: 8 per worker thread, 64 with
     automatic batches). ``batch_size`` items travel in one task; ``None`` sends an item at
     once while fewer than 2 tasks per worker thread are in flight and gathers the items that
-    come while all are busy into the next task (the first item always goes alone).
+    come while all are busy into the next task (the first item always goes alone). A fixed
+    ``batch_size`` sends a block's branches as chunks, one plain list of items per task, and
+    ``max_tasks`` then counts tasks.
     A worker that dies while running a task: Dask runs the task again on another worker,
     up to its ``distributed.scheduler.allowed-failures`` setting (3 by default), then the
     run fails with ``WorkerCrashedError``. Under ``@on_branch_error("skip")``, a unit whose

@@ -45,7 +45,9 @@ class RayExecutor(_batching.Chunked, Executor):
     ``max_tasks`` bounds the branches in flight (default: 8 per CPU, 64 with automatic
     batches). ``batch_size`` items travel in one task; ``None`` sends an item at once while
     fewer than 2 tasks per CPU are in flight and gathers the items that come while all are
-    busy into the next task (the first item always goes alone). A worker that
+    busy into the next task (the first item always goes alone). A fixed ``batch_size``
+    sends a block's branches as chunks, one plain list of items per task, and ``max_tasks``
+    then counts tasks. A worker that
     dies while running a task: Ray runs the task again, up to ``max_retries`` times (Ray's
     default for tasks, 3), then the run fails with ``WorkerCrashedError``; under
     ``@on_branch_error("skip")`` the unit is sent once more alone (Ray retrying it again),
