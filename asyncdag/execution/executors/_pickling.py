@@ -79,29 +79,25 @@ class SharedParts:
         return key in self._live
 
 
-class _Pickler(cloudpickle.Pickler):  # type: ignore[misc]
+class _SharedAsKeys(pickle.Pickler):
+    """A pickler writing a shared part as its key (its persistent id)."""
+
+    def __init__(self, file: io.BytesIO, shared: SharedKeys) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._shared = shared
+
+    def persistent_id(self, obj: object) -> int | None:
+        entry = self._shared.get(id(obj))
+        return None if entry is None else entry[0]
+
+
+class _Pickler(_SharedAsKeys, cloudpickle.Pickler):  # type: ignore[misc]
     """cloudpickle, writing a shared part as its key."""
 
-    def __init__(self, file: io.BytesIO, shared: SharedKeys) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._shared = shared
 
-    def persistent_id(self, obj: object) -> int | None:
-        entry = self._shared.get(id(obj))
-        return None if entry is None else entry[0]
-
-
-class _PlainPickler(pickle.Pickler):
+class _PlainPickler(_SharedAsKeys):
     """Stdlib pickle, writing a shared part as its key: for a unit whose every other value
     is plain (``plain_mapping``), where cloudpickle's own cost would be most of the work."""
-
-    def __init__(self, file: io.BytesIO, shared: SharedKeys) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._shared = shared
-
-    def persistent_id(self, obj: object) -> int | None:
-        entry = self._shared.get(id(obj))
-        return None if entry is None else entry[0]
 
 
 class UnitUnpickler(pickle.Unpickler):
