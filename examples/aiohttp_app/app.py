@@ -12,6 +12,7 @@ for a value a node rejects) with asyncdag's message. The server cancels a handle
 client went away (``handler_cancellation=True``), which cancels its run.
 """
 
+import gc
 import json
 import logging
 import os
@@ -125,4 +126,5 @@ def create_app(dr: Driver | None = None) -> web.Application:
 
 if __name__ == "__main__":
     port = int(os.environ.get("PORT", "8080"))
+    gc.freeze()  # what is loaded by now lives as long as the server: short full collections
     web.run_app(create_app(), host="127.0.0.1", port=port, handler_cancellation=True)
