@@ -114,18 +114,21 @@ def _split(
     out = [owner]
     for key, (tp, doc) in parts.items():
         getter = wrap(_getter(node.name, key, what), name=key, like=fn, doc=doc or fn.__doc__)
-        out.append(
-            Node(
-                name=key,
-                fn=getter,
-                params=(Param(node.name, node.returns, False, False),),
-                returns=tp,
-                is_async=False,
-                expands=False,
-                tags=dict(node.tags),
-            )
-        )
+        out.append(_reader(node, key, getter, tp))
     return out
+
+
+def _reader(node: Node, name: str, getter: Callable[..., Any], returns: Any) -> Node:
+    """Node ``name``: ``getter`` of ``node``'s value (a field, a column, an item), with its tags."""
+    return Node(
+        name=name,
+        fn=getter,
+        params=(Param(node.name, node.returns, False, False),),
+        returns=returns,
+        is_async=False,
+        expands=False,
+        tags=dict(node.tags),
+    )
 
 
 def extract_fields(node: Node, fn: Callable[..., Any], spec: ExtractFields) -> list[Node]:
@@ -192,15 +195,5 @@ def unpack_fields(node: Node, fn: Callable[..., Any], spec: UnpackFields) -> lis
     out = [node]
     for index, (name, tp) in enumerate(zip(spec.fields, types, strict=True)):
         getter = wrap(_item(node.name, index, name), name=name, like=fn, doc=fn.__doc__)
-        out.append(
-            Node(
-                name=name,
-                fn=getter,
-                params=(Param(node.name, node.returns, False, False),),
-                returns=tp,
-                is_async=False,
-                expands=False,
-                tags=dict(node.tags),
-            )
-        )
+        out.append(_reader(node, name, getter, tp))
     return out
