@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import ExecutorError
 from ..graph.plan import Frame
 from .paths import Path, format_path
+from .remote import frame_parts
 from .skips import BranchFailed
 from .turns import let_others_run
 
@@ -101,10 +102,7 @@ class BranchChunk:
         return (self.frame, self.outer) if self.outer else (self.frame,)
 
     def parts(self) -> Iterable[tuple[str, str, Any]]:
-        for step in self.frame.steps:
-            yield step.node.name, "the function", step.node.fn
-        for name, value in self.outer.items():
-            yield name, f"its value, read by branches of {self.node!r}", value
+        yield from frame_parts(self.frame, self.outer, self.node)
         for position, item in enumerate(self.items):
             yield self.node, f"item {self.start + position}", item
 

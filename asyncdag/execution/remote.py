@@ -53,10 +53,7 @@ class BranchBatch:
         return (self.frame, self.outer) if self.outer else (self.frame,)
 
     def parts(self) -> Iterable[tuple[str, str, Any]]:
-        for step in self.frame.steps:
-            yield step.node.name, "the function", step.node.fn
-        for name, value in self.outer.items():
-            yield name, f"its value, read by branches of {self.node!r}", value
+        yield from frame_parts(self.frame, self.outer, self.node)
         for index, item in self.items:
             yield self.node, f"item {index}", item
 
@@ -64,3 +61,13 @@ class BranchBatch:
         for (index, _), row in zip(self.items, result, strict=True):
             for name, value in zip(self.produces, row, strict=True):
                 yield name, f"the return value in branch {self.node}[{index}]", value
+
+
+def frame_parts(
+    frame: Frame, outer: Mapping[str, Any], expander: str
+) -> Iterable[tuple[str, str, Any]]:
+    """A shipped block's functions and outer values, named for pickling errors."""
+    for step in frame.steps:
+        yield step.node.name, "the function", step.node.fn
+    for name, value in outer.items():
+        yield name, f"its value, read by branches of {expander!r}", value
